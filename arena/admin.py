@@ -1,0 +1,78 @@
+from django import forms
+from django.contrib import admin
+
+from arena.models import Battle, Message, ModelEndpoint, Turn, Vote
+from workers.backends import validate_params
+
+
+class EndpointForm(forms.ModelForm):
+    api_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False),
+                              help_text="Leave empty to keep the stored key. It is never shown again.")
+
+    class Meta:
+        model = ModelEndpoint
+        fields = "__all__"
+
+    def clean_api_key(self):
+        value = self.cleaned_data.get("api_key")
+        return value if value else (self.instance.api_key if self.instance.pk else "")
+
+    def clean(self):
+        data = super().clean()
+        backend, params = data.get("backend"), data.get("params")
+        if backend and params is not None:
+            try:
+                data["params"] = validate_params(backend, params)
+            except ValueError as exc:
+                self.add_error("params", str(exc))
+        return data
+
+
+@admin.register(ModelEndpoint)
+class ModelEndpointAdmin(admin.ModelAdmin):
+    form = EndpointForm
+    list_display = ["name", "public_name", "organisation", "backend", "queue", "enabled", "sampling_weight"]
+    list_filter = ["backend", "enabled", "anonymous_only"]
+    search_fields = ["name", "codename", "organisation"]
+    actions = ["enable", "disable"]
+
+    @admin.action(description="Enable selected endpoints")
+    def enable(self, request, queryset):
+        queryset.update(enabled=True)
+
+    @admin.action(description="Disable selected endpoints")
+    def disable(self, request, queryset):
+        queryset.update(enabled=False)
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    fields = ["side", "status", "attempt", "tokens", "ttft_ms", "duration_ms", "error", "text"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Turn)
+class TurnAdmin(admin.ModelAdmin):
+    list_display = ["battle", "index", "created_at"]
+    inlines = [MessageInline]
+    raw_id_fields = ["battle"]
+
+
+@admin.register(Battle)
+class BattleAdmin(admin.ModelAdmin):
+    list_display = ["uuid", "mode", "endpoint_a", "endpoint_b", "created_at"]
+    list_filter = ["mode"]
+    list_select_related = ["endpoint_a", "endpoint_b"]
+    readonly_fields = ["uuid", "mode", "endpoint_a", "endpoint_b", "client_id", "created_at", "updated_at"]
+
+
+@admin.register(Vote)
+class VoteAdmin(admin.ModelAdmin):
+    list_display = ["battle", "choice", "counts", "excluded_reason", "created_at"]
+    list_filter = ["choice", "counts"]
+    readonly_fields = ["battle", "choice", "client_id", "counts", "excluded_reason", "created_at"]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # votes are append-only

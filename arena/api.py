@@ -1,0 +1,149 @@
+"""The JSON API under /api/. State-changing calls need the session cookie and its CSRF token
+(``X-CSRFToken`` header); ``GET /api/session`` hands both to scripts."""
+
+from typing import Literal
+from uuid import UUID
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404
+from django.middleware.csrf import get_token
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.utils import check_csrf
+
+from arena import battles as service
+from arena.clients import client_id
+from arena.errors import ArenaError, NotFound
+from arena.models import Battle
+from arena.presenters import battle_json, endpoint_json
+from arena.streaming import battle_event_stream
+
+api = NinjaAPI(title="Model Arena API", version="1", urls_namespace="api",
+               openapi_url="/openapi.json", docs_url="/docs")
+
+
+def session_with_csrf(request):
+    if check_csrf(request) is not None:
+        raise AuthenticationError(403, "CSRF check failed: send the csrftoken cookie's value in an "
+                                       "X-CSRFToken header (GET /api/session provides both).")
+    return client_id(request)
+
+
+class BattleIn(Schema):
+    prompt: str
+    mode: Literal["anony", "named", "direct"] = "anony"
+    models: list[str] | None = None
+
+
+class PromptIn(Schema):
+    prompt: str
+
+
+class VoteIn(Schema):
+    choice: Literal["a", "b", "tie", "bothbad"]
+
+
+class Created(Schema):
+    id: UUID
+
+
+class Detail(Schema):
+    detail: str
+
+
+def _battle(battle_id: UUID) -> Battle:
+    battle = Battle.objects.select_related("endpoint_a", "endpoint_b", "vote").filter(uuid=battle_id).first()
+    if battle is None:
+        raise NotFound("No battle has this id.")
+    return battle
+
+
+@api.exception_handler(ArenaError)
+def arena_error(request, exc: ArenaError):
+    return api.create_response(request, {"detail": exc.message}, status=exc.status)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc: ValidationError):
+    first = exc.errors[0] if exc.errors else {}
+    where = ".".join(str(p) for p in first.get("loc", [])[1:] if p != "payload") or "body"
+    sentence = f"{where}: {first.get('msg', 'invalid value')}." if first else "The request is not valid."
+    return api.create_response(request, {"detail": sentence, "errors": exc.errors}, status=422)
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    return api.create_response(request, {"detail": "Not found."}, status=404)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    message = str(exc)
+    if exc.status_code == 400 and "parse" in message.lower():
+        message = "The request body is not valid JSON."
+    return api.create_response(request, {"detail": message}, status=exc.status_code)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def database_down(request, exc: DatabaseError):
+    return api.create_response(request, {"detail": "The database is unavailable; try again shortly."}, status=503)
+
+
+@api.get("/session", summary="Start a session; returns the CSRF token for state-changing calls")
+def session(request):
+    client_id(request)
+    return {"csrf_token": get_token(request)}
+
+
+@api.get("/models", summary="The enabled public models")
+def models(request):
+    from arena.models import ModelEndpoint
+
+    live = {e.id for e in service.available_endpoints(named=True)}
+    return [{**endpoint_json(e), "available": e.id in live}
+            for e in ModelEndpoint.objects.enabled().for_named_modes().order_by("name")]
+
+
+@api.post("/battles", auth=session_with_csrf, response={201: Created, 409: Detail, 413: Detail, 422: Detail, 503: Detail})
+def create_battle(request, payload: BattleIn):
+    battle = service.start_battle(prompt=payload.prompt, mode=payload.mode, models=payload.models,
+                                  client_id=request.auth)
+    return 201, {"id": battle.uuid}
+
+
+@api.get("/battles/{battle_id}", response={200: dict, 404: Detail})
+def get_battle(request, battle_id: UUID):
+    return battle_json(_battle(battle_id), client_id=client_id(request))
+
+
+@api.get("/battles/{battle_id}/stream", summary="Server-Sent Events: start, delta and end events; "
+         "resume with the Last-Event-ID header", openapi_extra={
+             "responses": {200: {"description": "An event stream", "content": {"text/event-stream": {}}}}})
+async def stream_battle(request, battle_id: UUID):
+    return await battle_event_stream(request, battle_id)
+
+
+@api.post("/battles/{battle_id}/turns", auth=session_with_csrf, response={201: dict, 403: Detail, 404: Detail, 409: Detail, 413: Detail, 422: Detail})
+def add_turn(request, battle_id: UUID, payload: PromptIn):
+    turn = service.add_turn(battle=_battle(battle_id), prompt=payload.prompt, client_id=request.auth)
+    return 201, {"index": turn.index}
+
+
+@api.post("/battles/{battle_id}/regenerate", auth=session_with_csrf, response={202: dict, 403: Detail, 404: Detail, 409: Detail})
+def regenerate(request, battle_id: UUID):
+    service.regenerate(battle=_battle(battle_id), client_id=request.auth)
+    return 202, {"detail": "Regenerating the last answers."}
+
+
+@api.post("/battles/{battle_id}/stop", auth=session_with_csrf, response={202: dict, 403: Detail, 404: Detail, 409: Detail})
+def stop(request, battle_id: UUID):
+    service.stop(battle=_battle(battle_id), client_id=request.auth)
+    return 202, {"detail": "Stopping."}
+
+
+@api.post("/battles/{battle_id}/vote", auth=session_with_csrf, response={200: dict, 403: Detail, 404: Detail, 409: Detail, 422: Detail})
+def vote(request, battle_id: UUID, payload: VoteIn):
+    battle = _battle(battle_id)
+    service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth)
+    return 200, battle_json(_battle(battle_id), client_id=request.auth)

@@ -1,0 +1,178 @@
+"""Everything that changes a battle: validate, then write, then enqueue after commit."""
+
+import random
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from arena import events
+from arena.errors import Conflict, Forbidden, Invalid, TooLarge, Unavailable
+from arena.identity import find_identity_leak
+from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
+from arena.sampling import choose_pair
+
+_rng = random.SystemRandom()
+
+
+def clean_prompt(prompt: str) -> str:
+    limit = settings.ARENA["MAX_PROMPT_CHARS"]
+    if len(prompt) > limit:
+        raise TooLarge(f"The prompt is {len(prompt)} characters long; the limit is {limit}.")
+    if "\x00" in prompt:
+        raise Invalid("The prompt contains a NUL character.")
+    if not prompt.strip():
+        raise Invalid("The prompt is empty; type a question or instruction.")
+    return prompt
+
+
+def available_endpoints(*, named: bool = False) -> list[ModelEndpoint]:
+    from workers.heartbeat import live_queues
+
+    endpoints = ModelEndpoint.objects.enabled().on_queues(live_queues())
+    if named:
+        endpoints = endpoints.for_named_modes()
+    return list(endpoints)
+
+
+def _pick_named(names: list[str], count: int) -> list[ModelEndpoint]:
+    if len(names) != count:
+        raise Invalid(f"This mode needs exactly {count} model name(s) in \"models\", got {len(names)}.")
+    if len(set(names)) != len(names):
+        raise Invalid("Pick two different models.")
+    by_name = {e.public_name: e for e in ModelEndpoint.objects.enabled().for_named_modes()}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise Invalid(f"Unknown model: {unknown[0][:100]!r}. GET /api/models lists the available ones.")
+    live = {e.id for e in available_endpoints(named=True)}
+    down = [n for n in names if by_name[n].id not in live]
+    if down:
+        raise Unavailable(f"{down[0]} has no running worker right now; try again later.")
+    return [by_name[n] for n in names]
+
+
+def start_battle(*, prompt: str, mode: str, models: list[str] | None, client_id: str) -> Battle:
+    prompt = clean_prompt(prompt)
+    if mode == Mode.ANONYMOUS:
+        if models:
+            raise Invalid("Anonymous battles choose their models themselves; leave \"models\" out.")
+        candidates = available_endpoints()
+        pair = choose_pair(candidates, [e.sampling_weight for e in candidates], _rng)
+        if pair is None:
+            raise Unavailable("Fewer than two models are available right now, so no battle can start. "
+                              "Try again in a minute.")
+        endpoint_a, endpoint_b = pair
+    elif mode == Mode.NAMED:
+        endpoint_a, endpoint_b = _pick_named(models or [], 2)
+    elif mode == Mode.DIRECT:
+        (endpoint_a,), endpoint_b = _pick_named(models or [], 1), None
+    else:
+        raise Invalid(f"Unknown mode {mode!r}; use anony, named or direct.")
+
+    with transaction.atomic():
+        battle = Battle.objects.create(mode=mode, endpoint_a=endpoint_a, endpoint_b=endpoint_b, client_id=client_id)
+        _create_turn(battle, 0, prompt)
+    return battle
+
+
+def _create_turn(battle: Battle, index: int, prompt: str) -> Turn:
+    turn = Turn.objects.create(battle=battle, index=index, prompt=prompt)
+    for side in battle.sides:
+        message = Message.objects.create(turn=turn, side=side)
+        _enqueue(message, battle.endpoint_for(side))
+    return turn
+
+
+def _enqueue(message: Message, endpoint: ModelEndpoint) -> None:
+    from workers.tasks import generate_message
+
+    message_id, attempt, queue = message.id, message.attempt, endpoint.queue
+    transaction.on_commit(lambda: generate_message.apply_async((message_id, attempt), queue=queue))
+
+
+def _own_undecided(battle: Battle, client_id: str) -> None:
+    if battle.client_id != client_id:
+        raise Forbidden("This battle belongs to another session.")
+    if Vote.objects.filter(battle=battle).exists():
+        raise Conflict("This battle has been voted on and is closed; start a new round.")
+
+
+def _last_turn_messages(battle: Battle) -> list[Message]:
+    return list(Message.objects.filter(turn__battle=battle).order_by("-turn__index", "side")[: len(battle.sides)])
+
+
+def add_turn(*, battle: Battle, prompt: str, client_id: str) -> Turn:
+    prompt = clean_prompt(prompt)
+    with transaction.atomic():
+        battle = Battle.objects.select_for_update().get(pk=battle.pk)
+        _own_undecided(battle, client_id)
+        last = _last_turn_messages(battle)
+        if any(m.status in ACTIVE_STATUSES for m in last):
+            raise Conflict("Wait for both answers to finish, or stop them, before asking a follow-up.")
+        if any(m.status == Status.FAILED for m in last):
+            raise Conflict("An answer failed; regenerate it before asking a follow-up.")
+        count = battle.turns.count()
+        if count >= settings.ARENA["MAX_TURNS"]:
+            raise Invalid(f"A battle has at most {settings.ARENA['MAX_TURNS']} turns; vote and start a new round.")
+        turn = _create_turn(battle, count, prompt)
+        Battle.objects.filter(pk=battle.pk).update(updated_at=timezone.now())
+    return turn
+
+
+def regenerate(*, battle: Battle, client_id: str) -> None:
+    """Answer the last turn again on every side, as a fresh attempt."""
+    with transaction.atomic():
+        battle = Battle.objects.select_for_update().get(pk=battle.pk)
+        _own_undecided(battle, client_id)
+        last = _last_turn_messages(battle)
+        if any(m.status in ACTIVE_STATUSES for m in last):
+            raise Conflict("Wait for the answers to finish, or stop them, before regenerating.")
+        for message in last:
+            Message.objects.filter(pk=message.pk).update(
+                attempt=F("attempt") + 1, status=Status.PENDING, text="", tokens=0, ttft_ms=None,
+                duration_ms=None, error="", compute={}, worker="", started_at=None, finished_at=None,
+                queued_at=timezone.now())
+            message.refresh_from_db(fields=["attempt"])
+            _enqueue(message, battle.endpoint_for(message.side))
+
+
+def stop(*, battle: Battle, client_id: str) -> None:
+    _own_undecided(battle, client_id)
+    for message in Message.objects.filter(turn__battle=battle).active().select_related("turn"):
+        events.request_stop(message.id, message.attempt)
+        # A message no worker has claimed yet stops here; a streaming one stops at its next token.
+        if Message.objects.filter(pk=message.pk, attempt=message.attempt, status=Status.PENDING).update(
+                status=Status.STOPPED, finished_at=timezone.now()):
+            events.publish(battle.stream_key(), {"type": "end", "turn": message.turn.index, "side": message.side,
+                                                 "attempt": message.attempt, "status": Status.STOPPED,
+                                                 "tokens": 0, "ttft_ms": None, "duration_ms": None})
+
+
+def record_vote(*, battle: Battle, choice: str, client_id: str) -> Vote:
+    if battle.client_id != client_id:
+        raise Forbidden("Only the person who started this battle can vote on it.")
+    messages = list(Message.objects.filter(turn__battle=battle).select_related("turn"))
+    if any(m.status in ACTIVE_STATUSES for m in messages):
+        raise Conflict("Both answers must finish before you vote.")
+    if any(m.status == Status.FAILED for m in _last_turn_messages(battle)):
+        raise Conflict("An answer failed; regenerate it before voting.")
+    counts, reason = _counts_for_ratings(battle, messages)
+    try:
+        with transaction.atomic():
+            return Vote.objects.create(battle=battle, choice=choice, client_id=client_id,
+                                       counts=counts, excluded_reason=reason)
+    except IntegrityError:
+        raise Conflict("This battle already has a vote; each battle counts once.") from None
+
+
+def _counts_for_ratings(battle: Battle, messages: list[Message]) -> tuple[bool, str]:
+    if battle.mode != Mode.ANONYMOUS:
+        return False, "Only anonymous battles count toward the ratings."
+    if any(m.status != Status.DONE for m in messages):
+        return False, "An answer was stopped or failed, so this battle does not count."
+    endpoints = list(ModelEndpoint.objects.all())
+    leak = find_identity_leak([m.text for m in messages], endpoints)
+    if leak:
+        return False, f"An answer names a model or its maker ({leak}), so the vote cannot be blind and does not count."
+    return True, ""

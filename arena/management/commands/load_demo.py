@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from arena.demo import COMMON, DEMO_ENDPOINTS, DEMO_QUEUE
+from arena.models import Backend, ModelEndpoint
+
+
+class Command(BaseCommand):
+    help = "Register the demo endpoints over the bundled SmolLM2 model (idempotent)."
+
+    def handle(self, *args, **options):
+        for spec in DEMO_ENDPOINTS:
+            _, created = ModelEndpoint.objects.update_or_create(
+                name=spec["name"],
+                defaults={**COMMON, "description": spec["description"], "params": spec["params"],
+                          "backend": Backend.TRANSFORMERS, "queue": DEMO_QUEUE},
+            )
+            self.stdout.write(f"{'added' if created else 'updated'} demo endpoint {spec['name']}")

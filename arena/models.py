@@ -1,0 +1,201 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Backend(models.TextChoices):
+    TRANSFORMERS = "transformers", "Local transformers model"
+    OPENAI = "openai", "OpenAI-compatible server"
+    SEARCH = "search", "Search-augmented (wraps a local model)"
+
+
+class EndpointQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(enabled=True)
+
+    def on_queues(self, queues):
+        return self.filter(queue__in=list(queues))
+
+    def for_named_modes(self):
+        return self.filter(anonymous_only=False)
+
+
+class ModelEndpoint(models.Model):
+    """A model the arena can ask: which backend runs it, with what parameters, on which queue.
+
+    ``name`` is the real name. Under a ``codename`` (as "gpt2-chatbot" once was) the arena shows
+    the codename everywhere until staff set ``name_published``; history then shows the real name.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    organisation = models.CharField(max_length=100, blank=True)
+    license = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+    aliases = models.TextField(
+        blank=True,
+        help_text="Other names this model or its maker go by, one per line. Answers naming any of "
+        "them reveal an identity and are excluded from ratings.",
+    )
+    backend = models.CharField(max_length=20, choices=Backend.choices)
+    params = models.JSONField(default=dict, blank=True)
+    api_key = models.CharField(max_length=500, blank=True, help_text="Kept on the server; never shown again in full.")
+    queue = models.CharField(
+        max_length=100,
+        help_text="Celery queue whose workers serve this model. Endpoints over the same local model "
+        "share a queue so that their requests batch together.",
+    )
+    enabled = models.BooleanField(default=True)
+    sampling_weight = models.FloatField(default=1.0)
+    anonymous_only = models.BooleanField(default=False, help_text="Only appears in anonymous battles.")
+    codename = models.CharField(max_length=100, blank=True)
+    name_published = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = EndpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(sampling_weight__gte=0), name="endpoint_weight_nonnegative")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def public_name(self) -> str:
+        if self.codename and not self.name_published:
+            return self.codename
+        return self.name
+
+    @property
+    def public_organisation(self) -> str:
+        if self.codename and not self.name_published:
+            return ""
+        return self.organisation
+
+    def identity_words(self) -> list[str]:
+        words = [self.name, self.codename, self.organisation, *self.aliases.splitlines()]
+        return [w.strip() for w in words if w and w.strip()]
+
+
+class Mode(models.TextChoices):
+    ANONYMOUS = "anony", "Anonymous battle"
+    NAMED = "named", "Named side-by-side"
+    DIRECT = "direct", "Direct chat"
+
+
+class BattleQuerySet(models.QuerySet):
+    def awaiting_vote(self):
+        return self.filter(vote__isnull=True)
+
+
+class Battle(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    endpoint_a = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="+")
+    endpoint_b = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    client_id = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = BattleQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_mode_display()} {self.uuid}"
+
+    @property
+    def sides(self) -> list[str]:
+        return ["a"] if self.mode == Mode.DIRECT else ["a", "b"]
+
+    def endpoint_for(self, side: str) -> ModelEndpoint:
+        return self.endpoint_a if side == "a" else self.endpoint_b
+
+    def reveals_models(self) -> bool:
+        """Named and direct battles show their models; anonymous ones only after the vote."""
+        return self.mode != Mode.ANONYMOUS or hasattr(self, "vote")
+
+    def stream_key(self) -> str:
+        return f"arena:battle:{self.uuid}:events"
+
+
+class Turn(models.Model):
+    battle = models.ForeignKey(Battle, on_delete=models.CASCADE, related_name="turns")
+    index = models.PositiveIntegerField()
+    prompt = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["battle", "index"], name="turn_unique_index")]
+
+
+class Status(models.TextChoices):
+    PENDING = "pending"
+    STREAMING = "streaming"
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+ACTIVE_STATUSES = (Status.PENDING, Status.STREAMING)
+
+
+class MessageQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+
+class Message(models.Model):
+    """One side's answer to one turn. ``attempt`` grows on regenerate; a worker writes only
+    while its attempt is current, so a stale worker can never overwrite a newer answer."""
+
+    turn = models.ForeignKey(Turn, on_delete=models.CASCADE, related_name="messages")
+    side = models.CharField(max_length=1, choices=[("a", "A"), ("b", "B")])
+    attempt = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    text = models.TextField(blank=True)
+    tokens = models.PositiveIntegerField(default=0)
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="For staff; never shown to users of anonymous battles.")
+    compute = models.JSONField(default=dict, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["turn__index", "side"]
+        constraints = [models.UniqueConstraint(fields=["turn", "side"], name="message_unique_side")]
+        indexes = [models.Index(fields=["status", "started_at"])]
+
+    def is_finished(self) -> bool:
+        return self.status not in ACTIVE_STATUSES
+
+
+class Choice(models.TextChoices):
+    A = "a", "A is better"
+    B = "b", "B is better"
+    TIE = "tie", "Tie"
+    BOTH_BAD = "bothbad", "Both are bad"
+
+
+class Vote(models.Model):
+    """Append-only: one per battle, enforced by the database. Ratings derive from these rows."""
+
+    battle = models.OneToOneField(Battle, on_delete=models.CASCADE, related_name="vote")
+    choice = models.CharField(max_length=10, choices=Choice.choices)
+    client_id = models.CharField(max_length=64, db_index=True)
+    counts = models.BooleanField(help_text="Whether the vote enters the ratings.")
+    excluded_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_choice_display()} on {self.battle.uuid}"

@@ -1,0 +1,132 @@
+"""The whole arena on one machine: PostgreSQL and Redis (unless the environment points elsewhere),
+migrations, demo endpoints, the ASGI web server, a Celery worker and Celery beat.
+
+Used by ``make run`` (``python -m arena.stack``) and, piece by piece, by the test setup.
+Every service logs to a file under the state folder, named in the output.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from arena.localservices import LocalPostgres, LocalRedis, log, port_open, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+@dataclass
+class Stack:
+    state: Path
+    env: dict = field(default_factory=lambda: dict(os.environ))
+    children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    postgres: LocalPostgres | None = None
+    redis: LocalRedis | None = None
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    def start_databases(self, *, pg_port: int, redis_port: int) -> None:
+        if not self.env.get("DATABASE_URL"):
+            self.postgres = LocalPostgres(self.state / "postgres", pg_port, self.logs / "postgres.log")
+            log(f"starting PostgreSQL on 127.0.0.1:{pg_port} (log: {self.postgres.logfile})")
+            self.postgres.start()
+            self.env["DATABASE_URL"] = self.postgres.url
+        if not self.env.get("REDIS_URL"):
+            self.redis = LocalRedis(self.state / "redis", redis_port, self.logs / "redis.log")
+            log(f"starting Redis on 127.0.0.1:{redis_port} (log: {self.redis.logfile})")
+            self.redis.start()
+            self.env["REDIS_URL"] = self.redis.url
+
+    def manage(self, *args: str) -> None:
+        subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
+
+    def spawn(self, name: str, args: list[str], **extra_env) -> subprocess.Popen:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        logfile = self.logs / f"{name}.log"
+        handle = open(logfile, "ab")
+        process = subprocess.Popen(args, cwd=ROOT, env={**self.env, **extra_env}, stdout=handle,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.children.append((name, process))
+        log(f"started {name} (pid {process.pid}, log: {logfile})")
+        return process
+
+    def start_web(self, port: int, *, workers: int = 1) -> subprocess.Popen:
+        process = self.spawn("web", [PYTHON, "-m", "uvicorn", "arena.asgi:application", "--host",
+                                     self.env.get("HOST", "127.0.0.1"), "--port", str(port), "--workers", str(workers),
+                                     "--timeout-graceful-shutdown", "3", "--no-access-log"])
+        wait_for(lambda: port_open(port) or process.poll() is not None, timeout=60, what="the web server")
+        if process.poll() is not None:
+            raise RuntimeError(f"the web server exited; see {self.logs / 'web.log'}")
+        return process
+
+    def start_worker(self, name: str, queues: list[str], *, concurrency: int = 16) -> subprocess.Popen:
+        return self.spawn(name, [PYTHON, "-m", "celery", "-A", "workers", "worker", "-Q", ",".join(queues),
+                                 "-n", f"{name}@%h", "--pool", "threads", "--concurrency", str(concurrency),
+                                 "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
+
+    def start_beat(self) -> subprocess.Popen:
+        schedule = self.state / "celerybeat-schedule"
+        return self.spawn("beat", [PYTHON, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO",
+                                   "--schedule", str(schedule)])
+
+    def stop(self) -> None:
+        for name, process in reversed(self.children):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for name, process in reversed(self.children):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.children.clear()
+        for service in (self.redis, self.postgres):
+            if service:
+                service.stop()
+
+
+def run() -> None:
+    port = int(os.environ.get("PORT", "8000"))
+    stack = Stack(state=Path(os.environ.get("ARENA_STATE", ROOT / ".state")))
+    stopping = False
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start_databases(pg_port=int(os.environ.get("ARENA_PG_PORT", "5433")),
+                              redis_port=int(os.environ.get("ARENA_REDIS_PORT", "6380")))
+        log("applying migrations")
+        stack.manage("migrate", "--noinput", "-v", "0")
+        stack.manage("load_demo")
+        queues = os.environ.get("ARENA_QUEUES", "arena,smollm2").split(",")
+        stack.start_worker("worker", queues)
+        stack.start_beat()
+        stack.start_web(port)
+        log(f"the arena is up at http://127.0.0.1:{port}/  (admin: /admin/, API: /api/docs; Ctrl-C stops everything)")
+        log("the first battle waits for the demo model to load; the worker log shows its progress")
+        while not stopping:
+            for name, process in stack.children:
+                if process.poll() is not None:
+                    log(f"{name} exited with code {process.returncode}; see {stack.logs / (name + '.log')}")
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        log("stopping")
+        stack.stop()
+        log("stopped")
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import path
+
+from arena import views
+from arena.api import api
+from arena.openai_api import v1
+
+urlpatterns = [
+    path("", views.battle_page, name="battle"),
+    path("named/", views.named_page, name="named"),
+    path("direct/", views.direct_page, name="direct"),
+    path("models/", views.models_page, name="models"),
+    path("about/", views.about_page, name="about"),
+    path("b/<uuid:battle_id>/", views.shared_battle_page, name="shared-battle"),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("v1/", v1.urls),
+]

@@ -1,0 +1,122 @@
+"""A whole anonymous battle through the HTTP API, on a real PostgreSQL, Redis, Celery worker and
+ASGI server: create, stream, follow up, vote, reveal; plus stream resume after a reconnect."""
+
+from arena.models import Battle, Message, Vote
+
+
+def test_it_runs_an_anonymous_battle_end_to_end(api, endpoints):
+    battle_id = api.start("Tell me a short story about a cat.")
+
+    events, _ = api.events(battle_id)
+    kinds = [e["event"] for e in events]
+    assert kinds[-1] == "idle"
+    streamed = {"a": "", "b": ""}
+    for e in events:
+        if e["event"] == "delta":
+            streamed[e["data"]["side"]] += e["data"]["text"]
+    ends = {e["data"]["side"]: e["data"] for e in events if e["event"] == "end"}
+    assert set(ends) == {"a", "b"} and all(end["status"] == "done" for end in ends.values())
+    assert sum(1 for e in events if e["event"] == "delta") >= 4  # streamed piece by piece, not at once
+
+    data = api.battle(battle_id)
+    assert data["mode"] == "anony" and data["models"] is None and data["vote"] is None
+    turn = data["turns"][0]
+    for side in "ab":
+        assert turn[side]["status"] == "done"
+        assert turn[side]["text"] == streamed[side] != ""
+        assert turn[side]["tokens"] > 0 and turn[side]["ttft_ms"] is not None and turn[side]["duration_ms"] >= turn[side]["ttft_ms"]
+
+    assert api.post(f"/api/battles/{battle_id}/turns", {"prompt": "And then?"}).status_code == 201
+    data = api.wait_finished(battle_id)
+    assert [t["prompt"] for t in data["turns"]] == ["Tell me a short story about a cat.", "And then?"]
+    assert all(data["turns"][1][s]["status"] == "done" for s in "ab")
+
+    response = api.post(f"/api/battles/{battle_id}/vote", {"choice": "a"})
+    assert response.status_code == 200, response.text
+    revealed = response.json()
+    assert set(revealed["models"].values()) == {"alpha-model", "beta-model"}
+    assert revealed["vote"]["choice"] == "a"
+    battle = Battle.objects.select_related("endpoint_a", "endpoint_b").get(uuid=battle_id)
+    assert revealed["models"] == {"a": battle.endpoint_a.name, "b": battle.endpoint_b.name}
+    assert Vote.objects.get(battle=battle).counts in (True, False)
+    assert api.battle(battle_id)["models"] == revealed["models"]
+
+    after = api.post(f"/api/battles/{battle_id}/turns", {"prompt": "More?"})
+    assert after.status_code == 409 and "voted" in after.json()["detail"]
+
+
+def test_it_gives_each_side_its_own_history(api, endpoints):
+    battle_id = api.start("First question")
+    api.wait_finished(battle_id)
+    api.post(f"/api/battles/{battle_id}/turns", {"prompt": "Second question"})
+    api.wait_finished(battle_id)
+
+    from workers.generation import conversation_for
+
+    second_a = Message.objects.get(turn__battle__uuid=battle_id, turn__index=1, side="a")
+    first_a = Message.objects.get(turn__battle__uuid=battle_id, turn__index=0, side="a")
+    assert conversation_for(second_a) == [
+        {"role": "user", "content": "First question"},
+        {"role": "assistant", "content": first_a.text},
+        {"role": "user", "content": "Second question"},
+    ]
+
+
+def test_it_resumes_a_stream_after_reconnect_without_loss_or_repeat(api, endpoints):
+    battle_id = api.start("Count to ten.")
+    first, _ = api.events(battle_id, limit=5)
+    assert len(first) == 5
+    rest, _ = api.events(battle_id, last_event_id=first[-1]["id"])
+    whole, _ = api.events(battle_id)
+
+    ids = [e["id"] for e in first + rest if "id" in e]
+    assert ids == [e["id"] for e in whole if "id" in e]
+    assert len(ids) == len(set(ids))
+    resumed_text = "".join(e["data"]["text"] for e in first + rest if e["event"] == "delta" and e["data"]["side"] == "a")
+    data = api.wait_finished(battle_id)
+    assert resumed_text == data["turns"][0]["a"]["text"]
+
+
+def test_it_stops_and_regenerates(api, arena_db, tiny_model_dir):
+    from tests.conftest import tiny_endpoint
+
+    tiny_endpoint("long-a", tiny_model_dir, max_new_tokens=4000, seed=1)
+    tiny_endpoint("long-b", tiny_model_dir, max_new_tokens=4000, seed=2)
+    battle_id = api.start("Write a very long essay.")
+    api.events(battle_id, limit=6)  # generation is under way
+    assert api.post(f"/api/battles/{battle_id}/stop").status_code == 202
+    data = api.wait_finished(battle_id, timeout=30)
+    assert {data["turns"][0][s]["status"] for s in "ab"} == {"stopped"}
+    assert all(data["turns"][0][s]["tokens"] < 4000 for s in "ab")
+
+    assert api.post(f"/api/battles/{battle_id}/regenerate").status_code == 202
+    data = api.battle(battle_id)
+    assert all(data["turns"][0][s]["attempt"] == 2 for s in "ab")
+    api.events(battle_id, limit=4)
+    api.post(f"/api/battles/{battle_id}/stop")
+    data = api.wait_finished(battle_id, timeout=30)
+    assert {data["turns"][0][s]["status"] for s in "ab"} == {"stopped"}
+    response = api.post(f"/api/battles/{battle_id}/vote", {"choice": "tie"})
+    assert response.status_code == 200
+    assert response.json()["vote"]["counts"] is False  # stopped answers never count toward ratings
+
+
+def test_named_and_direct_modes_show_models_and_never_count(api, endpoints):
+    battle_id = api.start("Hi", mode="named", models=["beta-model", "alpha-model"])
+    data = api.wait_finished(battle_id)
+    assert data["models"] == {"a": "beta-model", "b": "alpha-model"}
+    vote = api.post(f"/api/battles/{battle_id}/vote", {"choice": "b"}).json()["vote"]
+    assert vote["counts"] is False and "anonymous" in vote["excluded_reason"]
+
+    direct_id = api.start("Hi", mode="direct", models=["alpha-model"])
+    data = api.wait_finished(direct_id)
+    assert data["models"] == {"a": "alpha-model"}
+    assert set(data["turns"][0]) == {"index", "prompt", "a"}
+
+
+def test_models_endpoint_lists_enabled_public_models(api, endpoints):
+    from arena.models import ModelEndpoint
+
+    ModelEndpoint.objects.filter(name="beta-model").update(enabled=False)
+    names = [m["name"] for m in api.get("/api/models").json()]
+    assert names == ["alpha-model"]

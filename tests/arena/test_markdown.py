@@ -1,0 +1,52 @@
+from html.parser import HTMLParser
+
+from arena.markdown import render_markdown
+
+
+def test_it_renders_markdown_and_code():
+    html = render_markdown("# Title\n\n**bold** and `x`\n\n```python\nprint(1)\n```")
+    assert "<h1>Title</h1>" in html and "<strong>bold</strong>" in html
+    assert '<code class="language-python">print(1)' in html
+
+
+class _Elements(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.found = []
+
+    def handle_starttag(self, tag, attrs):
+        self.found.append((tag, dict(attrs)))
+
+
+def elements(html: str):
+    parser = _Elements()
+    parser.feed(html)
+    return parser.found
+
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(2)">',
+    "[click](javascript:alert(3))",
+    '<a href="javascript:alert(4)" onclick="alert(5)">x</a>',
+    '<iframe src="//evil"></iframe>',
+    "![i](javascript:alert(6))",
+    "[x](JaVaScRiPt:alert(8)) [y](data:text/html;base64,PHNjcmlwdD4=)",
+    '<div style="background:url(javascript:alert(7))">d</div>',
+]
+
+
+def test_it_neutralises_hostile_html():
+    for payload in HOSTILE:
+        html = render_markdown(payload)
+        for tag, attrs in elements(html):
+            assert tag not in {"script", "iframe", "div", "object", "embed", "style"}, (payload, html)
+            assert not any(name.startswith("on") or name == "style" for name in attrs), (payload, html)
+            for name in ("href", "src"):
+                assert not (attrs.get(name) or "").lower().startswith(("javascript", "data")), (payload, html)
+    assert "&lt;script&gt;" in render_markdown(HOSTILE[0])  # shown as text, not run
+
+
+def test_links_get_safe_rel():
+    html = render_markdown("[site](https://example.org)")
+    assert 'href="https://example.org"' in html and "noopener" in html

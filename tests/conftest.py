@@ -1,0 +1,129 @@
+"""Test setup: real PostgreSQL, Redis, Celery worker and ASGI server processes, started once per run.
+
+Services start lazily, so pure tests (ratings math, engine) never pay for them. Ports are chosen
+here, before Django reads its settings, so the test process and every child agree on them.
+"""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from arena.localservices import free_port
+
+from tests.testenv import PG_PORT, REDIS_PORT, STATE
+
+TINY_QUEUE = "tiny"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+def wait_until(condition, *, timeout: float = 30, what: str = "condition", interval: float = 0.05):
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    from arena.stack import Stack
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    s = Stack(state=STATE, env=env)
+    s.start_databases(pg_port=PG_PORT, redis_port=REDIS_PORT)
+    assert s.env["DATABASE_URL"] == os.environ["DATABASE_URL"]
+    s.manage("migrate", "--noinput", "-v", "0")
+    yield s
+    s.stop()
+    # Keep the services' logs where a person can read them after the run.
+    shutil.rmtree(ARTIFACTS / "logs", ignore_errors=True)
+    shutil.copytree(s.logs, ARTIFACTS / "logs", dirs_exist_ok=True)
+    shutil.rmtree(STATE, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(stack):
+    """The database is the real one the stack migrated; tests commit, and the fixture below cleans."""
+
+
+@pytest.fixture
+def arena_db(stack, django_db_setup, django_db_blocker):
+    from django.db import connection
+
+    from arena.redis_client import get_redis
+
+    with django_db_blocker.unblock():
+        _truncate(connection)
+        for key in [*get_redis().scan_iter("arena:battle:*"), *get_redis().scan_iter("arena:stop:*")]:
+            get_redis().delete(key)
+        yield
+        _truncate(connection)
+
+
+def _truncate(connection):
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE arena_vote, arena_message, arena_turn, arena_battle, arena_modelendpoint, "
+                       "ratings_leaderboardsnapshot CASCADE")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    from workers.engine.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def worker(stack, tiny_model_dir):
+    """One Celery worker process serving the maintenance queue and the tiny model's queue."""
+    process = stack.start_worker("worker-tiny", ["arena", TINY_QUEUE], concurrency=8)
+    wait_for_queue(TINY_QUEUE, process, stack)
+    return process
+
+
+def wait_for_queue(queue: str, process, stack, timeout: float = 90):
+    from workers.heartbeat import live_queues
+
+    def ready():
+        if process.poll() is not None:
+            raise AssertionError(f"worker exited: {(stack.logs / 'worker-tiny.log').read_text()[-3000:]}")
+        return queue in live_queues()
+
+    wait_until(ready, timeout=timeout, what=f"a worker heartbeat for queue {queue}")
+
+
+@pytest.fixture(scope="session")
+def web(stack):
+    port = free_port()
+    stack.start_web(port)
+    return f"http://127.0.0.1:{port}"
+
+
+def tiny_endpoint(name: str, tiny_model_dir, **params):
+    from arena.models import Backend, ModelEndpoint
+
+    return ModelEndpoint.objects.create(
+        name=name, organisation=f"{name}-org", backend=Backend.TRANSFORMERS, queue=TINY_QUEUE,
+        params={"model": str(tiny_model_dir), "temperature": 0, "max_new_tokens": 24, **params})
+
+
+@pytest.fixture
+def endpoints(arena_db, tiny_model_dir):
+    return [tiny_endpoint(name, tiny_model_dir, seed=i) for i, name in enumerate(["alpha-model", "beta-model"])]
+
+
+@pytest.fixture
+def api(web, worker):
+    import httpx
+
+    from tests.apiclient import ApiClient
+
+    with httpx.Client(base_url=web, timeout=30) as http:
+        yield ApiClient(http)

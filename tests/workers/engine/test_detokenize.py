@@ -1,0 +1,28 @@
+from workers.engine.detokenize import IncrementalDecoder
+
+TEXT = "Café 🌍 naïve — 世界! 👩‍👩‍👧 ok"
+
+
+def test_it_never_splits_a_character_or_repeats_text(tiny):
+    # The tiny tokenizer knows few merges, so emoji and CJK arrive one byte per token.
+    ids = tiny.tokenizer.encode(TEXT, add_special_tokens=False)
+    assert len(ids) > len(TEXT)
+    decoder = IncrementalDecoder(tiny.tokenizer)
+    pieces = [decoder.push([token]) for token in ids]
+    pieces.append(decoder.flush())
+    assert "".join(pieces) == TEXT
+    assert all("\ufffd" not in piece for piece in pieces)
+
+
+def test_it_keeps_the_spaces_between_tokens(smollm2):
+    ids = smollm2.tokenizer.encode("The capital of France is Paris. 🇫🇷", add_special_tokens=False)
+    decoder = IncrementalDecoder(smollm2.tokenizer)
+    assert "".join(decoder.push([token]) for token in ids) + decoder.flush() == "The capital of France is Paris. 🇫🇷"
+
+
+def test_it_flushes_an_unfinished_character_at_the_end(tiny):
+    ids = tiny.tokenizer.encode("a🌍", add_special_tokens=False)
+    decoder = IncrementalDecoder(tiny.tokenizer)
+    text = "".join(decoder.push([token]) for token in ids[:-1])
+    assert text == "a"
+    assert decoder.flush() == "\ufffd"

@@ -1,0 +1,102 @@
+"""Any OpenAI-compatible ``/v1/chat/completions`` server (vLLM, TGI, llama.cpp, Ollama, hosted APIs)."""
+
+import json
+from collections.abc import Callable, Iterator
+from urllib.parse import urlparse
+
+import httpx
+
+from .base import BackendError, Delta, Usage, number, refuse_unknown, text
+
+KNOWN = {"base_url", "model", "temperature", "top_p", "max_tokens", "system_prompt", "extra_body", "timeout"}
+
+
+def clean_params(params: dict) -> dict:
+    refuse_unknown(params, KNOWN, "openai")
+    base_url = text(params, "base_url")
+    if not base_url:
+        raise ValueError("base_url is required, e.g. http://gpu-host:8000/v1.")
+    parsed = urlparse(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"base_url must be an http(s) address, not {base_url!r}.")
+    model = text(params, "model")
+    if not model:
+        raise ValueError("model is required: the model id the server expects.")
+    extra = params.get("extra_body", {})
+    if not isinstance(extra, dict):
+        raise ValueError("extra_body must be a JSON object.")
+    return {
+        "base_url": base_url.rstrip("/"),
+        "model": model,
+        "temperature": number(params, "temperature", 0.7, low=0, high=2),
+        "top_p": number(params, "top_p", 1.0, low=0, high=1),
+        "max_tokens": number(params, "max_tokens", 512, low=1, high=32768, kind=int),
+        "system_prompt": text(params, "system_prompt", ""),
+        "extra_body": extra,
+        "timeout": number(params, "timeout", 60, low=1, high=3600),
+    }
+
+
+class OpenAIBackend:
+    def __init__(self, params: dict, api_key: str = ""):
+        self.params = clean_params(params)
+        self.api_key = api_key
+
+    def _body(self, conversation: list[dict]) -> dict:
+        p = self.params
+        messages = ([{"role": "system", "content": p["system_prompt"]}] if p["system_prompt"] else []) + conversation
+        return {**p["extra_body"], "model": p["model"], "messages": messages, "stream": True,
+                "temperature": p["temperature"], "top_p": p["top_p"], "max_tokens": p["max_tokens"],
+                "stream_options": {"include_usage": True}}
+
+    def stream(self, conversation: list[dict], *, should_stop: Callable[[], bool]) -> Iterator[Delta | Usage]:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        timeout = httpx.Timeout(self.params["timeout"], connect=10)
+        url = self.params["base_url"] + "/chat/completions"
+        usage = None
+        try:
+            with httpx.stream("POST", url, json=self._body(conversation), headers=headers, timeout=timeout) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise BackendError(f"The server answered {response.status_code}: {_error_text(response)}",
+                                       permanent=400 <= response.status_code < 500)
+                for line in response.iter_lines():
+                    if should_stop():
+                        return
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    chunk = json.loads(data)
+                    if chunk.get("usage"):
+                        usage = chunk["usage"].get("completion_tokens")
+                    for choice in chunk.get("choices") or []:
+                        piece = (choice.get("delta") or {}).get("content")
+                        if piece:
+                            yield Delta(piece, 1)
+        except httpx.TimeoutException:
+            raise BackendError(f"The server did not answer within {self.params['timeout']:.0f} s.") from None
+        except httpx.HTTPError as exc:
+            raise BackendError(f"Could not reach the server: {type(exc).__name__}.") from None
+        except json.JSONDecodeError:
+            raise BackendError("The server sent a chunk that is not JSON.") from None
+        if usage is not None:
+            yield Usage(completion_tokens=usage)
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        message = body.get("error", {}).get("message") if isinstance(body.get("error"), dict) else body.get("error")
+        return str(message or body)[:300]
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+
+
+def build(endpoint, overrides: dict) -> OpenAIBackend:
+    return OpenAIBackend({**endpoint.params, **_openai_overrides(overrides)}, endpoint.api_key)
+
+
+def _openai_overrides(overrides: dict) -> dict:
+    return {k: v for k, v in overrides.items() if k in ("temperature", "top_p", "max_tokens")}

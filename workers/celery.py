@@ -1,0 +1,15 @@
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+
+app = Celery("arena")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.beat_schedule = {
+    "reap-stuck-messages": {"task": "workers.tasks.reap_stuck_messages", "schedule": 10.0},
+    "recompute-leaderboard": {"task": "ratings.tasks.recompute_leaderboard", "schedule": 60.0},
+}
+app.autodiscover_tasks(["workers", "ratings"])
+
+from . import heartbeat  # noqa: E402,F401  (connects the worker signals)

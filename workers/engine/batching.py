@@ -1,0 +1,418 @@
+"""Generate for many concurrent requests with one model, batched step by step.
+
+One background thread owns the model. Callers on any thread submit a prompt
+and read the tokens back from their own queue. Between decoding steps the
+thread prefills newly arrived prompts together, merges them into the running
+batch (continuous batching) and drops rows that finished or were stopped, so
+a request never waits for another request to finish.
+
+Work that belongs to the caller (detokenizing, polling ``should_stop``) runs on
+the caller's thread, so a slow stop check never holds up the batch.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from workers.engine.detokenize import IncrementalDecoder
+from workers.engine.kv_batch import PaddedKV, new_cache, prefill_inputs
+from workers.engine.loading import LoadedModel, load_model
+from workers.engine.sampling import SamplingParams, TokenSampler
+
+__all__ = ["BatchEngine", "Completion", "Delta", "EngineError", "EngineStats", "SamplingParams", "Stream", "get_engine"]
+
+logger = logging.getLogger(__name__)
+
+# How often a waiting caller re-checks should_stop and whether the engine is alive.
+POLL_SECONDS = 0.05
+
+
+class EngineError(RuntimeError):
+    """Generation failed inside the engine; ``__cause__`` holds the original error."""
+
+
+@dataclass(frozen=True)
+class Delta:
+    text: str
+    tokens: int  # how many generated tokens this piece of text covers
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    token_ids: list[int]  # generated tokens, without the stop token
+    finish_reason: str  # "stop" (end-of-turn token), "length" (max_new_tokens) or "stopped" (should_stop/close)
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass
+class EngineStats:
+    """Counters for benchmarks and tests; written by the engine thread only."""
+
+    steps: int = 0  # decoding steps run
+    prefills: int = 0  # prefill passes run (each may admit several requests)
+    peak_rows: int = 0  # most requests decoding together so far
+    rows: int = 0  # requests decoding right now
+    waiting: int = 0  # requests queued for a place in the batch
+
+
+@dataclass(eq=False)
+class _Request:
+    prompt_ids: list[int]
+    params: SamplingParams
+    sampler: TokenSampler
+    events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    generated: int = 0
+    next_token: int = -1  # sampled but not yet fed to the model
+
+
+class BatchEngine:
+    def __init__(self, loaded: LoadedModel, *, max_batch_size: int = 16, max_prefill_tokens: int = 4096) -> None:
+        self.loaded = loaded
+        self.max_batch_size = max_batch_size
+        # Bounds how long one prefill can stall the running rows; one prompt is always admitted.
+        self.max_prefill_tokens = max_prefill_tokens
+        self._vocab_size = loaded.model.get_output_embeddings().weight.shape[0]
+        self._pad_id = loaded.tokenizer.pad_token_id or 0
+        new_cache(loaded.model.config)  # fail now, not on the first request, for unsupported models
+        self._inbox: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._waiting: collections.deque[_Request] = collections.deque()
+        self._rows: list[_Request] = []
+        self._kv: PaddedKV | None = None
+        self._closed = False
+        self.stats = EngineStats()
+        self._thread = threading.Thread(target=self._run, name=f"batch-engine-{loaded.source}", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ callers
+
+    def stream(
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        *,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Stream:
+        """Start generating now; iterate the result for text pieces, then read ``.completion``."""
+        return Stream(self, self._submit(prompt_ids, params), should_stop)
+
+    def generate(
+        self,
+        prompts: list[list[int]],
+        params: SamplingParams | Sequence[SamplingParams],
+        *,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[Completion]:
+        """Generate for all prompts together and return their completions in order.
+
+        With one ``params`` carrying a seed, prompt ``i`` samples with ``seed + i``, so
+        N copies of one prompt give N different (reproducible) answers.
+        """
+        if isinstance(params, SamplingParams):
+            params = [
+                params if params.seed is None else replace(params, seed=params.seed + i) for i in range(len(prompts))
+            ]
+        if len(params) != len(prompts):
+            raise ValueError("Pass one SamplingParams, or one per prompt.")
+        streams = [self.stream(p, sp, should_stop=should_stop) for p, sp in zip(prompts, params, strict=True)]
+        try:
+            return [s.run() for s in streams]
+        finally:
+            for s in streams:
+                s.close()
+
+    def close(self) -> None:
+        """Stop the engine thread; unfinished requests fail with EngineError."""
+        self._closed = True
+        self._inbox.put(None)
+        self._thread.join()
+
+    @property
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _submit(self, prompt_ids: list[int], params: SamplingParams) -> _Request:
+        if self._closed:
+            raise EngineError("The engine is closed.")
+        params.validate()
+        if not prompt_ids:
+            raise ValueError("The prompt is empty.")
+        room = self.loaded.max_length - len(prompt_ids)
+        if room < 1:
+            raise ValueError(f"The prompt has {len(prompt_ids)} tokens; the model takes at most {self.loaded.max_length}.")
+        if params.max_new_tokens > room:
+            params = replace(params, max_new_tokens=room)
+        sampler = TokenSampler(params, prompt_ids, self._vocab_size, self.loaded.device)
+        request = _Request(prompt_ids=list(prompt_ids), params=params, sampler=sampler)
+        self._inbox.put(request)
+        return request
+
+    # ----------------------------------------------------------- engine thread
+
+    def _run(self) -> None:
+        with torch.inference_mode():
+            while True:
+                self._collect_arrivals()
+                if self._closed:
+                    break
+                try:
+                    self._admit()
+                    if self._rows:
+                        self._decode_step()
+                except Exception as exc:  # the batch state is suspect: fail its rows, keep serving
+                    logger.exception("Decoding step failed; failing %d requests", len(self._rows))
+                    for request in self._rows:
+                        request.events.put(("error", exc))
+                    self._rows, self._kv = [], None
+                self.stats.rows, self.stats.waiting = len(self._rows), len(self._waiting)
+        error = EngineError("The engine was closed before this request finished.")
+        for request in [*self._rows, *self._waiting]:
+            request.events.put(("error", error))
+        while True:
+            try:
+                leftover = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if leftover is not None:
+                leftover.events.put(("error", error))
+
+    def _collect_arrivals(self) -> None:
+        block = not self._rows and not self._waiting
+        while True:
+            try:
+                request = self._inbox.get(block=block)
+            except queue.Empty:
+                return
+            if request is None:
+                return
+            self._waiting.append(request)
+            block = False
+
+    def _admit(self) -> None:
+        admitted: list[_Request] = []
+        width = 0
+        while self._waiting and len(self._rows) + len(admitted) < self.max_batch_size:
+            request = self._waiting[0]
+            if request.cancelled.is_set():
+                self._waiting.popleft()
+                request.events.put(("done", "stopped"))
+                continue
+            new_width = max(width, len(request.prompt_ids))
+            if admitted and new_width * (len(admitted) + 1) > self.max_prefill_tokens:
+                break
+            admitted.append(self._waiting.popleft())
+            width = new_width
+        if not admitted:
+            return
+        try:
+            kv, logits = self._prefill(admitted)
+        except Exception as exc:  # only these requests are affected; the running batch is untouched
+            logger.exception("Prefill failed for %d requests", len(admitted))
+            for request in admitted:
+                request.events.put(("error", exc))
+            return
+        keep = [i for i, request in enumerate(admitted) if self._accept(request, logits[i])]
+        if not keep:
+            return
+        # Rows first: if merging fails, the caller's handler fails them along with the batch.
+        self._rows.extend(admitted[i] for i in keep)
+        if len(keep) < len(admitted):
+            kv.keep(keep)
+        if self._kv is None:
+            self._kv = kv
+        else:
+            self._kv.extend(kv)
+        self.stats.peak_rows = max(self.stats.peak_rows, len(self._rows))
+
+    def _prefill(self, requests: list[_Request]) -> tuple[PaddedKV, torch.Tensor]:
+        model = self.loaded.model
+        ids, mask, positions = prefill_inputs([r.prompt_ids for r in requests], self._pad_id, self.loaded.device)
+        cache = new_cache(model.config)
+        output = model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1
+        )
+        lengths = torch.tensor([len(r.prompt_ids) for r in requests], device=self.loaded.device)
+        self.stats.prefills += 1
+        return PaddedKV(cache=cache, mask=mask, next_positions=lengths), output.logits[:, -1, :].float()
+
+    def _decode_step(self) -> None:
+        kv = self._kv
+        ids = torch.tensor([[r.next_token] for r in self._rows], dtype=torch.long, device=self.loaded.device)
+        mask, positions = kv.append_column()
+        output = self.loaded.model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, cache=kv.cache, use_cache=True, logits_to_keep=1
+        )
+        logits = output.logits[:, -1, :].float()
+        self.stats.steps += 1
+        keep = [i for i, request in enumerate(self._rows) if self._accept(request, logits[i])]
+        if len(keep) < len(self._rows):
+            self._rows = [self._rows[i] for i in keep]
+            if keep:
+                kv.keep(keep)
+            else:
+                self._kv = None
+
+    def _accept(self, request: _Request, logits: torch.Tensor) -> bool:
+        """Sample the request's next token and hand it over; return whether it goes on."""
+        if request.cancelled.is_set():
+            request.events.put(("done", "stopped"))
+            return False
+        try:
+            token = request.sampler.pick(logits)
+        except Exception as exc:  # e.g. bad logits for this row only
+            logger.exception("Sampling failed for one request")
+            request.events.put(("error", exc))
+            return False
+        if token in self.loaded.stop_token_ids:
+            request.events.put(("done", "stop"))
+            return False
+        request.generated += 1
+        request.next_token = token
+        request.events.put(("token", token))
+        if request.generated >= request.params.max_new_tokens:
+            request.events.put(("done", "length"))
+            return False
+        return True
+
+
+class Stream(Iterator[Delta]):
+    """Text pieces of one request as the engine produces them.
+
+    ``completion`` is set once iteration ends. Closing the stream (or dropping
+    it) frees the request's place in the batch at the next step.
+    """
+
+    def __init__(self, engine: BatchEngine, request: _Request, should_stop: Callable[[], bool] | None) -> None:
+        self.completion: Completion | None = None
+        self._engine = engine
+        self._request = request
+        self._should_stop = should_stop
+        self._decoder = IncrementalDecoder(engine.loaded.tokenizer)
+        self._tokens: list[int] = []
+        self._text: list[str] = []
+        self._pending = 0  # tokens received whose text is held back
+        self._deltas = self._produce()
+
+    def __next__(self) -> Delta:
+        return next(self._deltas)
+
+    def run(self) -> Completion:
+        """Consume the stream and return its completion."""
+        for _ in self:
+            pass
+        return self.completion
+
+    def close(self) -> None:
+        """Stop reading; an unfinished request ends as "stopped" with the text read so far."""
+        self._request.cancelled.set()
+        self._deltas.close()
+        if self.completion is None:
+            self.completion = self._completion("stopped")
+
+    def __del__(self) -> None:
+        self._request.cancelled.set()
+
+    def _produce(self) -> Iterator[Delta]:
+        try:
+            while True:
+                if self._should_stop is not None and self._should_stop():
+                    self._request.cancelled.set()
+                    yield from self._finish("stopped")
+                    return
+                event = self._next_event()
+                if event is None:
+                    continue
+                kind, value = event
+                if kind == "token":
+                    self._tokens.append(value)
+                    self._pending += 1
+                    text = self._decoder.push([value])
+                    if text:
+                        yield self._delta(text)
+                elif kind == "done":
+                    yield from self._finish(value)
+                    return
+                else:
+                    raise EngineError(f"Generation failed: {value}") from value
+        finally:
+            self._request.cancelled.set()
+
+    def _next_event(self) -> tuple[str, object] | None:
+        try:
+            return self._request.events.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            if not self._engine.is_alive:
+                # The thread cannot die while it still owes us events, but never hang if it does.
+                try:
+                    return self._request.events.get_nowait()
+                except queue.Empty:
+                    raise EngineError("The engine thread is gone.") from None
+            return None
+
+    def _finish(self, finish_reason: str) -> Iterator[Delta]:
+        tail = self._decoder.flush()
+        if tail or self._pending:
+            yield self._delta(tail)
+        self.completion = self._completion(finish_reason)
+
+    def _completion(self, finish_reason: str) -> Completion:
+        tokens = self._tokens[: len(self._tokens) - self._pending]  # only what the caller has seen
+        return Completion(
+            text="".join(self._text),
+            token_ids=tokens,
+            finish_reason=finish_reason,
+            prompt_tokens=len(self._request.prompt_ids),
+            completion_tokens=len(tokens),
+        )
+
+    def _delta(self, text: str) -> Delta:
+        delta = Delta(text=text, tokens=self._pending)
+        self._text.append(text)
+        self._pending = 0
+        return delta
+
+
+_engines: dict[int, BatchEngine] = {}  # by id() of the LoadedModel, which load_model keeps alive
+_engines_lock = threading.Lock()
+
+
+def get_engine(
+    source: str,
+    *,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    max_batch_size: int = 16,
+) -> BatchEngine:
+    """Return this process's shared engine for ``source``, loading the model on first use.
+
+    Every name for the same model on the same device ("smollm2", its file path)
+    gets the same engine. ``cache_dir`` and ``max_batch_size`` only take effect
+    on the first call for a model.
+    """
+    loaded = load_model(source, device=device, cache_dir=cache_dir)
+    with _engines_lock:
+        engine = _engines.get(id(loaded))
+        if engine is None or not engine.is_alive:
+            engine = _engines[id(loaded)] = BatchEngine(loaded, max_batch_size=max_batch_size)
+        return engine
+
+
+def _forget_engines_in_child() -> None:
+    # A forked child (Celery prefork) inherits the registry but not the engine threads.
+    global _engines_lock
+    _engines.clear()
+    _engines_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_engines_in_child)

@@ -1,0 +1,86 @@
+"""The key/value cache of the rows decoding together, kept left-padded.
+
+Rows join and leave between decoding steps. Every row's tokens end at the same
+column, so one decoding step appends one column for all rows; a row with a
+shorter history has padding on its left that the attention mask hides, and
+its own position ids so rotary embeddings see the positions it would see
+alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from transformers import DynamicCache, PretrainedConfig
+from transformers.cache_utils import DynamicLayer
+
+
+@dataclass
+class PaddedKV:
+    cache: DynamicCache
+    mask: torch.Tensor  # [rows, columns], 1 where a real token is cached
+    next_positions: torch.Tensor  # [rows], position id of each row's next token
+
+    @property
+    def rows(self) -> int:
+        return self.mask.shape[0]
+
+    def append_column(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attention mask and position ids for a step that feeds one token per row."""
+        self.mask = torch.cat([self.mask, self.mask.new_ones(self.rows, 1)], dim=1)
+        positions = self.next_positions.unsqueeze(1)
+        self.next_positions = self.next_positions + 1
+        return self.mask, positions
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only ``rows`` (in this order) and drop padding columns no row needs any more."""
+        index = torch.tensor(rows, dtype=torch.long, device=self.mask.device)
+        mask = self.mask.index_select(0, index)
+        used = mask.any(dim=0).nonzero()
+        first = int(used[0]) if len(used) else mask.shape[1]
+        for layer in self.cache.layers:
+            layer.keys = layer.keys.index_select(0, index)[:, :, first:]
+            layer.values = layer.values.index_select(0, index)[:, :, first:]
+        self.mask = mask[:, first:]
+        self.next_positions = self.next_positions.index_select(0, index)
+
+    def extend(self, other: PaddedKV) -> None:
+        """Append ``other``'s rows, left-padding whichever side is shorter."""
+        columns = max(self.mask.shape[1], other.mask.shape[1])
+        for mine, theirs in zip(self.cache.layers, other.cache.layers, strict=True):
+            mine.keys = torch.cat([_pad_left(mine.keys, columns), _pad_left(theirs.keys, columns)])
+            mine.values = torch.cat([_pad_left(mine.values, columns), _pad_left(theirs.values, columns)])
+        self.mask = torch.cat([_pad_left(self.mask, columns), _pad_left(other.mask, columns)])
+        self.next_positions = torch.cat([self.next_positions, other.next_positions])
+
+
+def prefill_inputs(prompts: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Left-padded input ids, attention mask and position ids for several prompts."""
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+        mask[row, width - len(prompt) :] = 1
+    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+    return ids.to(device), mask.to(device), positions.to(device)
+
+
+def new_cache(config: PretrainedConfig) -> DynamicCache:
+    cache = DynamicCache(config=config)
+    unsupported = {type(layer).__name__ for layer in cache.layers if type(layer) is not DynamicLayer}
+    if unsupported:
+        # Sliding-window and linear-attention layers keep state we cannot left-pad and merge.
+        raise NotImplementedError(f"Batching does not support cache layers {sorted(unsupported)} yet.")
+    return cache
+
+
+def _pad_left(tensor: torch.Tensor, columns: int) -> torch.Tensor:
+    missing = columns - (tensor.shape[2] if tensor.dim() == 4 else tensor.shape[1])
+    if missing == 0:
+        return tensor
+    if tensor.dim() == 4:  # [rows, heads, columns, head_dim]
+        return F.pad(tensor, (0, 0, missing, 0))
+    return F.pad(tensor, (missing, 0))

@@ -1,0 +1,78 @@
+"""Pick the next token for each request in a batch, each with its own settings.
+
+Every request owns a ``torch.Generator``, so a seeded request samples the same
+tokens whether it runs alone or batched with others.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class SamplingParams:
+    max_new_tokens: int = 256
+    temperature: float = 0.7  # 0 means greedy
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+
+    def validate(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1.")
+        if self.temperature < 0:
+            raise ValueError("temperature must be 0 (greedy) or positive.")
+        if not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1].")
+        if self.repetition_penalty <= 0:
+            raise ValueError("repetition_penalty must be positive.")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+class TokenSampler:
+    """Sampling state of one request: its generator and the tokens it has seen."""
+
+    def __init__(self, params: SamplingParams, prompt_ids: list[int], vocab_size: int, device: torch.device):
+        self.params = params
+        self.generator: torch.Generator | None = None
+        if not params.greedy:
+            self.generator = torch.Generator(device=device)
+            seed = params.seed if params.seed is not None else secrets.randbits(63)
+            self.generator.manual_seed(seed)
+        self.seen: torch.Tensor | None = None
+        if params.repetition_penalty != 1.0:
+            self.seen = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+            self.seen[torch.tensor(prompt_ids, device=device).clamp(max=vocab_size - 1)] = True
+
+    def pick(self, logits: torch.Tensor) -> int:
+        """Choose a token from one row of float32 logits."""
+        params = self.params
+        if self.seen is not None:
+            penalised = torch.where(logits < 0, logits * params.repetition_penalty, logits / params.repetition_penalty)
+            logits = torch.where(self.seen, penalised, logits)
+        if params.greedy:
+            token = int(logits.argmax())
+        else:
+            logits = logits / params.temperature
+            if params.top_p < 1.0:
+                logits = _top_p_filter(logits, params.top_p)
+            probs = torch.softmax(logits, dim=-1)
+            token = int(torch.multinomial(probs, 1, generator=self.generator))
+        if self.seen is not None:
+            self.seen[token] = True
+        return token
+
+
+def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    sorted_logits, order = torch.sort(logits, descending=True)
+    sorted_probs = torch.softmax(sorted_logits, dim=-1)
+    # Drop tokens once the mass before them already reaches top_p; the best token always stays.
+    drop_sorted = (sorted_probs.cumsum(dim=-1) - sorted_probs) >= top_p
+    drop = torch.zeros_like(drop_sorted).scatter(0, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))

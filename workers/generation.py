@@ -1,0 +1,112 @@
+"""Generate one message: claim it, stream the backend's pieces to Redis, store the result.
+
+No transaction is held across generation. Every write is conditional on the message still
+being this attempt and still streaming, so a stop, a regenerate or the reaper always wins.
+"""
+
+import logging
+import time
+
+from django.utils import timezone
+
+from arena import events
+from arena.models import Message, Status
+from workers.backends import BackendError, Delta, Usage, get_backend
+
+log = logging.getLogger(__name__)
+FLUSH_SECONDS = 2.0
+
+
+def conversation_for(message: Message) -> list[dict]:
+    """The history this side sees: every prompt so far and its own earlier answers."""
+    turn = message.turn
+    earlier = (
+        Message.objects.filter(turn__battle_id=turn.battle_id, turn__index__lt=turn.index, side=message.side)
+        .select_related("turn").order_by("turn__index")
+    )
+    conversation = []
+    for previous in earlier:
+        conversation += [{"role": "user", "content": previous.turn.prompt},
+                         {"role": "assistant", "content": previous.text}]
+    conversation.append({"role": "user", "content": turn.prompt})
+    return conversation
+
+
+def _current(message_id: int, attempt: int):
+    return Message.objects.filter(id=message_id, attempt=attempt, status=Status.STREAMING)
+
+
+def generate(message_id: int, attempt: int, *, worker: str) -> None:
+    claimed = Message.objects.filter(id=message_id, attempt=attempt, status=Status.PENDING).update(
+        status=Status.STREAMING, started_at=timezone.now(), worker=worker)
+    if not claimed:
+        return
+    message = Message.objects.select_related("turn__battle__endpoint_a", "turn__battle__endpoint_b").get(id=message_id)
+    battle = message.turn.battle
+    key = battle.stream_key()
+    where = {"turn": message.turn.index, "side": message.side, "attempt": attempt}
+    events.publish(key, {"type": "start", **where})
+
+    started = time.monotonic()
+    last_flush = started
+    ttft_ms = None
+    pieces: list[str] = []
+    tokens = 0
+    compute: dict = {}
+    stopped = False
+
+    def should_stop() -> bool:
+        nonlocal stopped
+        stopped = stopped or events.stop_requested(message_id, attempt)
+        return stopped
+
+    status, error = Status.DONE, ""
+    try:
+        backend = get_backend(battle.endpoint_for(message.side))
+        for item in backend.stream(conversation_for(message), should_stop=should_stop):
+            if isinstance(item, Usage):
+                tokens = item.completion_tokens if item.completion_tokens is not None else tokens
+                compute = item.compute
+                continue
+            if not isinstance(item, Delta) or not item.text:
+                continue
+            if ttft_ms is None:
+                ttft_ms = int((time.monotonic() - started) * 1000)
+            pieces.append(item.text)
+            tokens += item.tokens
+            events.publish(key, {"type": "delta", **where, "text": item.text})
+            if time.monotonic() - last_flush > FLUSH_SECONDS:
+                last_flush = time.monotonic()
+                if not _current(message_id, attempt).update(text="".join(pieces), tokens=tokens, ttft_ms=ttft_ms):
+                    return  # stopped, regenerated or reaped meanwhile: someone else owns the row now
+            if should_stop():
+                break
+        if stopped:
+            status = Status.STOPPED
+    except BackendError as exc:
+        status, error = Status.FAILED, str(exc)
+    except Exception as exc:  # a model crash must end as a failed message, not a stuck one
+        log.exception("generation of message %s failed", message_id)
+        status, error = Status.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+
+    duration_ms = int((time.monotonic() - started) * 1000)
+    text = "".join(pieces)
+    finished = _current(message_id, attempt).update(
+        status=status, text=text, tokens=tokens, ttft_ms=ttft_ms, duration_ms=duration_ms,
+        error=error, compute=compute, finished_at=timezone.now())
+    if finished:
+        events.publish(key, {"type": "end", **where, "status": status, "tokens": tokens,
+                             "ttft_ms": ttft_ms, "duration_ms": duration_ms})
+
+
+def fail_message(message: Message, reason: str) -> bool:
+    """Mark an unfinished message failed (reaper, dead worker) and tell its stream."""
+    updated = Message.objects.filter(id=message.id, attempt=message.attempt, status__in=[Status.PENDING, Status.STREAMING]).update(
+        status=Status.FAILED, error=reason, finished_at=timezone.now(), duration_ms=None)
+    if updated:
+        events.publish(message.turn.battle.stream_key(), {
+            "type": "end", "turn": message.turn.index, "side": message.side, "attempt": message.attempt,
+            "status": Status.FAILED, "tokens": message.tokens, "ttft_ms": message.ttft_ms, "duration_ms": None})
+    return bool(updated)
+
+

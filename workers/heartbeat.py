@@ -1,0 +1,69 @@
+"""Which queues have a live worker: each worker process writes a heartbeat into one Redis hash.
+
+The arena samples only endpoints whose queue appears here, and the reaper fails messages whose
+worker stopped beating.
+"""
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+
+from celery.signals import worker_ready, worker_shutdown
+from django.conf import settings
+
+from arena.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+HASH_KEY = "arena:workers"
+_stop = threading.Event()
+
+
+def beat_once(hostname: str, queues: list[str]) -> None:
+    ttl = settings.ARENA["HEARTBEAT_TTL"]
+    record = {"queues": queues, "pid": os.getpid(), "host": socket.gethostname(), "expires": time.time() + ttl}
+    get_redis().hset(HASH_KEY, hostname, json.dumps(record))
+
+
+def live_workers() -> dict[str, dict]:
+    now = time.time()
+    live, stale = {}, []
+    for name, raw in get_redis().hgetall(HASH_KEY).items():
+        record = json.loads(raw)
+        (live.__setitem__(name, record) if record["expires"] > now else stale.append(name))
+    if stale:
+        get_redis().hdel(HASH_KEY, *stale)
+    return live
+
+
+def live_queues() -> set[str]:
+    return {queue for record in live_workers().values() for queue in record["queues"]}
+
+
+def _loop(hostname: str, queues: list[str]) -> None:
+    interval = settings.ARENA["HEARTBEAT_SECONDS"]
+    while not _stop.is_set():
+        try:
+            beat_once(hostname, queues)
+        except Exception:  # Redis down: keep trying, the TTL covers the gap
+            log.warning("heartbeat failed", exc_info=True)
+        _stop.wait(interval)
+
+
+@worker_ready.connect
+def start_heartbeat(sender, **kwargs):
+    hostname = sender.hostname
+    queues = sorted(sender.app.amqp.queues.consume_from.keys())
+    log.info("worker %s serves queues %s", hostname, ", ".join(queues))
+    threading.Thread(target=_loop, args=(hostname, queues), daemon=True, name="arena-heartbeat").start()
+
+
+@worker_shutdown.connect
+def stop_heartbeat(sender, **kwargs):
+    _stop.set()
+    try:
+        get_redis().hdel(HASH_KEY, sender.hostname)
+    except Exception:
+        log.warning("could not remove heartbeat", exc_info=True)

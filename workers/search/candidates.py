@@ -1,0 +1,48 @@
+"""The objects strategies and verifiers pass between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is being answered: the conversation as the model sees it, and its rendered prompt."""
+
+    messages: list[dict]
+    question: str
+    prompt_ids: list[int]
+
+
+@dataclass
+class Candidate:
+    """One answer (or, in beam search, one partial answer) and what the verifiers made of it."""
+
+    text: str
+    token_ids: list[int]
+    finish_reason: str = "stop"
+    # Tokens the engine generated for this candidate, including any it generated and we cut off.
+    generated_tokens: int = 0
+    scores: dict[str, float] = field(default_factory=dict)
+    score: float = 0.5
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text,
+            "tokens": len(self.token_ids),
+            "generated_tokens": self.generated_tokens,
+            "finish_reason": self.finish_reason,
+            "scores": {k: round(v, 6) for k, v in self.scores.items()},
+            "score": round(self.score, 6),
+        }
+
+
+def last_user_text(messages: list[dict]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):  # OpenAI-style parts
+                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""

@@ -1,0 +1,16 @@
+"""Ways to spend more compute on one answer. Each takes a SearchContext and a Problem and returns an Outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .context import Outcome, SearchContext
+
+
+def get_strategy(name: str) -> Callable[[SearchContext, object], Outcome]:
+    from . import beam, best_of_n, majority, single
+
+    return {"single": single.run, "best_of_n": best_of_n.run, "majority": majority.run, "beam": beam.run}[name]
+
+
+__all__ = ["Outcome", "SearchContext", "get_strategy"]

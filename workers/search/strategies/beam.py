@@ -1,0 +1,128 @@
+"""Step-level beam search, after HF search-and-learn: a step is text up to a line break.
+
+Round 0 samples beam_width × k first steps from the prompt. Every later round samples
+k next steps for each unfinished beam kept, all in one batched engine call; the
+verifiers score every partial solution together with the finished ones still in the
+running, and the best beam_width survive. It ends when the beams kept are all
+finished (end of text or token budget) or after max_steps rounds.
+
+A step is cut at its first line break in token space, so every beam is an exact token
+sequence the model produced; tokens generated past the cut are counted as generated
+but are not part of any beam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..candidates import Candidate, Problem
+from .context import Outcome, SearchContext
+
+
+@dataclass
+class Node:
+    id: int
+    parent: int | None
+    depth: int
+    step_ids: list[int]
+    path_ids: list[int]
+    generated_tokens: int
+    finished: bool
+    finish_reason: str
+    candidate: Candidate
+    kept: bool = False
+    children: list[int] = field(default_factory=list)
+
+    def to_json(self, ctx: SearchContext) -> dict:
+        return {
+            "id": self.id, "parent": self.parent, "depth": self.depth,
+            "step": ctx.decode(self.step_ids), "tokens": len(self.step_ids),
+            "generated_tokens": self.generated_tokens, "finished": self.finished,
+            "finish_reason": self.finish_reason, "kept": self.kept,
+            "scores": {k: round(v, 6) for k, v in self.candidate.scores.items()},
+            "score": round(self.candidate.score, 6),
+        }
+
+
+def cut_at_line_break(ctx: SearchContext, token_ids: list[int]) -> int | None:
+    """Length of the shortest prefix that ends a line after some text, or None if there is no such line."""
+    seen_text = False
+    for end in range(1, len(token_ids) + 1):
+        text = ctx.decode(token_ids[:end])
+        if not seen_text:
+            seen_text = bool(text.strip())
+            if not seen_text:
+                continue
+        stripped = text.lstrip()
+        if "\n" in stripped:
+            # Keep the line break (and any run of them) inside the step that ends the line.
+            newline = stripped.index("\n")
+            if stripped[:newline].strip():
+                return end
+    return None
+
+
+def run(ctx: SearchContext, problem: Problem) -> Outcome:
+    c = ctx.config
+    nodes: list[Node] = []
+    frontier: list[Node] = []
+    root_path: list[int] = []
+    rounds = 0
+
+    def expand(parents: list[Node | None], samples: int) -> list[Node]:
+        prompts = [problem.prompt_ids + (p.path_ids if p else root_path) for p in parents for _ in range(samples)]
+        owners = [p for p in parents for _ in range(samples)]
+        completions = ctx.generate(prompts, ctx.sampling(max_new_tokens=c.step_tokens))
+        children = []
+        for parent, completion in zip(owners, completions):
+            ids = list(completion.token_ids)
+            cut = cut_at_line_break(ctx, ids)
+            if cut is not None:
+                step, finished, reason = ids[:cut], False, "step"
+            else:
+                step = ids
+                finished = completion.finish_reason != "length"
+                reason = completion.finish_reason
+            path = (parent.path_ids if parent else root_path) + step
+            if not finished and len(path) >= c.max_new_tokens:
+                finished, reason = True, "length"
+            node = Node(id=len(nodes), parent=parent.id if parent else None,
+                        depth=(parent.depth + 1) if parent else 0, step_ids=step, path_ids=path,
+                        generated_tokens=completion.completion_tokens, finished=finished, finish_reason=reason,
+                        candidate=Candidate(text=ctx.decode(path), token_ids=path, finish_reason=reason,
+                                            generated_tokens=completion.completion_tokens))
+            nodes.append(node)
+            if parent:
+                parent.children.append(node.id)
+            children.append(node)
+        return children
+
+    while rounds < c.max_steps and not ctx.stopped():
+        active = [n for n in frontier if not n.finished]
+        if frontier and not active:
+            break
+        children = expand(active or [None], c.k if active else c.beam_width * c.k)
+        rounds += 1
+        pool = [n for n in frontier if n.finished] + children
+        if ctx.stopped():
+            frontier = pool[: c.beam_width]
+            break
+        # Finished beams are scored again beside the new ones: consensus and reward are relative.
+        ctx.score(problem, [n.candidate for n in pool])
+        pool.sort(key=lambda n: (-n.candidate.score, n.id))
+        frontier = pool[: c.beam_width]
+        for n in frontier:
+            n.kept = True
+
+    if not frontier:
+        return Outcome(None, [], {"rounds": rounds, "nodes": []})
+    best = min(frontier, key=lambda n: (-n.candidate.score, n.id))
+    answer = best.candidate
+    if not best.finished:
+        answer.finish_reason = "max_steps"
+    trace = {
+        "rounds": rounds,
+        "answer_node": best.id,
+        "nodes": [n.to_json(ctx) for n in nodes],
+    }
+    return Outcome(answer, [n.candidate for n in nodes], trace)

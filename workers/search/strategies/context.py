@@ -1,0 +1,69 @@
+"""What every strategy needs: the engine, the verifiers, the ledger, and when to stop."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..accounting import Ledger
+from ..candidates import Candidate, Problem
+from ..config import SearchConfig
+from ..verifiers import Verifier, score_candidates
+
+
+@dataclass
+class Outcome:
+    answer: Candidate | None
+    candidates: list[Candidate]
+    trace: dict = field(default_factory=dict)
+
+
+@dataclass
+class SearchContext:
+    config: SearchConfig
+    engine: Any
+    loaded: Any
+    verifiers: list[tuple[Verifier, float]]
+    ledger: Ledger = field(default_factory=Ledger)
+    should_stop: Callable[[], bool] = lambda: False
+    calls: int = 0
+
+    @property
+    def tokenizer(self):
+        return self.loaded.tokenizer
+
+    def stopped(self) -> bool:
+        return bool(self.should_stop())
+
+    def sampling(self, *, max_new_tokens: int | None = None, temperature: float | None = None):
+        """Engine sampling parameters for the next call; a seeded search gets a distinct seed per call."""
+        from workers.engine.batching import SamplingParams
+
+        c = self.config
+        values = {
+            "max_new_tokens": max_new_tokens or c.max_new_tokens,
+            "temperature": c.temperature if temperature is None else temperature,
+            "top_p": c.top_p,
+            "repetition_penalty": c.repetition_penalty,
+            # The engine adds the row index to the seed; spacing calls apart keeps every row's seed distinct.
+            "seed": None if c.seed is None else c.seed + 10_007 * self.calls,
+        }
+        names = {f.name for f in dataclasses.fields(SamplingParams)} if dataclasses.is_dataclass(SamplingParams) \
+            else set(values)
+        return SamplingParams(**{k: v for k, v in values.items() if k in names})
+
+    def generate(self, prompts: list[list[int]], params) -> list:
+        self.calls += 1
+        return self.ledger.generate(self.engine, prompts, params, should_stop=self.should_stop)
+
+    def score(self, problem: Problem, candidates: Sequence[Candidate]) -> None:
+        score_candidates(problem, candidates, self.verifiers, self.ledger)
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(token_ids), skip_special_tokens=True)
+
+    def candidate(self, completion) -> Candidate:
+        return Candidate(text=completion.text, token_ids=list(completion.token_ids),
+                         finish_reason=completion.finish_reason, generated_tokens=completion.completion_tokens)

@@ -1,0 +1,42 @@
+"""Self-consistency: sample N answers, group them by final answer, let the groups vote.
+
+Each candidate votes with its verifier score (1 each when no verifier is configured),
+and the answer shown is the best-scored candidate of the winning group. Candidates
+with no recognisable final answer vote alone, so free-text prompts fall back to
+best-of-N on the verifier score.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ..answers import answer_key, final_answer
+from ..candidates import Problem
+from .context import Outcome, SearchContext
+
+
+def run(ctx: SearchContext, problem: Problem) -> Outcome:
+    if ctx.stopped():
+        return Outcome(None, [], {"candidates": []})
+    completions = ctx.generate([problem.prompt_ids] * ctx.config.n, ctx.sampling())
+    candidates = [ctx.candidate(c) for c in completions]
+    if ctx.verifiers and not ctx.stopped():
+        ctx.score(problem, candidates)
+    keys = []
+    for i, candidate in enumerate(candidates):
+        key = answer_key(final_answer(candidate.text))
+        keys.append(key if key is not None else f"#{i}")
+    votes: dict[str, float] = defaultdict(float)
+    for key, candidate in zip(keys, candidates):
+        votes[key] += candidate.score if ctx.verifiers else 1.0
+    first_seen = {key: keys.index(key) for key in votes}
+    winner = max(votes, key=lambda k: (votes[k], -first_seen[k]))
+    members = [i for i, k in enumerate(keys) if k == winner]
+    best = max(members, key=lambda i: (candidates[i].score, -i))
+    trace = {
+        "candidates": [{**c.to_json(), "answer_key": k, "chosen": i == best}
+                       for i, (c, k) in enumerate(zip(candidates, keys))],
+        "votes": {k: round(v, 6) for k, v in sorted(votes.items(), key=lambda kv: -kv[1])},
+        "winner": winner,
+    }
+    return Outcome(candidates[best], candidates, trace)

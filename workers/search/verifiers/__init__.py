@@ -1,0 +1,64 @@
+"""Verifiers score candidates in [0, 1]; a search combines them by weighted mean.
+
+Each verifier sees the whole candidate set at once, because the useful ones are
+batched (one forward pass, one embedding batch) or relative (consensus, reward).
+0.5 means "no opinion", so a verifier that cannot judge a candidate does not move it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from ..accounting import Ledger
+from ..candidates import Candidate, Problem
+
+
+class Verifier(Protocol):
+    name: str
+
+    def score(self, problem: Problem, candidates: Sequence[Candidate], ledger: Ledger) -> list[float]: ...
+
+
+def build_verifiers(weights: dict[str, float], *, loaded=None, reward_model: str | None = None
+                    ) -> list[tuple[Verifier, float]]:
+    built: list[tuple[Verifier, float]] = []
+    for name, weight in weights.items():
+        if name == "loglik":
+            from .loglik import LoglikVerifier
+
+            if loaded is None:
+                raise ValueError("The loglik verifier needs the loaded base model.")
+            built.append((LoglikVerifier(loaded), weight))
+        elif name == "consensus":
+            from .consensus import ConsensusVerifier
+
+            built.append((ConsensusVerifier(), weight))
+        elif name == "reward":
+            from .reward import RewardVerifier
+
+            built.append((RewardVerifier.from_file(reward_model), weight))
+        elif name == "checker":
+            from .checker import CheckerVerifier
+
+            built.append((CheckerVerifier(), weight))
+        else:
+            raise ValueError(f"Unknown verifier {name!r}.")
+    return built
+
+
+def score_candidates(problem: Problem, candidates: Sequence[Candidate],
+                     verifiers: Sequence[tuple[Verifier, float]], ledger: Ledger) -> None:
+    """Fill in each candidate's per-verifier scores and their weighted mean."""
+    if not candidates:
+        return
+    with ledger.phase("verify"):
+        for verifier, _ in verifiers:
+            for candidate, value in zip(candidates, verifier.score(problem, candidates, ledger), strict=True):
+                candidate.scores[verifier.name] = float(min(1.0, max(0.0, value)))
+    total = sum(weight for _, weight in verifiers)
+    for candidate in candidates:
+        if total > 0:
+            candidate.score = sum(candidate.scores[v.name] * w for v, w in verifiers) / total
+        else:
+            candidate.score = 0.5

@@ -1,0 +1,129 @@
+"""Checks what can be checked in an answer: stated arithmetic, and that Python code parses.
+
+"12 * 7 = 84" is re-computed exactly (see safe_math); a chain "3 + 4 = 7 * 2 = 14" is
+checked link by link; a final "Answer: N" must agree with the result of the last
+equation. Nothing here executes model output.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from ..accounting import Ledger
+from ..answers import explicit_answer, parse_number
+from ..candidates import Candidate, Problem
+from ..safe_math import UnsafeExpression, evaluate
+
+MAX_TEXT_CHARS = 50_000
+MAX_CODE_CHARS = 20_000
+MAX_CHECKS = 50
+
+_NUM = r"\d+(?:\.\d+)?"
+# A number may carry a few unit words ("12 trays * 7 cookies per tray = 88"); they are dropped
+# before evaluation. "x" is never a unit word: it is the multiplication sign.
+_UNIT = r"(?:[ \t]+(?![xX]\b)[A-Za-z]{2,}){0,3}"
+_ATOM = r"\(*[ \t]*-?[ \t]*" + _NUM + _UNIT + r"[ \t]*\)*"
+_EXPR = _ATOM + r"(?:[ \t]*(?:\*\*|[+\-*/×÷xX^])[ \t]*" + _ATOM + r")*"
+_CHAIN = re.compile(r"(?<![\w.])" + _EXPR + r"(?:[ \t]*(?<![<>!=])=(?!=)[ \t]*" + _EXPR + r")+")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_CURRENCY = re.compile(r"[$€£](?=\s?\d)")
+_CODE_BLOCK = re.compile(r"```[ \t]*(python3?|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_OPERATOR = re.compile(r"\d\s*[+\-*/×÷xX^]\s*[\d(]|\)\s*[+\-*/×÷xX^]")
+
+
+@dataclass
+class CheckReport:
+    passed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """1 when every check passes, 0.5 when there was nothing to check, below 0.5 once one fails."""
+        total = len(self.passed) + len(self.failed)
+        if total == 0:
+            return 0.5
+        if not self.failed:
+            return 1.0
+        return 0.5 * len(self.passed) / total
+
+
+def check_text(text: str) -> CheckReport:
+    report = CheckReport()
+    text = (text or "")[:MAX_TEXT_CHARS]
+    for language, code in _CODE_BLOCK.findall(text)[:MAX_CHECKS]:
+        if language:
+            _check_code(code, report)
+    prose = _CODE_BLOCK.sub(" ", text)
+    last_value = _check_arithmetic(prose, report)
+    if last_value is not None:
+        _check_final_answer(prose, last_value, report)
+    return report
+
+
+def _check_code(code: str, report: CheckReport) -> None:
+    if len(code) > MAX_CODE_CHARS:
+        report.failed.append("python block too long to check")
+        return
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        report.failed.append(f"python block does not parse: {type(exc).__name__}")
+    else:
+        report.passed.append("python block parses")
+
+
+def _check_arithmetic(prose: str, report: CheckReport) -> Fraction | None:
+    """Check each equation; return the value the last checked equation arrives at."""
+    prose = _CURRENCY.sub("", _THOUSANDS.sub("", prose))
+    last_value = None
+    for match in _CHAIN.finditer(prose):
+        if len(report.passed) + len(report.failed) >= MAX_CHECKS:
+            break
+        sides = [re.sub(r"[A-Za-z]{2,}", " ", s).strip() for s in match.group(0).split("=")]
+        for left, right in zip(sides, sides[1:]):
+            if not (_OPERATOR.search(left) or _OPERATOR.search(right)):
+                continue  # "x = 5" or "5 = 5" claims nothing we can check
+            try:
+                lhs, rhs = evaluate(left), evaluate(right)
+            except UnsafeExpression:
+                continue
+            claim = " ".join(f"{left} = {right}".split())
+            if _agrees(lhs, rhs, right):
+                report.passed.append(claim)
+            else:
+                report.failed.append(claim)
+            last_value = lhs
+    return last_value
+
+
+def _agrees(computed: Fraction, stated: Fraction, stated_text: str) -> bool:
+    if computed == stated:
+        return True
+    # "10 / 3 = 3.33": accept the true value rounded to the decimals written.
+    decimals = re.search(r"\.(\d+)\s*$", stated_text)
+    if decimals:
+        places = len(decimals.group(1))
+        return round(computed, places) == round(stated, places)
+    return False
+
+
+def _check_final_answer(prose: str, last_value: Fraction, report: CheckReport) -> None:
+    answer = explicit_answer(prose)
+    stated = parse_number(answer) if answer else None
+    if stated is None:
+        return
+    if _agrees(last_value, stated, answer.strip()):
+        report.passed.append("final answer matches the working")
+    else:
+        report.failed.append("final answer does not match the working")
+
+
+class CheckerVerifier:
+    name = "checker"
+
+    def score(self, problem: Problem, candidates: Sequence[Candidate], ledger: Ledger) -> list[float]:
+        return [check_text(c.text).score for c in candidates]
