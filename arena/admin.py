@@ -1,6 +1,8 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from arena.endpoint_check import check_endpoint
+from arena.endpoint_stats import queue_lengths, recent_stats
 from arena.models import Battle, Message, ModelEndpoint, Turn, Vote
 from workers.backends import validate_params
 
@@ -31,10 +33,50 @@ class EndpointForm(forms.ModelForm):
 @admin.register(ModelEndpoint)
 class ModelEndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
-    list_display = ["name", "public_name", "organisation", "backend", "queue", "enabled", "sampling_weight"]
+    list_display = ["name", "public_name", "organisation", "backend", "queue", "enabled", "sampling_weight",
+                    "worker_live", "queued", "recent_tokens_per_second", "recent_error_rate"]
     list_filter = ["backend", "enabled", "anonymous_only"]
     search_fields = ["name", "codename", "organisation"]
-    actions = ["enable", "disable"]
+    actions = ["test_endpoint", "enable", "disable"]
+
+    def changelist_view(self, request, extra_context=None):
+        from workers.heartbeat import live_queues
+
+        try:  # one round of lookups for the whole page, not one per row
+            self._live, self._stats = live_queues(), recent_stats()
+            self._queued = queue_lengths(ModelEndpoint.objects.values_list("queue", flat=True))
+        except Exception:
+            self._live, self._stats, self._queued = set(), {}, {}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(boolean=True, description="Live worker")
+    def worker_live(self, obj):
+        return obj.queue in self._live
+
+    @admin.display(description="Queued")
+    def queued(self, obj):
+        return self._queued.get(obj.queue, "–")
+
+    @admin.display(description="Tokens/s (24 h)")
+    def recent_tokens_per_second(self, obj):
+        rate = self._stats.get(obj.id)
+        return f"{rate.tokens_per_second:.1f}" if rate and rate.tokens_per_second else "–"
+
+    @admin.display(description="Errors (24 h)")
+    def recent_error_rate(self, obj):
+        rate = self._stats.get(obj.id)
+        return f"{rate.error_rate:.0%} of {rate.answers}" if rate and rate.error_rate is not None else "–"
+
+    @admin.action(description="Test endpoint (send a short prompt through its worker)")
+    def test_endpoint(self, request, queryset):
+        for endpoint in queryset[:5]:
+            result = check_endpoint(endpoint)
+            if result.ok:
+                self.message_user(request, f"{endpoint.name} answered {result.text[:200]!r}: {result.tokens} tokens, "
+                                           f"first token after {result.ttft_ms} ms, {result.tokens_per_second} tokens/s.",
+                                  messages.SUCCESS)
+            else:
+                self.message_user(request, f"{endpoint.name} failed: {result.error}", messages.ERROR)
 
     @admin.action(description="Enable selected endpoints")
     def enable(self, request, queryset):

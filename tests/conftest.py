@@ -85,15 +85,16 @@ def worker(stack, tiny_model_dir):
     """One Celery worker process serving the maintenance queue and the tiny model's queue."""
     process = stack.start_worker("worker-tiny", ["arena", TINY_QUEUE], concurrency=8)
     wait_for_queue(TINY_QUEUE, process, stack)
+    stack.start_beat()
     return process
 
 
-def wait_for_queue(queue: str, process, stack, timeout: float = 90):
+def wait_for_queue(queue: str, process, stack, timeout: float = 90, name: str = "worker-tiny"):
     from workers.heartbeat import live_queues
 
     def ready():
         if process.poll() is not None:
-            raise AssertionError(f"worker exited: {(stack.logs / 'worker-tiny.log').read_text()[-3000:]}")
+            raise AssertionError(f"worker exited: {(stack.logs / (name + '.log')).read_text()[-3000:]}")
         return queue in live_queues()
 
     wait_until(ready, timeout=timeout, what=f"a worker heartbeat for queue {queue}")

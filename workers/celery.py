@@ -7,8 +7,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
 app = Celery("arena")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.beat_schedule = {
-    "reap-stuck-messages": {"task": "workers.tasks.reap_stuck_messages", "schedule": 10.0},
-    "recompute-leaderboard": {"task": "ratings.tasks.recompute_leaderboard", "schedule": 60.0},
+    "reap-stuck-messages": {"task": "workers.tasks.reap_stuck_messages",
+                            "schedule": float(os.environ.get("ARENA_REAPER_SECONDS", "10"))},
+    "recompute-leaderboard": {"task": "ratings.tasks.recompute_leaderboard",
+                              "schedule": float(os.environ.get("ARENA_LEADERBOARD_SECONDS", "60"))},
 }
 app.autodiscover_tasks(["workers", "ratings"])
 

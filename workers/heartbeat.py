@@ -42,7 +42,32 @@ def live_queues() -> set[str]:
     return {queue for record in live_workers().values() for queue in record["queues"]}
 
 
+def warm_up(queues: list[str]) -> None:
+    """Load every local model this worker serves before announcing it, so that the arena never
+    sends a battle to a worker that would first spend half a minute loading."""
+    from arena.models import Backend, ModelEndpoint
+    from workers.engine import get_engine
+
+    seen = set()
+    for endpoint in ModelEndpoint.objects.enabled().on_queues(queues).filter(backend__in=[Backend.TRANSFORMERS, Backend.SEARCH]):
+        params = endpoint.params.get("base", endpoint.params) if endpoint.backend == Backend.SEARCH else endpoint.params
+        key = (params.get("model"), params.get("device", "auto"))
+        if key in seen or not key[0]:
+            continue
+        seen.add(key)
+        log.info("loading %s for endpoint %s", key[0], endpoint.name)
+        try:
+            get_engine(key[0], device=key[1])
+        except Exception:
+            log.exception("could not load %s; its endpoints will fail until fixed", key[0])
+
+
 def _loop(hostname: str, queues: list[str]) -> None:
+    try:
+        warm_up(queues)
+    except Exception:
+        log.exception("warm-up failed")
+    log.info("worker %s is ready for queues %s", hostname, ", ".join(queues))
     interval = settings.ARENA["HEARTBEAT_SECONDS"]
     while not _stop.is_set():
         try:

@@ -123,7 +123,7 @@ def _load(
     path: Path, device: torch.device, dtype: torch.dtype, cache_dir: Path | None, source: str
 ) -> LoadedModel:
     if path.suffix == ".gguf":
-        path = converted_gguf_dir(path, cache_dir or default_cache_dir())
+        path = converted_gguf_dir(path, Path(cache_dir) if cache_dir else default_cache_dir())
     started = time.monotonic()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True)

@@ -58,7 +58,9 @@ def build_tiny_model(path: Path) -> Path:
 
 def _write(out: Path) -> None:
     tokenizer = _build_tokenizer()
-    never_sampled = [i for i in range(len(tokenizer)) if not _is_plain_text(tokenizer.decode([i]))]
+    never_sampled = [
+        i for i in range(len(tokenizer)) if i in tokenizer.all_special_ids or not _is_plain_text(tokenizer.decode([i]))
+    ]
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=64,

@@ -72,3 +72,9 @@ def test_it_never_executes_code(tmp_path):
     marker = tmp_path / "pwned"
     check_text(f"```python\nopen({str(marker)!r}, 'w').write('x')\n```\n__import__('os').mkdir({str(marker)!r}) = 1")
     assert not marker.exists()
+
+
+def test_it_checks_equations_inside_a_long_paragraph():
+    filler = "The baker thinks about cookies for a while. " * 40
+    report = check_text(filler + "Then 12 * 7 = 80 cookies. " + filler)
+    assert report.failed == ["12 * 7 = 80"]

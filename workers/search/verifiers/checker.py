@@ -22,16 +22,18 @@ MAX_TEXT_CHARS = 50_000
 MAX_CODE_CHARS = 20_000
 MAX_CHECKS = 50
 
-_NUM = r"\d+(?:\.\d+)?"
+_NUM = r"\d{1,30}(?:\.\d{1,30})?"
 # A number may carry a few unit words ("12 trays * 7 cookies per tray = 88"); they are dropped
 # before evaluation. "x" is never a unit word: it is the multiplication sign.
-_UNIT = r"(?:[ \t]+(?![xX]\b)[A-Za-z]{2,}){0,3}"
-_ATOM = r"\(*[ \t]*-?[ \t]*" + _NUM + _UNIT + r"[ \t]*\)*"
-_EXPR = _ATOM + r"(?:[ \t]*(?:\*\*|[+\-*/×÷xX^])[ \t]*" + _ATOM + r")*"
-_CHAIN = re.compile(r"(?<![\w.])" + _EXPR + r"(?:[ \t]*(?<![<>!=])=(?!=)[ \t]*" + _EXPR + r")+")
+_UNIT = r"(?:[ \t]{1,4}(?![xX]\b)[A-Za-z]{2,20}){0,3}"
+# Quantifiers are bounded, and lines longer than MAX_LINE_CHARS are not searched, so that no
+# input can make the search backtrack for long.
+_ATOM = r"\({0,8}[ \t]{0,4}-?[ \t]{0,4}" + _NUM + _UNIT + r"[ \t]{0,4}\){0,8}"
+_EXPR = _ATOM + r"(?:[ \t]{0,4}(?:\*\*|[+\-*/×÷xX^])[ \t]{0,4}" + _ATOM + r"){0,16}"
+_CHAIN = re.compile(r"(?<![\w.])" + _EXPR + r"(?:[ \t]{0,4}(?<![<>!=])=(?!=)[ \t]{0,4}" + _EXPR + r"){1,8}")
+MAX_LINE_CHARS = 1_000
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _CURRENCY = re.compile(r"[$€£](?=\s?\d)")
-_CODE_BLOCK = re.compile(r"```[ \t]*(python3?|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _OPERATOR = re.compile(r"\d\s*[+\-*/×÷xX^]\s*[\d(]|\)\s*[+\-*/×÷xX^]")
 
 
@@ -54,14 +56,25 @@ class CheckReport:
 def check_text(text: str) -> CheckReport:
     report = CheckReport()
     text = (text or "")[:MAX_TEXT_CHARS]
-    for language, code in _CODE_BLOCK.findall(text)[:MAX_CHECKS]:
-        if language:
+    prose, blocks = _split_fences(text)
+    for language, code in blocks[:MAX_CHECKS]:
+        if language in ("python", "python3", "py"):
             _check_code(code, report)
-    prose = _CODE_BLOCK.sub(" ", text)
     last_value = _check_arithmetic(prose, report)
     if last_value is not None:
         _check_final_answer(prose, last_value, report)
     return report
+
+
+def _split_fences(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """(prose, [(language, code)]) by splitting on ``` fences: linear time, unlike a lazy regex."""
+    parts = text.split("```")
+    prose = parts[0::2]
+    blocks = []
+    for inside in parts[1::2]:
+        first, _, code = inside.partition("\n")
+        blocks.append((first.strip().lower(), code))
+    return " ".join(prose), blocks
 
 
 def _check_code(code: str, report: CheckReport) -> None:
@@ -80,7 +93,7 @@ def _check_arithmetic(prose: str, report: CheckReport) -> Fraction | None:
     """Check each equation; return the value the last checked equation arrives at."""
     prose = _CURRENCY.sub("", _THOUSANDS.sub("", prose))
     last_value = None
-    for match in _CHAIN.finditer(prose):
+    for match in (m for piece in _pieces(prose) for m in _CHAIN.finditer(piece)):
         if len(report.passed) + len(report.failed) >= MAX_CHECKS:
             break
         sides = [re.sub(r"[A-Za-z]{2,}", " ", s).strip() for s in match.group(0).split("=")]
@@ -98,6 +111,17 @@ def _check_arithmetic(prose: str, report: CheckReport) -> Fraction | None:
                 report.failed.append(claim)
             last_value = lhs
     return last_value
+
+
+def _pieces(prose: str):
+    """Lines, with long lines cut at sentence ends; a piece still too long is skipped, not searched."""
+    for line in prose.splitlines():
+        if len(line) <= MAX_LINE_CHARS:
+            yield line
+            continue
+        for sentence in re.split(r"(?<=[.;:!?])\s+", line):
+            if len(sentence) <= MAX_LINE_CHARS:
+                yield sentence
 
 
 def _agrees(computed: Fraction, stated: Fraction, stated_text: str) -> bool:

@@ -1,0 +1,86 @@
+"""Staff manage endpoints in the Django admin: bad parameters are refused with a sentence,
+API keys are never shown back, and "Test endpoint" runs a prompt through the real worker."""
+
+import json
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from arena.models import ModelEndpoint
+
+
+@pytest.fixture
+def staff(arena_db):
+    User.objects.filter(username="staff").delete()
+    User.objects.create_superuser("staff", "staff@example.org", "pw-staff-123")
+    client = Client()
+    client.login(username="staff", password="pw-staff-123")
+    yield client
+    User.objects.filter(username="staff").delete()
+
+
+def _form(**overrides):
+    data = {"name": "new-model", "organisation": "Org", "license": "MIT", "description": "", "aliases": "",
+            "backend": "openai", "params": json.dumps({"base_url": "http://gpu-1:8000/v1", "model": "llama"}),
+            "api_key": "", "queue": "remote", "enabled": "on", "sampling_weight": "1.0", "codename": "",
+            "name_published": "on", "created_at_0": "2026-01-01", "created_at_1": "00:00:00"}
+    return {**data, **overrides}
+
+
+@pytest.mark.parametrize("params, sentence", [
+    ({"model": "llama"}, "base_url is required"),
+    ({"base_url": "ftp://x", "model": "llama"}, "must be an http(s) address"),
+    ({"base_url": "http://h/v1", "model": "m", "temperature": 9}, "temperature must be between 0 and 2"),
+    ({"base_url": "http://h/v1", "model": "m", "colour": "red"}, "Unknown parameter(s) for the openai backend: colour"),
+])
+def test_it_refuses_bad_parameters_with_a_sentence(staff, params, sentence):
+    response = staff.post("/admin/arena/modelendpoint/add/", _form(params=json.dumps(params)))
+    assert response.status_code == 200
+    assert sentence in response.content.decode()
+    assert not ModelEndpoint.objects.filter(name="new-model").exists()
+
+
+def test_it_refuses_a_missing_local_model(staff):
+    response = staff.post("/admin/arena/modelendpoint/add/",
+                          _form(backend="transformers", params=json.dumps({"model": "/nowhere/model.gguf"})))
+    assert "does not exist on this host" in response.content.decode()
+
+
+def test_it_keeps_api_keys_out_of_pages(staff):
+    response = staff.post("/admin/arena/modelendpoint/add/", _form(api_key="sk-very-secret-key-123"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    endpoint = ModelEndpoint.objects.get(name="new-model")
+    assert endpoint.api_key == "sk-very-secret-key-123"
+    assert "sk-very-secret" not in staff.get(f"/admin/arena/modelendpoint/{endpoint.id}/change/").content.decode()
+    assert "sk-very-secret" not in staff.get("/admin/arena/modelendpoint/").content.decode()
+    # Saving without typing a key keeps the stored one.
+    staff.post(f"/admin/arena/modelendpoint/{endpoint.id}/change/", _form(description="edited"))
+    endpoint.refresh_from_db()
+    assert endpoint.description == "edited" and endpoint.api_key == "sk-very-secret-key-123"
+
+
+def test_admin_requires_staff(arena_db):
+    response = Client().get("/admin/arena/modelendpoint/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_test_action_runs_through_the_worker(staff, worker, endpoints):
+    response = staff.post("/admin/arena/modelendpoint/", {"action": "test_endpoint", "_selected_action": [endpoints[0].id]},
+                          follow=True)
+    page = response.content.decode()
+    assert "alpha-model answered" in page.lower() and "tokens/s" in page and "first token after" in page
+
+
+def test_the_test_action_explains_a_failure(staff, worker, arena_db):
+    ModelEndpoint.objects.create(name="unreachable", backend="openai", queue="tiny",
+                                 params={"base_url": "http://127.0.0.1:9/v1", "model": "m", "timeout": 2})
+    endpoint = ModelEndpoint.objects.get(name="unreachable")
+    response = staff.post("/admin/arena/modelendpoint/", {"action": "test_endpoint", "_selected_action": [endpoint.id]},
+                          follow=True)
+    assert "unreachable failed: could not reach the server" in response.content.decode().lower()
+
+
+def test_the_list_shows_worker_and_health(staff, worker, endpoints):
+    page = staff.get("/admin/arena/modelendpoint/").content.decode()
+    assert "Live worker" in page and "Tokens/s (24 h)" in page and "Errors (24 h)" in page

