@@ -14,6 +14,7 @@ from ninja.utils import check_csrf
 from arena import battles as service
 from arena.clients import client_id
 from arena.errors import ArenaError, NotFound
+from arena.limits import RateLimited, enforce
 from arena.models import Battle
 from arena.presenters import battle_json, endpoint_json
 from arena.streaming import battle_event_stream
@@ -60,7 +61,10 @@ def _battle(battle_id: UUID) -> Battle:
 
 @api.exception_handler(ArenaError)
 def arena_error(request, exc: ArenaError):
-    return api.create_response(request, {"detail": exc.message}, status=exc.status)
+    response = api.create_response(request, {"detail": exc.message}, status=exc.status)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(ValidationError)
@@ -105,8 +109,9 @@ def models(request):
             for e in ModelEndpoint.objects.enabled().for_named_modes().order_by("name")]
 
 
-@api.post("/battles", auth=session_with_csrf, response={201: Created, 409: Detail, 413: Detail, 422: Detail, 503: Detail})
+@api.post("/battles", auth=session_with_csrf, response={201: Created, 409: Detail, 413: Detail, 422: Detail, 429: Detail, 503: Detail})
 def create_battle(request, payload: BattleIn):
+    enforce(request, "battles", client_id=request.auth)
     battle = service.start_battle(prompt=payload.prompt, mode=payload.mode, models=payload.models,
                                   client_id=request.auth)
     return 201, {"id": battle.uuid}
@@ -124,8 +129,9 @@ async def stream_battle(request, battle_id: UUID):
     return await battle_event_stream(request, battle_id)
 
 
-@api.post("/battles/{battle_id}/turns", auth=session_with_csrf, response={201: dict, 403: Detail, 404: Detail, 409: Detail, 413: Detail, 422: Detail})
+@api.post("/battles/{battle_id}/turns", auth=session_with_csrf, response={201: dict, 403: Detail, 404: Detail, 409: Detail, 413: Detail, 422: Detail, 429: Detail})
 def add_turn(request, battle_id: UUID, payload: PromptIn):
+    enforce(request, "turns", client_id=request.auth)
     turn = service.add_turn(battle=_battle(battle_id), prompt=payload.prompt, client_id=request.auth)
     return 201, {"index": turn.index}
 
@@ -142,8 +148,9 @@ def stop(request, battle_id: UUID):
     return 202, {"detail": "Stopping."}
 
 
-@api.post("/battles/{battle_id}/vote", auth=session_with_csrf, response={200: dict, 403: Detail, 404: Detail, 409: Detail, 422: Detail})
+@api.post("/battles/{battle_id}/vote", auth=session_with_csrf, response={200: dict, 403: Detail, 404: Detail, 409: Detail, 422: Detail, 429: Detail})
 def vote(request, battle_id: UUID, payload: VoteIn):
+    enforce(request, "votes", client_id=request.auth)
     battle = _battle(battle_id)
     service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth)
     return 200, battle_json(_battle(battle_id), client_id=request.auth)

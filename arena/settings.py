@@ -4,6 +4,7 @@ Production (``ARENA_ENV=production``) refuses to start without a real ``SECRET_K
 and explicit ``ALLOWED_HOSTS``.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -56,6 +57,7 @@ if PRODUCTION and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
+    "django_ratelimit",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -177,3 +179,12 @@ WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 256 * 1024)
 # Bearer keys for the OpenAI-compatible /v1 API; empty means open (development).
 ARENA_API_KEYS = env_list("ARENA_API_KEYS", "")
+
+# Rate limits (django-ratelimit syntax: N/s, N/m, N/h, N/d), per client and per address.
+ARENA_LIMITS = {
+    "battles": "30/m", "battles_ip": "120/m",
+    "turns": "60/m", "turns_ip": "240/m",
+    "votes": "1000/d", "votes_ip": "5000/d",
+    **json.loads(os.environ.get("ARENA_LIMITS", "{}")),
+}
+RATELIMIT_USE_CACHE = "default"

@@ -1,263 +1,593 @@
-// The battle page: send a prompt, follow both answers over Server-Sent Events, vote, reveal.
-// Text arrives as plain text while streaming (set with textContent, never as HTML); the finished
-// answer is replaced by the server's sanitised markdown rendering.
+// The battle page (blind battle, side by side, direct chat): send a prompt, follow the answers
+// over Server-Sent Events, vote, reveal. GET /api/battles/{id} is the truth; stream events only
+// fill in the text between two reads of it. Model text never reaches innerHTML: streaming text
+// is drawn by ArenaMarkdown from DOM nodes, finished answers use the server's sanitised HTML.
 "use strict";
 
 (function () {
   const root = document.getElementById("arena");
   if (!root) return;
+  const md = window.ArenaMarkdown;
   const mode = root.dataset.mode;
+  const blind = mode === "anony";
   const sides = mode === "direct" ? ["a"] : ["a", "b"];
-  const $ = (sel) => root.querySelector(sel);
-  const form = $("#prompt-form");
-  const promptBox = $("#prompt");
-  const sendButton = $("#send");
-  const stopButton = $("#stop");
-  const regenButton = $("#regenerate");
-  const newRoundButton = $("#new-round");
-  const reveal = $("#reveal");
-  const errorBox = $("#error");
+  const byId = (id) => document.getElementById(id);
+  const form = byId("prompt-form");
+  const promptBox = byId("prompt");
+  const sendButton = byId("send");
+  const stopButton = byId("stop");
+  const regenButton = byId("regenerate");
+  const newRoundButton = byId("new-round");
+  const reveal = byId("reveal");
+  const errorBox = byId("error");
+  const statusLine = byId("status");
+  const connection = byId("connection");
+  const terms = byId("terms");
   const voteButtons = Array.from(root.querySelectorAll("button.vote"));
+  const pickers = Array.from(root.querySelectorAll(".pickers select"));
+  const ACTIVE = ["pending", "streaming"];
+  const TERMS_KEY = "arena.terms-accepted";
+  const CHOICES = { a: "A is better", b: "B is better", tie: "Tie", bothbad: "Both are bad" };
 
-  let battle = null; // the last JSON from GET /api/battles/{id}
-  let source = null;
-  let busy = false;
+  const state = {
+    battle: null, // the last JSON from the API
+    source: null, // the EventSource while answers are being generated
+    lastEventId: "", // resume point of the battle's event stream
+    live: new Map(), // "turn:side" -> {attempt, text} of answers still streaming
+    dirty: new Set(), // "turn:side" keys to redraw on the next animation frame
+    frame: 0,
+    refreshing: null,
+    refreshAgain: false,
+    reconnectTimer: 0,
+    reconnectDelay: 1000,
+    busy: false, // a request that changes the battle is in flight
+    blockedUntil: 0, // rate limited until this time (ms since epoch)
+    blockTimer: 0,
+  };
+
+  class ApiError extends Error {}
+
+  // ---- HTTP ------------------------------------------------------------------------------
 
   function cookie(name) {
     const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
-    return hit ? decodeURIComponent(hit.split("=")[1]) : "";
+    return hit ? decodeURIComponent(hit.slice(name.length + 1)) : "";
+  }
+
+  function retryAfterSeconds(header) {
+    if (!header) return 60;
+    const seconds = Number(header);
+    if (Number.isFinite(seconds)) return Math.max(1, Math.ceil(seconds));
+    const when = Date.parse(header);
+    return Number.isNaN(when) ? 60 : Math.max(1, Math.ceil((when - Date.now()) / 1000));
+  }
+
+  function rateLimited(seconds) {
+    state.blockedUntil = Date.now() + seconds * 1000;
+    clearTimeout(state.blockTimer);
+    state.blockTimer = setTimeout(() => {
+      state.blockedUntil = 0;
+      if (errorBox.dataset.kind === "rate-limit") showError("");
+      update();
+    }, seconds * 1000);
+    const at = new Date(state.blockedUntil).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const wait = seconds < 90 ? `${seconds} seconds` : `${Math.round(seconds / 60)} minutes`;
+    return `You have reached the limit of requests for now. Try again in ${wait} (at ${at}).`;
   }
 
   async function call(method, url, body) {
-    const response = await fetch(url, {
-      method,
-      headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-    });
-    let data = {};
-    try { data = await response.json(); } catch (e) { data = {}; }
-    if (!response.ok) {
-      let message = data.detail || `The server answered ${response.status}.`;
-      if (response.status === 429 && response.headers.get("Retry-After")) {
-        message += ` Try again in ${response.headers.get("Retry-After")} s.`;
-      }
-      throw new Error(message);
+    let response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+      });
+    } catch (err) {
+      throw new ApiError("Could not reach the arena. Check your connection and try again.");
     }
+    let data = {};
+    try { data = await response.json(); } catch (err) { data = {}; }
+    if (response.status === 429) {
+      const error = new ApiError(rateLimited(retryAfterSeconds(response.headers.get("Retry-After"))));
+      error.kind = "rate-limit";
+      throw error;
+    }
+    if (!response.ok) throw new ApiError(data.detail || `The arena answered ${response.status}; try again.`);
     return data;
   }
 
-  function showError(message) {
+  function showError(message, kind) {
     errorBox.textContent = message;
     errorBox.hidden = !message;
+    errorBox.dataset.kind = message ? kind || "" : "";
   }
 
-  function paneLog(side) { return root.querySelector(`#pane-${side} .log`); }
+  function report(err) {
+    showError(err instanceof ApiError ? err.message : "Something went wrong in this page; reload it to continue.", err.kind);
+    if (!(err instanceof ApiError)) console.error(err); // eslint-disable-line no-console
+  }
 
-  function turnBlock(side, index) {
-    const log = paneLog(side);
-    let block = log.querySelector(`[data-turn="${index}"]`);
+  // ---- Drawing the battle ------------------------------------------------------------------
+
+  const lastTurn = () => state.battle.turns[state.battle.turns.length - 1];
+  const isActive = (message) => ACTIVE.includes(message.status);
+  const revealed = () => Boolean(state.battle && state.battle.models);
+
+  function pane(side) { return byId(`pane-${side}`); }
+
+  function turnBlock(side, index, prompt) {
+    const log = pane(side).querySelector(".log");
+    let block = log.querySelector(`.turn[data-turn="${index}"]`);
     if (!block) {
-      block = document.createElement("div");
+      log.querySelector(".empty")?.remove();
+      block = document.createElement("section");
       block.className = "turn";
       block.dataset.turn = String(index);
-      const prompt = document.createElement("p");
-      prompt.className = "user";
+      const user = document.createElement("p");
+      user.className = "user";
+      const label = document.createElement("span");
+      label.className = "visually-hidden";
+      label.textContent = "Prompt: ";
+      const text = document.createElement("span");
+      text.className = "user-text";
+      user.append(label, text);
       const answer = document.createElement("div");
       answer.className = "answer";
       const meta = document.createElement("p");
       meta.className = "meta";
-      block.append(prompt, answer, meta);
+      block.append(user, answer, meta);
       log.append(block);
     }
+    if (prompt !== undefined) block.querySelector(".user-text").textContent = prompt;
     return block;
   }
 
-  function renderMessage(side, turn, message) {
-    const block = turnBlock(side, turn.index);
-    block.querySelector(".user").textContent = turn.prompt;
-    const answer = block.querySelector(".answer");
-    answer.dataset.attempt = String(message.attempt);
-    answer.dataset.status = message.status;
-    if (message.status === "pending" || message.status === "streaming") {
-      answer.textContent = message.text;
-      answer.classList.add("streaming");
-    } else {
-      answer.classList.remove("streaming");
-      answer.innerHTML = message.html; // sanitised on the server (markdown-it + nh3)
-      addCopyButtons(answer);
-    }
-    const meta = block.querySelector(".meta");
-    if (message.status === "failed") meta.textContent = message.error;
-    else if (message.status === "stopped") meta.textContent = "Stopped.";
-    else if (message.status === "done") meta.textContent = "";
-    else meta.textContent = message.status === "pending" ? "Waiting for the model…" : "";
+  function formatMs(ms) {
+    if (ms === null || ms === undefined) return "–";
+    return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
   }
 
-  function addCopyButtons(answer) {
-    answer.querySelectorAll("pre").forEach((pre) => {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "copy";
-      button.textContent = "Copy";
-      button.setAttribute("aria-label", "Copy code");
-      button.addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText(pre.innerText));
-      pre.before(button);
+  function messageStats(message) {
+    const parts = [`${message.tokens} tokens`];
+    if (message.ttft_ms !== null) parts.push(`first token after ${formatMs(message.ttft_ms)}`);
+    if (message.duration_ms) parts.push(`${(message.tokens / (message.duration_ms / 1000)).toFixed(1)} tokens/s`);
+    return parts.join(" · ");
+  }
+
+  function drawMessage(side, turn) {
+    const message = turn[side];
+    if (!message) return;
+    const key = `${turn.index}:${side}`;
+    const block = turnBlock(side, turn.index, turn.prompt);
+    const answer = block.querySelector(".answer");
+    const meta = block.querySelector(".meta");
+    const live = state.live.get(key);
+    const streaming = isActive(message) || (live && live.attempt > message.attempt);
+    answer.dataset.status = streaming ? (live ? "streaming" : message.status) : message.status;
+    answer.dataset.attempt = String(streaming && live ? live.attempt : message.attempt);
+    answer.setAttribute("aria-busy", String(streaming));
+    meta.classList.remove("failure");
+    if (streaming) {
+      answer.classList.add("streaming");
+      answer.dataset.final = "";
+      md.renderStreaming(answer, live ? live.text : message.text);
+      meta.textContent = answer.textContent ? "" : "Waiting for the model…";
+      return;
+    }
+    state.live.delete(key);
+    answer.classList.remove("streaming");
+    const signature = `${message.attempt}:${message.status}:${message.text.length}`;
+    if (answer.dataset.final !== signature) {
+      answer.dataset.final = signature;
+      answer.replaceChildren(md.fromServerHtml(message.html));
+    }
+    if (message.status === "failed") {
+      meta.textContent = message.error;
+      meta.classList.add("failure");
+    } else if (message.status === "stopped") {
+      meta.textContent = "Stopped." + (revealed() ? " " + messageStats(message) : "");
+    } else {
+      meta.textContent = revealed() ? messageStats(message) : "";
+    }
+  }
+
+  function drawBadge(side, message) {
+    const badge = pane(side).querySelector(".badge");
+    const labels = { pending: "Waiting", streaming: "Writing…", done: "Done", failed: "Failed", stopped: "Stopped" };
+    const live = state.live.get(`${lastTurn().index}:${side}`);
+    const status = live && message.status === "pending" ? "streaming" : message.status;
+    badge.textContent = labels[status] || "";
+    badge.dataset.status = status;
+    badge.hidden = false;
+  }
+
+  function drawTitles() {
+    sides.forEach((side) => {
+      const title = pane(side).querySelector(".pane-title");
+      const prefix = mode === "direct" ? "" : `Model ${side.toUpperCase()}`;
+      let name = "";
+      if (revealed()) name = state.battle.models[side];
+      else if (!blind) name = byId(`model-${side}`)?.value || "";
+      title.textContent = prefix && name ? `${prefix}: ${name}` : prefix || name || "Model";
     });
   }
 
   function render() {
-    if (!battle) return;
-    battle.turns.forEach((turn) => sides.forEach((side) => turn[side] && renderMessage(side, turn, turn[side])));
-    const last = battle.turns[battle.turns.length - 1];
-    const lastMessages = sides.map((s) => last[s]);
-    const active = lastMessages.some((m) => m.status === "pending" || m.status === "streaming");
-    const failed = lastMessages.some((m) => m.status === "failed");
-    const decided = Boolean(battle.vote);
-    busy = active;
-    stopButton.hidden = !active || decided;
-    regenButton.hidden = active || decided;
-    voteButtons.forEach((b) => { b.disabled = active || failed || decided; });
-    promptBox.disabled = decided || active;
-    sendButton.disabled = decided || active;
-    newRoundButton.hidden = !(decided || mode === "direct" || (mode !== "anony" && !active));
-    if (battle.models) showReveal();
+    if (!state.battle) return;
+    state.battle.turns.forEach((turn) => sides.forEach((side) => drawMessage(side, turn)));
+    const last = lastTurn();
+    sides.forEach((side) => last[side] && drawBadge(side, last[side]));
+    drawTitles();
+    drawReveal();
+    update();
   }
 
-  function showReveal() {
-    if (mode === "direct") return;
-    sides.forEach((side) => {
-      const title = root.querySelector(`#pane-${side} .pane-title`);
-      const details = (battle.model_details || {})[side] || {};
-      title.textContent = `Model ${side.toUpperCase()}: ${battle.models[side]}` + (details.organisation ? ` (${details.organisation})` : "");
-    });
-    if (!battle.vote) return;
-    reveal.hidden = false;
-    reveal.replaceChildren();
-    const heading = document.createElement("p");
-    heading.className = "reveal-title";
-    heading.textContent = `Model A was ${battle.models.a}; Model B was ${battle.models.b}.`;
-    reveal.append(heading);
-    sides.forEach((side) => {
-      const stats = document.createElement("p");
-      stats.className = "stats";
-      const msgs = battle.turns.map((t) => t[side]);
-      const tokens = msgs.reduce((n, m) => n + (m.tokens || 0), 0);
-      const ms = msgs.reduce((n, m) => n + (m.duration_ms || 0), 0);
-      const ttft = msgs[0].ttft_ms;
-      const rate = ms > 0 ? (tokens / (ms / 1000)).toFixed(1) : "–";
-      stats.textContent = `${battle.models[side]}: ${tokens} tokens, first token after ${ttft ?? "–"} ms, ${rate} tokens/s`;
-      const compute = msgs[msgs.length - 1].compute;
-      if (compute && compute.candidates) {
-        stats.textContent += `; searched ${compute.candidates} candidates, ${compute.generated_tokens} tokens generated for ${compute.answer_tokens} in the answer`;
-      }
-      reveal.append(stats);
-    });
-    if (!battle.vote.counts) {
-      const note = document.createElement("p");
-      note.className = "excluded";
-      note.textContent = `This vote will not count toward the ratings: ${battle.vote.excluded_reason}`;
-      reveal.append(note);
-    }
-    const share = document.createElement("a");
-    share.href = `/b/${battle.id}/`;
-    share.textContent = "Share this battle";
-    reveal.append(share);
+  // Buttons, prompt box and status line follow the battle's state.
+  function update() {
+    const battle = state.battle;
+    const messages = battle ? sides.map((s) => lastTurn()[s]).filter(Boolean) : [];
+    const active = messages.some(isActive);
+    const failed = sides.filter((s) => battle && lastTurn()[s] && lastTurn()[s].status === "failed");
+    const stopped = messages.some((m) => m.status === "stopped");
+    const decided = Boolean(battle && battle.vote);
+    const blocked = state.blockedUntil > Date.now();
+    const ready = root.dataset.ready === "true";
+    const voteOpen = Boolean(battle) && !active && !failed.length && !decided && !state.busy;
+
+    const sendHadFocus = document.activeElement === sendButton;
+    sendButton.hidden = active;
+    stopButton.hidden = !active;
+    if (active && sendHadFocus) stopButton.focus();
+    sendButton.disabled = decided || state.busy || blocked || !ready;
+    stopButton.disabled = state.busy;
+    promptBox.disabled = decided;
+    promptBox.placeholder = battle && !decided ? "Ask a follow-up…" : "Ask anything…";
+    regenButton.hidden = !battle || active || decided;
+    regenButton.disabled = state.busy;
+    regenButton.classList.toggle("primary", failed.length > 0);
+    newRoundButton.hidden = !battle || active;
+    newRoundButton.classList.toggle("primary", decided);
+    voteButtons.forEach((b) => { b.disabled = !voteOpen; });
+    pickers.forEach((p) => { p.disabled = Boolean(battle) || !ready; });
+
+    let status = "";
+    if (!battle) status = "";
+    else if (decided) status = "Thanks for voting! Start a new round when you are ready.";
+    else if (active) status = mode === "direct" ? "The model is answering…" : "The models are answering…";
+    else if (failed.length) {
+      const who = mode === "direct" ? "The answer" : failed.map((s) => `Model ${s.toUpperCase()}`).join(" and ");
+      status = `${who} failed. Regenerate to try again${mode === "direct" ? "" : ", then vote"}.`;
+    } else if (mode === "direct") status = stopped ? "Stopped. Ask a follow-up or regenerate." : "Ask a follow-up, or start a new round.";
+    else status = (stopped ? "Stopped. " : "Both answers are complete. ") +
+      "Vote for the better one (keys 1–4), or ask a follow-up.";
+    if (statusLine.textContent !== status) statusLine.textContent = status;
   }
+
+  function statRows(side) {
+    const messages = state.battle.turns.map((t) => t[side]).filter(Boolean);
+    const tokens = messages.reduce((n, m) => n + (m.tokens || 0), 0);
+    const ms = messages.reduce((n, m) => n + (m.duration_ms || 0), 0);
+    const ttfts = messages.map((m) => m.ttft_ms).filter((v) => v !== null && v !== undefined);
+    const computes = messages.map((m) => m.compute).filter(Boolean);
+    const sum = (field) => computes.reduce((n, c) => n + (c[field] || 0), 0);
+    const details = (state.battle.model_details || {})[side] || {};
+    return {
+      name: state.battle.models[side],
+      organisation: details.organisation || "–",
+      tokens: String(tokens),
+      ttft: ttfts.length ? formatMs(Math.round(ttfts.reduce((a, b) => a + b, 0) / ttfts.length)) : "–",
+      rate: ms > 0 ? (tokens / (ms / 1000)).toFixed(1) : "–",
+      compute: computes.length ? {
+        strategy: computes[computes.length - 1].strategy || "–",
+        candidates: String(sum("candidates")),
+        tokens: `${sum("generated_tokens")} / ${sum("answer_tokens")}`,
+        wall: `${sum("wall_s").toFixed(1)} s`,
+      } : null,
+    };
+  }
+
+  function cell(tag, text, attrs) {
+    const node = document.createElement(tag);
+    node.textContent = text;
+    Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
+    return node;
+  }
+
+  function drawReveal() {
+    const battle = state.battle;
+    if (!battle || !battle.vote || mode === "direct") {
+      reveal.hidden = true;
+      return;
+    }
+    if (reveal.dataset.battle === battle.id) return;
+    reveal.dataset.battle = battle.id;
+    const title = cell("h2", blind ? "The models are revealed" : "Your vote is in", { id: "reveal-title" });
+    const verdict = document.createElement("p");
+    verdict.className = "verdict";
+    verdict.append("You voted: ", cell("strong", CHOICES[battle.vote.choice]), ".");
+    if (!battle.vote.counts) {
+      verdict.append(" ", cell("span", `This vote does not count toward the ratings: ${battle.vote.excluded_reason}`, { class: "excluded" }));
+    }
+    const rows = sides.map(statRows);
+    const table = document.createElement("table");
+    table.className = "stats";
+    const head = document.createElement("tr");
+    head.append(cell("th", "", { scope: "col" }), ...sides.map((s) => cell("th", `Model ${s.toUpperCase()}`, { scope: "col" })));
+    head.firstChild.append(cell("span", "Measure", { class: "visually-hidden" }));
+    const thead = document.createElement("thead");
+    thead.append(head);
+    const tbody = document.createElement("tbody");
+    const addRow = (label, pick, cls) => {
+      const tr = document.createElement("tr");
+      tr.append(cell("th", label, { scope: "row" }), ...rows.map((r) => cell("td", pick(r), cls ? { class: cls } : {})));
+      tbody.append(tr);
+    };
+    addRow("Model", (r) => r.name, "model-name");
+    addRow("Organisation", (r) => r.organisation);
+    addRow("Tokens", (r) => r.tokens);
+    addRow("Time to first token", (r) => r.ttft);
+    addRow("Tokens per second", (r) => r.rate);
+    if (rows.some((r) => r.compute)) {
+      addRow("Search", (r) => (r.compute ? r.compute.strategy : "–"));
+      addRow("Candidates", (r) => (r.compute ? r.compute.candidates : "–"));
+      addRow("Tokens generated / in the answer", (r) => (r.compute ? r.compute.tokens : "–"));
+      addRow("Search wall time", (r) => (r.compute ? r.compute.wall : "–"));
+    }
+    table.append(thead, tbody);
+    const scroll = document.createElement("div");
+    scroll.className = "table-scroll";
+    scroll.append(table);
+    const share = document.createElement("p");
+    const link = cell("a", "Share this battle", { href: `/b/${battle.id}/` });
+    share.append(link, " (a read-only page with both answers and this reveal)");
+    reveal.replaceChildren(title, verdict, scroll, share);
+    reveal.hidden = false;
+  }
+
+  function scheduleDraw(key) {
+    state.dirty.add(key);
+    if (state.frame) return;
+    state.frame = requestAnimationFrame(() => {
+      state.frame = 0;
+      const keys = Array.from(state.dirty);
+      state.dirty.clear();
+      if (!state.battle) return;
+      keys.forEach((k) => {
+        const [index, side] = k.split(":");
+        const turn = state.battle.turns.find((t) => String(t.index) === index);
+        if (turn) drawMessage(side, turn);
+      });
+      const last = lastTurn();
+      sides.forEach((side) => last[side] && drawBadge(side, last[side]));
+    });
+  }
+
+  // ---- Following the answers -------------------------------------------------------------------
 
   async function refresh() {
-    battle = await call("GET", `/api/battles/${battle.id}`);
-    render();
+    if (state.refreshing) { state.refreshAgain = true; return state.refreshing; }
+    const id = state.battle.id;
+    state.refreshing = (async () => {
+      do {
+        state.refreshAgain = false;
+        const data = await call("GET", `/api/battles/${id}`);
+        if (!state.battle || state.battle.id !== id) return; // a new round started meanwhile
+        state.battle = data;
+        render();
+      } while (state.refreshAgain);
+      const generating = sides.some((s) => lastTurn()[s] && isActive(lastTurn()[s]));
+      if (generating && !state.source) follow();
+    })();
+    try { await state.refreshing; } finally { state.refreshing = null; }
+  }
+
+  function setConnection(kind) {
+    const texts = {
+      reconnecting: "Connection lost. Reconnecting to the live answers…",
+      offline: "You are offline. The answers will continue when the network is back.",
+    };
+    connection.textContent = texts[kind] || "";
+    connection.hidden = !texts[kind];
+    connection.dataset.state = kind;
+  }
+
+  function closeStream() {
+    clearTimeout(state.reconnectTimer);
+    if (state.source) state.source.close();
+    state.source = null;
+  }
+
+  function streamEvent(handler) {
+    return (event) => {
+      if (event.lastEventId) state.lastEventId = event.lastEventId;
+      state.reconnectDelay = 1000;
+      if (connection.dataset.state) setConnection("");
+      try { handler(JSON.parse(event.data)); } catch (err) { report(err); }
+    };
+  }
+
+  function finalAttempt(key) {
+    const [index, side] = key.split(":");
+    const turn = state.battle && state.battle.turns.find((t) => String(t.index) === index);
+    const message = turn && turn[side];
+    return message && !isActive(message) ? message.attempt : 0;
   }
 
   function follow() {
-    if (source) source.close();
-    source = new EventSource(`/api/battles/${battle.id}/stream`);
-    source.addEventListener("start", (e) => {
-      const ev = JSON.parse(e.data);
-      const answer = turnBlock(ev.side, ev.turn).querySelector(".answer");
-      answer.dataset.attempt = String(ev.attempt);
-      answer.textContent = "";
-      answer.classList.add("streaming");
-      turnBlock(ev.side, ev.turn).querySelector(".meta").textContent = "";
+    closeStream();
+    const battleId = state.battle.id;
+    const resume = state.lastEventId ? `?last_event_id=${encodeURIComponent(state.lastEventId)}` : "";
+    const source = new EventSource(`/api/battles/${battleId}/stream${resume}`);
+    state.source = source;
+
+    source.addEventListener("start", streamEvent((ev) => {
+      const key = `${ev.turn}:${ev.side}`;
+      if (ev.attempt <= finalAttempt(key)) return; // replayed: this answer is already drawn whole
+      const live = state.live.get(key);
+      if (!live || ev.attempt >= live.attempt) state.live.set(key, { attempt: ev.attempt, text: "" });
+      scheduleDraw(key);
+    }));
+    source.addEventListener("delta", streamEvent((ev) => {
+      const key = `${ev.turn}:${ev.side}`;
+      const live = state.live.get(key);
+      if (!live || live.attempt !== ev.attempt) return;
+      live.text += ev.text;
+      scheduleDraw(key);
+    }));
+    source.addEventListener("end", streamEvent(() => refresh().catch(report)));
+    source.addEventListener("idle", streamEvent(() => {
+      closeStream();
+      refresh().catch(report);
+    }));
+    source.addEventListener("unavailable", streamEvent(() => setConnection("reconnecting")));
+    source.addEventListener("open", () => {
+      if (connection.dataset.state === "reconnecting") setConnection("");
     });
-    source.addEventListener("delta", (e) => {
-      const ev = JSON.parse(e.data);
-      const answer = turnBlock(ev.side, ev.turn).querySelector(".answer");
-      if (answer.dataset.attempt !== String(ev.attempt)) return;
-      answer.append(document.createTextNode(ev.text));
+    source.addEventListener("error", () => {
+      if (state.source !== source) return;
+      if (!navigator.onLine) setConnection("offline");
+      else setConnection("reconnecting");
+      // CONNECTING: the browser retries by itself and sends Last-Event-ID. CLOSED: the server
+      // answered with an error status, so retry here with backoff from the last event seen.
+      if (source.readyState === EventSource.CLOSED) {
+        state.source = null;
+        clearTimeout(state.reconnectTimer);
+        state.reconnectTimer = setTimeout(() => {
+          if (state.battle && state.battle.id === battleId && !state.source) follow();
+        }, state.reconnectDelay);
+        state.reconnectDelay = Math.min(state.reconnectDelay * 2, 15000);
+      }
     });
-    source.addEventListener("end", () => refresh().catch((err) => showError(err.message)));
-    source.addEventListener("idle", () => { source.close(); source = null; refresh().catch((err) => showError(err.message)); });
-    source.addEventListener("unavailable", () => showError("The live stream was interrupted; reconnecting…"));
-    source.addEventListener("delta", () => { if (!errorBox.hidden && errorBox.textContent.startsWith("The live stream")) showError(""); });
+  }
+
+  window.addEventListener("offline", () => { if (state.source) setConnection("offline"); });
+  window.addEventListener("online", () => {
+    if (!state.battle || !connection.dataset.state) return;
+    setConnection("reconnecting");
+    follow();
+  });
+
+  // ---- Actions ------------------------------------------------------------------------------
+
+  async function act(work) {
+    if (state.busy) return;
+    state.busy = true;
+    update();
+    try {
+      await work();
+    } catch (err) {
+      report(err);
+    } finally {
+      state.busy = false;
+      update();
+    }
   }
 
   function chosenModels() {
-    if (mode === "anony") return undefined;
-    return sides.map((s) => $(`#model-${s}`).value);
+    if (blind) return undefined;
+    return sides.map((s) => byId(`model-${s}`).value);
   }
 
-  async function send() {
+  function send() {
     const prompt = promptBox.value;
-    if (!prompt.trim() || busy) return;
+    if (!prompt.trim()) {
+      showError("Type a prompt first.");
+      promptBox.focus();
+      return;
+    }
+    if (sendButton.disabled || sendButton.hidden) return;
+    acceptTerms();
     showError("");
-    sendButton.disabled = true;
-    try {
-      if (!battle) {
+    act(async () => {
+      if (!state.battle) {
         const created = await call("POST", "/api/battles", { prompt, mode, models: chosenModels() });
-        battle = { id: created.id };
+        state.battle = { id: created.id, turns: [], models: null, vote: null };
       } else {
-        await call("POST", `/api/battles/${battle.id}/turns`, { prompt });
+        await call("POST", `/api/battles/${state.battle.id}/turns`, { prompt });
       }
       promptBox.value = "";
-      await refresh();
-      follow();
-    } catch (err) {
-      showError(err.message);
-      sendButton.disabled = false;
-    }
+      await refresh(); // and follows the answers while they are generated
+    });
   }
 
   form.addEventListener("submit", (e) => { e.preventDefault(); send(); });
   promptBox.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    } else if (e.key === "Escape") {
+      promptBox.blur(); // so that keys 1–4 vote
+    }
   });
-  stopButton.addEventListener("click", () => call("POST", `/api/battles/${battle.id}/stop`).catch((err) => showError(err.message)));
-  regenButton.addEventListener("click", async () => {
-    try {
-      await call("POST", `/api/battles/${battle.id}/regenerate`);
-      await refresh();
-      follow();
-    } catch (err) { showError(err.message); }
-  });
-  voteButtons.forEach((button) => button.addEventListener("click", async () => {
-    try {
-      battle = await call("POST", `/api/battles/${battle.id}/vote`, { choice: button.dataset.choice });
-      render();
-    } catch (err) { showError(err.message); }
+  stopButton.addEventListener("click", () => act(async () => {
+    await call("POST", `/api/battles/${state.battle.id}/stop`);
+    promptBox.focus();
   }));
+  regenButton.addEventListener("click", () => act(async () => {
+    showError("");
+    await call("POST", `/api/battles/${state.battle.id}/regenerate`);
+    await refresh();
+  }));
+  voteButtons.forEach((button) => button.addEventListener("click", () => act(async () => {
+    state.battle = await call("POST", `/api/battles/${state.battle.id}/vote`, { choice: button.dataset.choice });
+    render();
+    newRoundButton.hidden = false;
+    newRoundButton.focus({ preventScroll: true });
+    reveal.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  })));
+
   document.addEventListener("keydown", (e) => {
-    if (e.target === promptBox || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+    const target = e.target;
+    if (target instanceof HTMLElement && (target.isContentEditable || ["TEXTAREA", "INPUT", "SELECT"].includes(target.tagName))) return;
     const index = ["1", "2", "3", "4"].indexOf(e.key);
-    if (index >= 0 && voteButtons[index] && !voteButtons[index].disabled) voteButtons[index].click();
+    if (index >= 0 && voteButtons[index] && !voteButtons[index].disabled) {
+      e.preventDefault();
+      voteButtons[index].click();
+    }
   });
+
   newRoundButton.addEventListener("click", () => {
-    if (source) source.close();
-    battle = null;
+    closeStream();
+    state.battle = null;
+    state.lastEventId = "";
+    state.live.clear();
+    setConnection("");
     sides.forEach((s) => {
-      paneLog(s).replaceChildren();
-      root.querySelector(`#pane-${s} .pane-title`).textContent = `Model ${s.toUpperCase()}`;
+      const empty = document.createElement("p");
+      empty.className = "empty";
+      empty.textContent = blind ? "An anonymous model's answer will appear here." : "The answer will appear here.";
+      pane(s).querySelector(".log").replaceChildren(empty);
+      pane(s).querySelector(".badge").hidden = true;
     });
     reveal.hidden = true;
     reveal.replaceChildren();
-    voteButtons.forEach((b) => { b.disabled = true; });
-    promptBox.disabled = false;
-    sendButton.disabled = false;
-    stopButton.hidden = true;
-    regenButton.hidden = true;
-    newRoundButton.hidden = true;
+    reveal.dataset.battle = "";
     showError("");
+    drawTitles();
+    update();
     promptBox.focus();
   });
+
+  pickers.forEach((picker) => picker.addEventListener("change", drawTitles));
+
+  // ---- The notice before the first battle ----------------------------------------------------
+
+  function termsAccepted() {
+    try { return localStorage.getItem(TERMS_KEY) === "1"; } catch (err) { return false; }
+  }
+
+  function acceptTerms() {
+    try { localStorage.setItem(TERMS_KEY, "1"); } catch (err) { /* private mode: ask again next time */ }
+    const hadFocus = terms.contains(document.activeElement);
+    terms.hidden = true;
+    if (hadFocus) promptBox.focus();
+  }
+
+  byId("accept-terms").addEventListener("click", acceptTerms);
+  terms.hidden = termsAccepted();
+  drawTitles();
+  update();
 })();

@@ -19,6 +19,8 @@ class Ledger:
     engine_calls: int = 0
     scored_tokens: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    # The "verify" phase split by verifier (these overlap "verify"; they are not a further phase).
+    verifier_seconds: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:

@@ -22,6 +22,8 @@ class SearchResult:
     wall_s: float
     # Seconds per phase (retrieve, generate, verify); they add up to at most wall_s.
     phase_s: dict[str, float] = field(default_factory=dict)
+    # The verify phase split by verifier.
+    verifier_s: dict[str, float] = field(default_factory=dict)
     finish_reason: str = "stop"
     stopped: bool = False
     trace: dict = field(default_factory=dict)
@@ -43,6 +45,7 @@ class SearchResult:
             "scored_tokens": self.scored_tokens,
             "wall_s": round(self.wall_s, 4),
             "phase_s": {k: round(v, 4) for k, v in self.phase_s.items()},
+            "verifier_s": {k: round(v, 4) for k, v in self.verifier_s.items()},
             "stopped": self.stopped,
         }
 

@@ -13,7 +13,11 @@ def run(ctx: SearchContext, problem: Problem) -> Outcome:
     candidates = [ctx.candidate(c) for c in completions]
     if not ctx.stopped():
         ctx.score(problem, candidates)
-    # Ties go to the earliest sample, so a search with no opinion behaves like a single sample.
-    best = max(range(len(candidates)), key=lambda i: (candidates[i].score, -i))
+    best = pick_best([c.score for c in candidates])
     trace = {"candidates": [{**c.to_json(), "chosen": i == best} for i, c in enumerate(candidates)]}
     return Outcome(candidates[best], candidates, trace)
+
+
+def pick_best(scores: list[float]) -> int:
+    """Index of the highest score; ties go to the earliest sample, so no opinion means the first sample."""
+    return max(range(len(scores)), key=lambda i: (scores[i], -i))

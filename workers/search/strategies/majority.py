@@ -22,21 +22,32 @@ def run(ctx: SearchContext, problem: Problem) -> Outcome:
     candidates = [ctx.candidate(c) for c in completions]
     if ctx.verifiers and not ctx.stopped():
         ctx.score(problem, candidates)
-    keys = []
-    for i, candidate in enumerate(candidates):
-        key = answer_key(final_answer(candidate.text))
-        keys.append(key if key is not None else f"#{i}")
-    votes: dict[str, float] = defaultdict(float)
-    for key, candidate in zip(keys, candidates):
-        votes[key] += candidate.score if ctx.verifiers else 1.0
-    first_seen = {key: keys.index(key) for key in votes}
-    winner = max(votes, key=lambda k: (votes[k], -first_seen[k]))
-    members = [i for i, k in enumerate(keys) if k == winner]
-    best = max(members, key=lambda i: (candidates[i].score, -i))
+    weights = [c.score for c in candidates] if ctx.verifiers else [1.0] * len(candidates)
+    best, keys, votes = vote([c.text for c in candidates], weights)
     trace = {
         "candidates": [{**c.to_json(), "answer_key": k, "chosen": i == best}
                        for i, (c, k) in enumerate(zip(candidates, keys))],
         "votes": {k: round(v, 6) for k, v in sorted(votes.items(), key=lambda kv: -kv[1])},
-        "winner": winner,
+        "winner": keys[best],
     }
     return Outcome(candidates[best], candidates, trace)
+
+
+def vote(texts: list[str], weights: list[float]) -> tuple[int, list[str], dict[str, float]]:
+    """(index of the answer to show, each text's answer key, total weight per key).
+
+    The winning key has the largest total weight (the earliest key on a tie); the text
+    shown is the heaviest member of that group (the earliest on a tie).
+    """
+    keys = []
+    for i, text in enumerate(texts):
+        key = answer_key(final_answer(text))
+        keys.append(key if key is not None else f"#{i}")
+    votes: dict[str, float] = defaultdict(float)
+    for key, weight in zip(keys, weights):
+        votes[key] += weight
+    first_seen = {key: keys.index(key) for key in votes}
+    winner = max(votes, key=lambda k: (votes[k], -first_seen[k]))
+    members = [i for i, k in enumerate(keys) if k == winner]
+    best = max(members, key=lambda i: (weights[i], -i))
+    return best, keys, dict(votes)

@@ -7,6 +7,8 @@ batched (one forward pass, one embedding batch) or relative (consensus, reward).
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -54,7 +56,11 @@ def score_candidates(problem: Problem, candidates: Sequence[Candidate],
         return
     with ledger.phase("verify"):
         for verifier, _ in verifiers:
-            for candidate, value in zip(candidates, verifier.score(problem, candidates, ledger), strict=True):
+            started = time.perf_counter()
+            values = verifier.score(problem, candidates, ledger)
+            ledger.verifier_seconds[verifier.name] = (ledger.verifier_seconds.get(verifier.name, 0.0)
+                                                      + time.perf_counter() - started)
+            for candidate, value in zip(candidates, values, strict=True):
                 candidate.scores[verifier.name] = float(min(1.0, max(0.0, value)))
     total = sum(weight for _, weight in verifiers)
     for candidate in candidates:

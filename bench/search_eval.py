@@ -1,0 +1,408 @@
+#!/usr/bin/env python
+"""Accuracy and cost of the search strategies (workers/search) on tasks with exact answers.
+
+    .venv/bin/python bench/search_eval.py                      # default sizes, SmolLM2-135M on CPU
+    .venv/bin/python bench/search_eval.py --arith 4 --conversions 2 --corpus 3 --n 4   # a quick look
+
+Tasks come from a seeded generator: one- and two-step arithmetic word problems, unit
+conversions, and questions about default parameter values in the standard library,
+which the demo corpus (pydoc pages) answers. For each task it runs
+
+* plain: the model alone, greedy, one answer;
+* a pool of N samples scored by every verifier at once, from which it derives what
+  best-of-N with each verifier, and majority voting, would have chosen (same samples,
+  so the comparison between verifiers is paired); the wall time credited to each is the
+  pool's generation time plus that verifier's own scoring time;
+* beam search (arithmetic and conversions), retrieval (corpus questions), each as a
+  real run_search call.
+
+It also trains the reward model on a synthetic preference set (the preferred answer is
+known by construction) and reports its pairwise accuracy on held-out pairs, per kind of
+rejected answer. Timing on a shared CPU is noisy: compare ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from workers.search import SearchConfig, run_search, train_reward_model  # noqa: E402
+from workers.search.answers import final_answer, parse_number  # noqa: E402
+from workers.search.corpus import DEMO_MODULES, pydoc_text  # noqa: E402
+from workers.search.strategies.best_of_n import pick_best  # noqa: E402
+from workers.search.strategies.majority import vote  # noqa: E402
+
+SYSTEM_MATH = ("Solve the problem. Write each calculation as an equation like 3 + 4 = 7. "
+               "End with 'Answer: <number>'.")
+SYSTEM_DOCS = "Answer the question about Python briefly."
+VERIFIERS = ("loglik", "consensus", "reward", "checker")
+
+
+# ----------------------------------------------------------------------------- tasks
+
+@dataclass
+class Task:
+    kind: str  # arithmetic | conversion | corpus
+    question: str
+    answer: str
+
+
+def arithmetic_tasks(count: int, rng: random.Random) -> list[Task]:
+    def trays():
+        a, b = rng.randint(2, 9), rng.randint(2, 12)
+        return f"A baker has {a} trays with {b} cookies on each tray. How many cookies are there in total?", a * b
+
+    def marbles():
+        a, b = rng.randint(5, 30), rng.randint(2, 20)
+        c = rng.randint(1, a)
+        return (f"Tom has {a} marbles. He buys {b} more and then gives away {c}. "
+                "How many marbles does he have now?"), a + b - c
+
+    def pens():
+        a, b = rng.randint(2, 9), rng.randint(2, 9)
+        return f"A pen costs {a} dollars. How many dollars do {b} pens cost?", a * b
+
+    def share():
+        a, b = rng.randint(2, 6), rng.randint(2, 9)
+        return f"{a} friends share {a * b} stickers equally. How many stickers does each friend get?", b
+
+    def pages():
+        a, b, c = rng.randint(2, 9), rng.randint(2, 7), rng.randint(2, 20)
+        return (f"Anna reads {a} pages each day for {b} days, and then {c} more pages. "
+                "How many pages did she read in total?"), a * b + c
+
+    def apples():
+        a = rng.randint(10, 60)
+        b = rng.randint(2, a - 1)
+        return f"Sara has {a} apples and eats {b} of them. How many apples are left?", a - b
+
+    makers = [trays, marbles, pens, share, pages, apples]
+    tasks = []
+    for i in range(count):
+        question, answer = makers[i % len(makers)]()
+        tasks.append(Task("arithmetic", question, str(answer)))
+    return tasks
+
+
+def conversion_tasks(count: int, rng: random.Random) -> list[Task]:
+    units = [("minutes", "hours", 60), ("centimeters", "meters", 100), ("grams", "kilograms", 1000),
+             ("seconds", "minutes", 60), ("inches", "feet", 12), ("days", "weeks", 7), ("months", "years", 12)]
+    tasks = []
+    for i in range(count):
+        small, big, factor = units[i % len(units)]
+        amount = rng.randint(2, 9)
+        tasks.append(Task("conversion", f"How many {small} are in {amount} {big}?", str(amount * factor)))
+    return tasks
+
+
+def corpus_facts() -> list[tuple[str, str, str, str]]:
+    """(module, function, parameter, default literal) for defaults the demo corpus states, e.g. width=70."""
+    facts = []
+    for module_name in DEMO_MODULES:
+        module = importlib.import_module(module_name)
+        text = pydoc_text(module_name)
+        for name in sorted(getattr(module, "__all__", None) or dir(module)):
+            func = getattr(module, name, None)
+            if name.startswith("_") or not callable(func) or inspect.isclass(func):
+                continue
+            try:
+                parameters = inspect.signature(func).parameters.values()
+            except (TypeError, ValueError):
+                continue
+            for p in parameters:
+                d = p.default
+                if p.name.startswith("_") or d is inspect.Parameter.empty or isinstance(d, bool) or d is None:
+                    continue
+                if not isinstance(d, (int, float, str)) or isinstance(d, (int, float)) and abs(d) < 3 and d == int(d):
+                    continue  # 0, 1, 2, 1.0: too easy to guess right
+                if isinstance(d, str) and (not d.strip() or "/" in d):
+                    continue  # blank, or a path of this host
+                if f"{p.name}={d!r}" in text:
+                    facts.append((module_name, name, p.name, repr(d)))
+    return facts
+
+
+def corpus_tasks(count: int, rng: random.Random) -> list[Task]:
+    facts = corpus_facts()
+    # One fact per (module, parameter): difflib has the same n=3 on four functions.
+    unique = list({(m, p): (m, f, p, d) for m, f, p, d in facts}.values())
+    rng.shuffle(unique)
+    return [Task("corpus", f"In Python's {m} module, what is the default value of the {p} parameter of {m}.{f}()?",
+                 d) for m, f, p, d in unique[:count]]
+
+
+def is_correct(task: Task, text: str) -> bool:
+    text = text.split("\n\nSources:\n")[0]
+    if task.kind in ("arithmetic", "conversion"):
+        answer = final_answer(text)
+        value = parse_number(answer) if answer else None
+        return value is not None and value == Fraction(task.answer)
+    expected = task.answer
+    if expected[0] in "'\"":
+        literal = expected[1:-1].strip()
+        return re.search(r"(?<![\w])" + re.escape(literal) + r"(?![\w])", text) is not None
+    try:
+        target = Fraction(expected)
+    except ValueError:
+        return expected in text
+    for number in re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?:e-?\d+)?", text):
+        try:
+            if Fraction(number) == target:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+# ------------------------------------------------------------------------ preferences
+
+def synthetic_preferences(count: int, rng: random.Random) -> list[tuple[str, str, str, str]]:
+    """(prompt, preferred, rejected, kind): the preferred answer shows correct working and a final answer."""
+    pairs = []
+    problems = arithmetic_tasks(count, rng)
+    for i, task in enumerate(problems):
+        good = f"{worked_solution(task)}\nAnswer: {task.answer}"
+        kind = ("wrong_arithmetic", "off_topic", "refusal", "no_working")[i % 4]
+        if kind == "wrong_arithmetic":
+            wrong = str(int(task.answer) + rng.choice([-3, -2, -1, 1, 2, 3]))
+            bad = f"{worked_solution(task, result=wrong)}\nAnswer: {wrong}"
+        elif kind == "off_topic":
+            other = problems[(i + 1) % len(problems)]
+            bad = f"{worked_solution(other)}\nAnswer: {other.answer}"
+        elif kind == "refusal":
+            bad = rng.choice(["I'm not sure, sorry.", "I cannot answer that.", "That is a hard question.",
+                              "Please ask a teacher."])
+        else:
+            bad = rng.choice(["It is a number.", "You have to count them.", "Math is fun!", "Think about it."])
+        pairs.append((task.question, good, bad, kind))
+    return pairs
+
+
+def worked_solution(task: Task, result: str | None = None) -> str:
+    numbers = [int(n) for n in re.findall(r"\d+", task.question)]
+    result = result or task.answer
+    q = task.question
+    if "trays" in q or "pen costs" in q:
+        return f"{numbers[0]} * {numbers[1]} = {result}"
+    if "marbles" in q:
+        return f"{numbers[0]} + {numbers[1]} - {numbers[2]} = {result}"
+    if "share" in q:
+        return f"{numbers[1]} / {numbers[0]} = {result}"
+    if "pages" in q:
+        return f"{numbers[0]} * {numbers[1]} + {numbers[2]} = {result}"
+    return f"{numbers[0]} - {numbers[1]} = {result}"
+
+
+def evaluate_reward_model(args, rng) -> tuple[Path, dict]:
+    pairs = synthetic_preferences(args.prefs, rng)
+    held = max(4, len(pairs) // 4)
+    train, test = pairs[held:], pairs[:held]
+    started = time.perf_counter()
+    model, internal_accuracy = train_reward_model([(p, g, b) for p, g, b, _ in train], seed=args.seed)
+    train_s = time.perf_counter() - started
+    path = Path(tempfile.mkdtemp(prefix="search-eval-")) / "reward.npz"
+    model.save(path)
+    winners = model.score([p for p, _, _, _ in test], [g for _, g, _, _ in test])
+    losers = model.score([p for p, _, _, _ in test], [b for _, _, b, _ in test])
+    by_kind: dict[str, list[bool]] = {}
+    for (_, _, _, kind), w, lo in zip(test, winners, losers):
+        by_kind.setdefault(kind, []).append(bool(w > lo))
+    report = {
+        "pairs_train": len(train), "pairs_test": len(test), "train_s": round(train_s, 1),
+        "heldout_accuracy_internal": round(internal_accuracy, 3),
+        "heldout_accuracy": round(statistics.mean(v for vs in by_kind.values() for v in vs), 3),
+        "by_kind": {k: round(statistics.mean(v), 3) for k, v in sorted(by_kind.items())},
+    }
+    return path, report
+
+
+# ------------------------------------------------------------------------------- runs
+
+@dataclass
+class Tally:
+    correct: list[bool] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
+
+    def add(self, correct: bool, tokens: int, wall: float) -> None:
+        self.correct.append(correct)
+        self.tokens.append(tokens)
+        self.wall.append(wall)
+
+
+def run(engine, loaded, task: Task, system: str, **params):
+    config = SearchConfig.from_params(params)
+    return run_search(config, engine=engine, loaded=loaded, messages=[{"role": "user", "content": task.question}],
+                      system_prompt=system)
+
+
+def pool_choices(task: Task, result, n: int) -> dict[str, tuple[bool, float]]:
+    """What each selection rule picks from one scored pool: name -> (correct, wall seconds it would take)."""
+    candidates = result.trace["candidates"]
+    texts = [c["text"] for c in candidates]
+    right = [is_correct(task, t) for t in texts]
+    generate = result.phase_s.get("generate", 0.0)
+    vs = result.verifier_s
+    scores = {v: [c["scores"][v] for c in candidates] for v in VERIFIERS}
+    out = {
+        # One sample alone and the oracle are not runs of their own: no wall time to report.
+        f"sample (mean of {n})": (statistics.mean(right), float("nan")),
+        f"pass@{n} (oracle)": (any(right), float("nan")),
+    }
+    for v in VERIFIERS:
+        out[f"best-of-{n} {v}"] = (right[pick_best(scores[v])], generate + vs.get(v, 0.0))
+    combined = [(2 * c + g) / 3 for c, g in zip(scores["checker"], scores["loglik"])]
+    out[f"best-of-{n} checker+loglik"] = (right[pick_best(combined)],
+                                          generate + vs.get("checker", 0) + vs.get("loglik", 0))
+    best, _, _ = vote(texts, [1.0] * len(texts))
+    out[f"majority-{n}"] = (right[best], generate)
+    best, _, _ = vote(texts, scores["checker"])
+    out[f"majority-{n} checker-weighted"] = (right[best], generate + vs.get("checker", 0.0))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arith", type=int, default=12, help="arithmetic word problems")
+    parser.add_argument("--conversions", type=int, default=6, help="unit conversion questions")
+    parser.add_argument("--corpus", type=int, default=8, help="questions the demo corpus answers")
+    parser.add_argument("--prefs", type=int, default=240, help="synthetic preference pairs for the reward model")
+    parser.add_argument("--n", type=int, default=8, help="candidates per best-of-N / majority pool")
+    parser.add_argument("--beam", default="2x4", help="beam_width x k, or 'off'")
+    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+
+    print("# reward model on synthetic preferences", flush=True)
+    reward_path, reward_report = evaluate_reward_model(args, rng)
+    print(json.dumps(reward_report), flush=True)
+
+    from workers.engine.batching import BatchEngine
+    from workers.engine.loading import load_model
+
+    started = time.perf_counter()
+    loaded = load_model(args.model, device="cpu")
+    engine = BatchEngine(loaded, max_batch_size=max(16, args.n))
+    print(f"# loaded {args.model} in {time.perf_counter() - started:.1f} s", flush=True)
+
+    tasks = (arithmetic_tasks(args.arith, rng) + conversion_tasks(args.conversions, rng)
+             + corpus_tasks(args.corpus, rng))
+    tallies: dict[tuple[str, str], Tally] = {}
+
+    def record(kind, name, correct, tokens, wall):
+        tallies.setdefault((kind, name), Tally()).add(bool(correct), tokens, wall)
+
+    common = {"max_new_tokens": args.max_new_tokens, "seed": args.seed}
+    sampled = {**common, "temperature": args.temperature}
+    for i, task in enumerate(tasks, 1):
+        t0 = time.perf_counter()
+        marks = []
+        system = SYSTEM_DOCS if task.kind == "corpus" else SYSTEM_MATH
+        plain = run(engine, loaded, task, system, strategy="single", temperature=0, **common)
+        record(task.kind, "plain (greedy)", is_correct(task, plain.text), plain.generated_tokens, plain.wall_s)
+        marks.append(f"plain {'Y' if is_correct(task, plain.text) else 'n'} {plain.wall_s:.1f}s")
+        if task.kind == "corpus":
+            rag = run(engine, loaded, task, system, strategy="retrieve", corpus="pydoc", temperature=0, **common)
+            record(task.kind, "retrieve (greedy)", is_correct(task, rag.text), rag.generated_tokens, rag.wall_s)
+            marks.append(f"retrieve {'Y' if is_correct(task, rag.text) else 'n'} {rag.wall_s:.1f}s")
+            rag_n = run(engine, loaded, task, system, strategy="retrieve+best_of_n", corpus="pydoc", n=4,
+                        verifiers={"loglik": 1, "consensus": 1}, **sampled)
+            record(task.kind, "retrieve+best-of-4 loglik+consensus", is_correct(task, rag_n.text),
+                   rag_n.generated_tokens, rag_n.wall_s)
+            marks.append(f"retrieve+bo4 {'Y' if is_correct(task, rag_n.text) else 'n'} {rag_n.wall_s:.1f}s")
+        else:
+            pool = run(engine, loaded, task, system, strategy="best_of_n", n=args.n,
+                       verifiers={v: 1 for v in VERIFIERS}, reward_model=str(reward_path), **sampled)
+            record(task.kind, f"best-of-{args.n} all verifiers (measured)", is_correct(task, pool.text),
+                   pool.generated_tokens, pool.wall_s)
+            for name, (correct, wall) in pool_choices(task, pool, args.n).items():
+                tokens = pool.generated_tokens // args.n if name.startswith("sample") else pool.generated_tokens
+                record(task.kind, name, correct, tokens, wall)
+            marks.append(f"pool {sum(is_correct(task, c['text']) for c in pool.trace['candidates'])}/{args.n} "
+                         f"{pool.wall_s:.1f}s")
+            if args.beam != "off":
+                width, k = (int(x) for x in args.beam.split("x"))
+                beam = run(engine, loaded, task, system, strategy="beam", beam_width=width, k=k, max_steps=4,
+                           step_tokens=40, verifiers={"checker": 2, "loglik": 1}, **sampled)
+                record(task.kind, f"beam {width}x{k} checker+loglik", is_correct(task, beam.text),
+                       beam.generated_tokens, beam.wall_s)
+                marks.append(f"beam {'Y' if is_correct(task, beam.text) else 'n'} {beam.wall_s:.1f}s")
+        print(f"[{i}/{len(tasks)} {task.kind}] answer {task.answer}: " + " | ".join(marks)
+              + f"  ({time.perf_counter() - t0:.0f}s)", flush=True)
+    engine.close()
+
+    rows = []
+    print()
+    print(f"{'task set':<11} {'strategy':<38} {'acc':>6} {'n':>3} {'gen tok/task':>12} {'wall s/task':>11}")
+    for (kind, name), t in tallies.items():
+        row = {"tasks": kind, "strategy": name, "accuracy": round(statistics.mean(t.correct), 3),
+               "count": len(t.correct), "generated_tokens": round(statistics.mean(t.tokens), 1),
+               "wall_s": round(statistics.mean(t.wall), 2)}
+        rows.append(row)
+        print(f"{kind:<11} {name:<38} {row['accuracy']:>6.2f} {row['count']:>3} "
+              f"{row['generated_tokens']:>12.0f} {row['wall_s']:>11.1f}")
+
+    verdicts = targets(tallies, args.n)
+    print()
+    for line in verdicts:
+        print(line)
+    if args.json:
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows,
+                                         "reward_model": reward_report, "targets": verdicts}, indent=2))
+    return 0
+
+
+def targets(tallies: dict[tuple[str, str], Tally], n: int) -> list[str]:
+    lines = []
+
+    def acc(kind, name):
+        t = tallies.get((kind, name))
+        return statistics.mean(t.correct) if t and t.correct else None
+
+    plain = acc("arithmetic", "plain (greedy)")
+    if plain is not None:
+        excluded = ("sample", "pass@")
+        best_name, best = max(((name, acc("arithmetic", name)) for kind, name in tallies
+                               if kind == "arithmetic" and name != "plain (greedy)" and not name.startswith(excluded)),
+                              key=lambda x: x[1], default=(None, None))
+        met = best is not None and best >= 2 * plain and best > 0
+        lines.append(f"target arithmetic x2: plain {plain:.2f}, best {best_name} {best:.2f} -> "
+                     f"{'MET' if met else 'NOT MET'}")
+    no_rag, rag = acc("corpus", "plain (greedy)"), acc("corpus", "retrieve (greedy)")
+    if rag is not None:
+        lines.append(f"target retrieval beats none: {no_rag:.2f} -> {rag:.2f} -> {'MET' if rag > no_rag else 'NOT MET'}")
+    ratios = []
+    for kind in ("arithmetic", "conversion"):
+        plain_t = tallies.get((kind, "plain (greedy)"))
+        for name in (f"best-of-{n} checker", f"best-of-{n} loglik", f"best-of-{n} all verifiers (measured)"):
+            t = tallies.get((kind, name))
+            if plain_t and t:
+                ratios.append((name, kind, statistics.mean(t.wall) / statistics.mean(plain_t.wall)))
+    for name, kind, ratio in ratios:
+        lines.append(f"target best-of-{n} wall <= 2x plain ({kind}, {name}): {ratio:.2f}x -> "
+                     f"{'MET' if ratio <= 2 else 'NOT MET'}")
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())

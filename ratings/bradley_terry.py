@@ -1,0 +1,161 @@
+"""Bradley-Terry ratings by maximum likelihood, as LMArena publishes them.
+
+P(a beats b) = 1 / (1 + base ** ((R_b - R_a) / scale)), scale 400, base 10; a tie or "both bad"
+counts as half a win for each side. Internally ratings are natural log-odds `theta`, and
+R = theta * scale / ln(base) + init_rating.
+
+The likelihood only sees rating differences, so the MLE is defined up to a constant. Like
+arena-rank (whose L-BFGS starts at zero and only ever moves along gradients, which sum to zero),
+the fit returns the solution with mean zero in each connected part of the comparison graph, so
+that published ratings average `init_rating`. An anchor (FastChat's "pin mixtral to 1114")
+moves them afterwards; see `anchor_ratings`.
+
+The fit is Newton's method on the aggregated counts: each step costs O(pairs + K^3) whatever the
+number of votes. The same code fits a whole batch of count vectors at once (the bootstrap).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit
+
+from ratings.battles import PairCounts
+
+SCALE = 400.0
+BASE = 10.0
+INIT_RATING = 1000.0
+
+
+def rating_units(*, scale: float = SCALE, base: float = BASE) -> float:
+    """Rating points per unit of natural log-odds (400 / ln 10 ~ 173.7)."""
+    return scale / math.log(base)
+
+
+def to_rating_scale(
+    theta: np.ndarray, *, scale: float = SCALE, base: float = BASE, init_rating: float = INIT_RATING
+) -> np.ndarray:
+    return np.asarray(theta) * rating_units(scale=scale, base=base) + init_rating
+
+
+def fit_bradley_terry(
+    counts: PairCounts, *, init: np.ndarray | None = None, max_iter: int = 100, tol: float = 1e-10
+) -> np.ndarray:
+    """MLE of the natural-unit strengths `theta` (shape (K,)), mean zero per connected part.
+
+    Models with no battles get 0. When a model has only wins (or only losses) the MLE does not
+    exist; the result then grows with `max_iter` like any optimiser's would.
+    """
+    theta0 = None if init is None else np.asarray(init, dtype=np.float64)[None, :]
+    return fit_bradley_terry_batch(
+        counts.pairs, counts.n[None, :], counts.score[None, :], counts.n_models,
+        init=theta0, max_iter=max_iter, tol=tol,
+    )[0]
+
+
+def fit_bradley_terry_batch(
+    pairs: np.ndarray,
+    n: np.ndarray,
+    score: np.ndarray,
+    n_models: int,
+    *,
+    init: np.ndarray | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> np.ndarray:
+    """Fit B independent count vectors over the same pairs at once.
+
+    `n[b, i]` battles and `score[b, i]` summed scores of `pairs[i, 0]` in problem b; returns
+    theta of shape (B, K). Damped Newton: each problem solves its own K x K system and backtracks
+    its own step, and stops when its step is below `tol` (natural units).
+    """
+    pairs = np.asarray(pairs, dtype=np.int64)
+    n = np.atleast_2d(np.asarray(n, dtype=np.float64))
+    score = np.atleast_2d(np.asarray(score, dtype=np.float64))
+    batch, k = n.shape[0], n_models
+    theta = np.zeros((batch, k)) if init is None else np.array(np.broadcast_to(init, (batch, k)), dtype=np.float64)
+    if len(pairs) == 0:
+        return theta
+    a, b = pairs[:, 0], pairs[:, 1]
+    incidence = _incidence(pairs, k)
+    laplacian = _laplacian_map(pairs, k)
+    # A tiny ridge makes the K x K systems solvable despite the constant direction (and any other
+    # unidentified direction). The gradient is orthogonal to those directions, so the ridge never
+    # moves the ratings along them: per-part means stay where they started.
+    ridge = 1e-12 * max(1.0, float(n.sum(axis=1).max()))
+    eye = np.eye(k)
+
+    def loss(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        d = th[:, a] - th[:, b]
+        return (n[rows] * np.logaddexp(0.0, d) - score[rows] * d).sum(axis=1)
+
+    active = np.arange(batch)
+    for _ in range(max_iter):
+        th = theta[active]
+        d = th[:, a] - th[:, b]
+        p = expit(d)
+        grad = (incidence.T @ (n[active] * p - score[active]).T).T
+        weights = n[active] * p * (1.0 - p)
+        hess = (laplacian.T @ weights.T).T.reshape(-1, k, k) + ridge * eye
+        step = -np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+        f0 = (n[active] * np.logaddexp(0.0, d) - score[active] * d).sum(axis=1)
+        slope = (grad * step).sum(axis=1)
+        t = np.ones(len(active))
+        todo = np.arange(len(active))
+        for _ in range(40):  # backtracking (Armijo); Newton's full step is almost always taken
+            trial = th[todo] + t[todo, None] * step[todo]
+            ok = loss(trial, active[todo]) <= f0[todo] + 1e-4 * t[todo] * slope[todo] + 1e-12 * np.abs(f0[todo])
+            todo = todo[~ok]
+            if len(todo) == 0:
+                break
+            t[todo] *= 0.5
+        moved = t[:, None] * step
+        theta[active] = th + moved
+        still = np.abs(moved).max(axis=1) > tol
+        active = active[still]
+        if len(active) == 0:
+            break
+    return theta
+
+
+def _incidence(pairs: np.ndarray, k: int) -> sp.csr_matrix:
+    """(P, K) matrix with +1 at (i, a_i) and -1 at (i, b_i): d = theta @ M.T, grad = M.T @ g."""
+    p = len(pairs)
+    rows = np.repeat(np.arange(p), 2)
+    data = np.tile([1.0, -1.0], p)
+    return sp.csr_matrix((data, (rows, pairs.ravel())), shape=(p, k))
+
+
+def _laplacian_map(pairs: np.ndarray, k: int) -> sp.csr_matrix:
+    """(P, K*K) map from per-pair weights w to the flattened weighted graph Laplacian
+    sum_i w_i (e_a - e_b)(e_a - e_b)^T, which is the BT Hessian for w = n p (1 - p)."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    p = len(pairs)
+    rows = np.repeat(np.arange(p), 4)
+    cols = np.stack([a * k + a, b * k + b, a * k + b, b * k + a], axis=1).ravel()
+    data = np.tile([1.0, 1.0, -1.0, -1.0], p)
+    return sp.csr_matrix((data, (rows, cols)), shape=(p, k * k))
+
+
+def laplacian(pairs: np.ndarray, weights: np.ndarray, n_models: int) -> np.ndarray:
+    """Dense K x K weighted graph Laplacian of the pairs."""
+    return (_laplacian_map(np.asarray(pairs, dtype=np.int64), n_models).T @ np.asarray(weights, dtype=np.float64)).reshape(
+        n_models, n_models
+    )
+
+
+def win_probability(theta_a: np.ndarray, theta_b: np.ndarray) -> np.ndarray:
+    """P(a beats b) for natural-unit strengths."""
+    return expit(np.asarray(theta_a) - np.asarray(theta_b))
+
+
+def anchor_ratings(ratings: np.ndarray, index: int, value: float) -> np.ndarray:
+    """Shift ratings (any units, last axis = models) so that model `index` sits at `value`.
+
+    Applied to each bootstrap sample separately, as FastChat does, the anchor model's interval
+    collapses to its pinned value and every other interval measures the gap to it.
+    """
+    ratings = np.asarray(ratings, dtype=np.float64)
+    return ratings + (value - ratings[..., [index]])

@@ -1,0 +1,40 @@
+"""Online Elo, updated vote by vote in the order given (FastChat's `compute_elo`).
+
+Kept for comparison with the Bradley-Terry ratings: online Elo depends on vote order and drifts
+with recent votes, which is why the leaderboard's main number is the Bradley-Terry MLE.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ratings.battles import OUTCOME_SCORE
+
+
+def online_elo(
+    model_a: np.ndarray,
+    model_b: np.ndarray,
+    outcome: np.ndarray,
+    n_models: int,
+    *,
+    k: float = 4.0,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init_rating: float = 1000.0,
+) -> np.ndarray:
+    """Ratings (K,) after applying every vote in order; ties and "both bad" score 1/2.
+
+    Per vote: E_a = 1 / (1 + base ** ((R_b - R_a) / scale)), R_a += k (S_a - E_a),
+    R_b += k ((1 - S_a) - (1 - E_a)).
+    """
+    ratings = [float(init_rating)] * n_models
+    scores = OUTCOME_SCORE[np.asarray(outcome, dtype=np.int64)].tolist()
+    # A plain loop over Python floats: each update depends on the previous one, and this is
+    # several times faster than indexing numpy arrays element by element.
+    for i, j, s in zip(np.asarray(model_a).tolist(), np.asarray(model_b).tolist(), scores):
+        ra, rb = ratings[i], ratings[j]
+        ea = 1.0 / (1.0 + base ** ((rb - ra) / scale))
+        eb = 1.0 / (1.0 + base ** ((ra - rb) / scale))
+        ratings[i] = ra + k * (s - ea)
+        ratings[j] = rb + k * (1.0 - s - eb)
+    return np.array(ratings)

@@ -1,0 +1,194 @@
+"""Style control: a Bradley-Terry model with answer-style features, as LMArena fits it.
+
+Each battle gets one feature per style element: the relative difference (a - b) / (a + b) of the
+two answers' counts (0 when both are 0), standardised over the battles. The model is
+
+    logit P(a beats b) = theta_a - theta_b + features . beta
+
+fitted on one row per battle (the features differ per battle, so nothing aggregates), with
+arena-rank's defaults: an L2 penalty `reg / 2 * |beta|^2` on the mean log-likelihood and, unless
+turned off, inverse-pair-frequency weights 1 / max(battles of the pair, 50) normalised to mean 1.
+The style-controlled rating is theta on the usual scale: the strength left once length and
+markdown are accounted for.
+
+FastChat's older code divided by (a + b + 1) instead; LMArena's current pipeline (arena-rank's
+example) uses (a + b) with 0/0 read as 0, which is what `style_features` does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+STYLE_ELEMENTS = ("tokens", "headers", "lists", "bold")
+
+_CODE_BLOCK = re.compile(r"```[^`]*```")
+_HEADER = re.compile(r"^#{1,6}\s", re.MULTILINE)
+_ORDERED_ITEM = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
+_UNORDERED_ITEM = re.compile(r"^\s*[-*+]\s", re.MULTILINE)
+_BOLD_STARS = re.compile(r"\*\*[^*\n]+\*\*")
+_BOLD_UNDERSCORES = re.compile(r"__[^_\n]+__")
+# Latin and Cyrillic words (letters with their diacritics), digit groups of up to three, and
+# any other visible character on its own (punctuation, each CJK character).
+_TOKEN = re.compile(r"[A-Za-z\u00c0-\u024f\u0400-\u04ff]+|\d{1,3}|[^\sA-Za-z\u00c0-\u024f\u0400-\u04ff\d]")
+
+
+def count_markdown_elements(text: str) -> dict[str, int]:
+    """Headers, list items and bold spans in a markdown answer, counted as LMArena does.
+
+    Fenced code blocks are removed first. A header is a line starting with 1-6 '#' and a space;
+    a list item a line starting with '-', '*', '+' or 'N.' and a space (indent allowed); a bold
+    span is **text** or __text__ within one line.
+    """
+    text = _CODE_BLOCK.sub("", text)
+    return {
+        "headers": len(_HEADER.findall(text)),
+        "lists": len(_ORDERED_ITEM.findall(text)) + len(_UNORDERED_ITEM.findall(text)),
+        "bold": len(_BOLD_STARS.findall(text)) + len(_BOLD_UNDERSCORES.findall(text)),
+    }
+
+
+def count_tokens(text: str) -> int:
+    """Approximate token count (no tokenizer dependency): words, digit groups of up to three and
+    other characters one each. LMArena counts tiktoken tokens; style features only use the ratio
+    between two answers, for which this is close enough."""
+    return len(_TOKEN.findall(text))
+
+
+def style_features(style_a: np.ndarray, style_b: np.ndarray, *, standardize: bool = True) -> np.ndarray:
+    """Per-battle features (N, F) from the two answers' counts (N, F) each."""
+    style_a = np.asarray(style_a, dtype=np.float64)
+    style_b = np.asarray(style_b, dtype=np.float64)
+    total = style_a + style_b
+    features = (style_a - style_b) / np.where(total == 0, 1.0, total)
+    if standardize:
+        std = features.std(axis=0)
+        features = (features - features.mean(axis=0)) / np.where(std == 0, 1.0, std)
+    return features
+
+
+def pair_frequency_weights(model_a: np.ndarray, model_b: np.ndarray, *, min_pair_count: int = 50) -> np.ndarray:
+    """arena-rank's reweighting: 1 / max(battles of this unordered pair, min), mean 1."""
+    lo = np.minimum(model_a, model_b).astype(np.int64)
+    hi = np.maximum(model_a, model_b).astype(np.int64)
+    key = lo * (int(max(hi.max(initial=0), lo.max(initial=0))) + 1) + hi
+    _, inverse, pair_counts = np.unique(key, return_inverse=True, return_counts=True)
+    weights = 1.0 / np.maximum(pair_counts[inverse], min_pair_count)
+    return weights / weights.mean()
+
+
+@dataclass(frozen=True)
+class StyleFit:
+    theta: np.ndarray  # (K,) natural units, mean zero
+    beta: np.ndarray  # (F,) log-odds per standard deviation of each feature
+    covariance: np.ndarray | None = None  # (K + F, K + F) sandwich covariance, when computed
+
+
+def fit_style_bradley_terry(
+    model_a: np.ndarray,
+    model_b: np.ndarray,
+    score: np.ndarray,
+    features: np.ndarray,
+    n_models: int,
+    *,
+    weights: np.ndarray | None = None,
+    reg: float = 1.0,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> StyleFit:
+    """Minimise -mean(w * loglik) + reg/2 |beta|^2 by damped Newton over (theta, beta).
+
+    `score` is a's score per battle (1, 0 or 0.5); `weights` default to 1 (pass
+    `pair_frequency_weights(...)` for LMArena's reweighting). `weights` may also carry bootstrap
+    multiplicities: the mean still divides by the number of rows, as arena-rank's does.
+    """
+    a = np.asarray(model_a, dtype=np.int64)
+    b = np.asarray(model_b, dtype=np.int64)
+    o = np.asarray(score, dtype=np.float64)
+    x = np.asarray(features, dtype=np.float64)
+    w = np.ones(len(o)) if weights is None else np.asarray(weights, dtype=np.float64)
+    k, f, rows = n_models, x.shape[1], len(o)
+    params = np.zeros(k + f)
+    if init is not None:
+        params[:k], params[k:] = init
+    ridge = 1e-12 * np.eye(k + f)
+
+    def objective(par: np.ndarray) -> float:
+        z = par[a] - par[b] + x @ par[k:]
+        return float(-(w * (o * z - np.logaddexp(0.0, z))).sum() / rows + 0.5 * reg * par[k:] @ par[k:])
+
+    for _ in range(max_iter):
+        z = params[a] - params[b] + x @ params[k:]
+        p = expit(z)
+        r = w * (p - o) / rows  # d(loss)/dz per row
+        grad = np.concatenate([_scatter_pairs(a, b, r, k), x.T @ r + reg * params[k:]])
+        hess = _style_hessian(a, b, x, w * p * (1.0 - p) / rows, k)
+        hess[k:, k:] += reg * np.eye(f)
+        step = -np.linalg.solve(hess + ridge, grad)
+        f0, slope, t = objective(params), grad @ step, 1.0
+        while objective(params + t * step) > f0 + 1e-4 * t * slope + 1e-14 * abs(f0) and t > 1e-12:
+            t *= 0.5
+        params = params + t * step
+        if np.abs(t * step).max() <= tol:
+            break
+    return StyleFit(theta=params[:k], beta=params[k:])
+
+
+def style_sandwich_covariance(
+    fit: StyleFit,
+    model_a: np.ndarray,
+    model_b: np.ndarray,
+    score: np.ndarray,
+    features: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    reg: float = 1.0,
+    hessian_reg: float = 1e-5,
+) -> np.ndarray:
+    """Sandwich covariance of (theta, beta), computed exactly as arena-rank 0.1.1 does.
+
+    That includes two of its choices: the Hessian leaves out the penalty's reg * I on the beta
+    block (a `hessian_reg` ridge is added to the whole diagonal instead), and the score
+    covariance subtracts reg^2 beta beta^T / N. Both only touch the style coefficients' block,
+    and the rating intervals are what the leaderboard shows.
+    """
+    a = np.asarray(model_a, dtype=np.int64)
+    b = np.asarray(model_b, dtype=np.int64)
+    o = np.asarray(score, dtype=np.float64)
+    x = np.asarray(features, dtype=np.float64)
+    w = np.ones(len(o)) if weights is None else np.asarray(weights, dtype=np.float64)
+    k, f, rows = len(fit.theta), x.shape[1], len(o)
+    p = expit(fit.theta[a] - fit.theta[b] + x @ fit.beta)
+    hess = _style_hessian(a, b, x, p * (1.0 - p) * w / rows, k) + hessian_reg * np.eye(k + f)
+    meat = _style_hessian(a, b, x, ((o - p) * w) ** 2 / rows, k)
+    padded = np.concatenate([np.zeros(k), fit.beta])
+    meat -= reg**2 / rows * np.outer(padded, padded)
+    h_inv = np.linalg.inv(hess)
+    return h_inv @ meat @ h_inv / rows
+
+
+def _scatter_pairs(a: np.ndarray, b: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    return np.bincount(a, values, minlength=k) - np.bincount(b, values, minlength=k)
+
+
+def _style_hessian(a: np.ndarray, b: np.ndarray, x: np.ndarray, h: np.ndarray, k: int) -> np.ndarray:
+    """sum_i h_i v_i v_i^T with v_i = (e_a - e_b, x_i): the (K+F) x (K+F) Hessian-shaped sum."""
+    f = x.shape[1]
+    out = np.zeros((k + f, k + f))
+    flat = (
+        np.bincount(a * k + a, h, minlength=k * k)
+        + np.bincount(b * k + b, h, minlength=k * k)
+        - np.bincount(a * k + b, h, minlength=k * k)
+        - np.bincount(b * k + a, h, minlength=k * k)
+    )
+    out[:k, :k] = flat.reshape(k, k)
+    hx = h[:, None] * x
+    cross = np.stack([_scatter_pairs(a, b, hx[:, j], k) for j in range(f)], axis=1)
+    out[:k, k:] = cross
+    out[k:, :k] = cross.T
+    out[k:, k:] = x.T @ hx
+    return out

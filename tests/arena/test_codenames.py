@@ -1,0 +1,27 @@
+"""A lab may enter a model under a codename (as "gpt2-chatbot" was): anonymous battles only, the
+codename shown on reveal, until staff publish the real name, which history then shows."""
+
+from arena.models import ModelEndpoint
+from tests.conftest import tiny_endpoint
+
+
+def test_a_codenamed_model_is_revealed_by_codename_until_published(api, arena_db, tiny_model_dir):
+    tiny_endpoint("public-model", tiny_model_dir)
+    secret = tiny_endpoint("acme-ultra-2", tiny_model_dir)
+    ModelEndpoint.objects.filter(pk=secret.pk).update(codename="im-a-good-chatbot", name_published=False,
+                                                      anonymous_only=True, organisation="Acme")
+
+    assert [m["name"] for m in api.get("/api/models").json()] == ["public-model"]
+    refused = api.post("/api/battles", {"prompt": "hi", "mode": "direct", "models": ["acme-ultra-2"]})
+    assert refused.status_code == 422
+    refused = api.post("/api/battles", {"prompt": "hi", "mode": "direct", "models": ["im-a-good-chatbot"]})
+    assert refused.status_code == 422
+
+    battle_id = api.start("hi")
+    api.wait_finished(battle_id)
+    revealed = api.post(f"/api/battles/{battle_id}/vote", {"choice": "tie"}).json()
+    assert set(revealed["models"].values()) == {"public-model", "im-a-good-chatbot"}
+    assert "Acme" not in str(revealed) and "acme-ultra-2" not in str(revealed)
+
+    ModelEndpoint.objects.filter(pk=secret.pk).update(name_published=True)
+    assert set(api.battle(battle_id)["models"].values()) == {"public-model", "acme-ultra-2"}
