@@ -11,6 +11,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -54,11 +55,12 @@ def postgres_bin(name: str) -> str:
     return found
 
 
-def _as_postgres_user() -> list[str]:
+def _as_postgres_user() -> dict:
+    """Popen arguments that drop root to the postgres user (PostgreSQL refuses to run as root)."""
     if os.geteuid() != 0:
-        return []
-    pwd.getpwnam("postgres")  # raises KeyError with a clear name if missing
-    return ["runuser", "-u", "postgres", "--"]
+        return {}
+    entry = pwd.getpwnam("postgres")  # raises KeyError naming the missing user
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def _give_to_postgres(path: Path) -> None:
@@ -81,24 +83,24 @@ class LocalPostgres:
         return f"postgres://{self.user}@127.0.0.1:{self.port}/arena"
 
     def start(self) -> None:
-        prefix = _as_postgres_user()
+        as_postgres = _as_postgres_user()
         if not (self.datadir / "PG_VERSION").exists():
             log(f"initialising PostgreSQL in {self.datadir} (once)")
             self.datadir.mkdir(parents=True, exist_ok=True)
             _give_to_postgres(self.datadir)
             subprocess.run(
-                [*prefix, postgres_bin("initdb"), "-D", str(self.datadir), "-U", self.user,
+                [postgres_bin("initdb"), "-D", str(self.datadir), "-U", self.user,
                  "--auth=trust", "--encoding=UTF8", "--no-sync"],
-                check=True, stdout=subprocess.DEVNULL,
+                check=True, stdout=subprocess.DEVNULL, cwd="/", **as_postgres,
             )
         self.datadir.chmod(0o700)
         self.logfile.parent.mkdir(parents=True, exist_ok=True)
         log_handle = open(self.logfile, "ab")
         self.process = subprocess.Popen(
-            [*prefix, postgres_bin("postgres"), "-D", str(self.datadir), "-p", str(self.port),
+            [postgres_bin("postgres"), "-D", str(self.datadir), "-p", str(self.port),
              "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.datadir}",
              "-c", "fsync=off", "-c", "max_connections=400", "-c", "shared_buffers=128MB"],
-            stdout=log_handle, stderr=log_handle, start_new_session=True,
+            stdout=log_handle, stderr=log_handle, start_new_session=True, cwd="/", **as_postgres,
         )
         wait_for(self._ready, timeout=60, what="PostgreSQL")
         subprocess.run(
@@ -110,14 +112,14 @@ class LocalPostgres:
         if self.process and self.process.poll() is not None:
             raise RuntimeError(f"PostgreSQL exited; see {self.logfile}")
         return subprocess.run(
-            [postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"]
+            [postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-q"]
         ).returncode == 0
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.terminate()  # SIGTERM: smart shutdown
+            self.process.send_signal(signal.SIGINT)  # fast shutdown: disconnect clients, then stop cleanly
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import redis.exceptions
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import StreamingHttpResponse
 
 from arena.errors import Invalid, NotFound
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 BLOCK_MS = 5000
 KEEPALIVE_SECONDS = 15
 RETRY_MS = 1000
+REDIS_PATIENCE_SECONDS = 15
 
 
 def sse(event: str, data: dict | str, event_id: str | None = None) -> str:
@@ -50,6 +52,18 @@ async def battle_event_stream(request, battle_uuid: UUID) -> StreamingHttpRespon
     return response
 
 
+async def _read(r, key: str, last_id: str, block_ms: int):
+    """XREAD that rides out a short Redis restart instead of dropping the browser's stream."""
+    deadline = time.monotonic() + REDIS_PATIENCE_SECONDS
+    while True:
+        try:
+            return await r.xread({key: last_id}, count=500, block=block_ms)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def _events(battle: Battle, last_id: str):
     r = get_async_redis()
     key = battle.stream_key()
@@ -58,7 +72,7 @@ async def _events(battle: Battle, last_id: str):
     yield f"retry: {RETRY_MS}\n\n"
     try:
         while time.monotonic() < deadline:
-            entries = await r.xread({key: last_id}, count=500, block=BLOCK_MS)
+            entries = await _read(r, key, last_id, BLOCK_MS)
             if entries:
                 for entry_id, fields in entries[0][1]:
                     last_id = entry_id
@@ -73,13 +87,15 @@ async def _events(battle: Battle, last_id: str):
                     yield ": keepalive\n\n"
                 continue
             # Nothing left to generate: drain what the last writer added, then end.
-            tail = await r.xread({key: last_id}, count=500, block=200)
+            tail = await _read(r, key, last_id, 200)
             for entry_id, fields in (tail[0][1] if tail else []):
                 payload = json.loads(fields["data"])
                 yield sse(payload.get("type", "message"), payload, entry_id)
             yield sse("idle", {"detail": "No answer is being generated."})
             return
         yield sse("timeout", {"detail": "The stream was open too long; reconnect to continue."})
+    except DatabaseError:
+        yield sse("unavailable", {"detail": "The database is unavailable; reconnecting."})
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         log.warning("event stream of battle %s interrupted", battle.uuid, exc_info=True)
         yield sse("unavailable", {"detail": "The live stream is interrupted; reconnecting."})

@@ -17,6 +17,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -78,11 +79,20 @@ class _Request:
 
 
 class BatchEngine:
-    def __init__(self, loaded: LoadedModel, *, max_batch_size: int = 16, max_prefill_tokens: int = 4096) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        max_batch_size: int = 16,
+        max_prefill_tokens: int = 2048,
+        gather_seconds: float = 0.005,
+    ) -> None:
         self.loaded = loaded
         self.max_batch_size = max_batch_size
-        # Bounds how long one prefill can stall the running rows; one prompt is always admitted.
+        # Bounds how long one prefill stalls the running rows (padded tokens); one prompt is always admitted.
         self.max_prefill_tokens = max_prefill_tokens
+        # When idle, wait this long after the first arrival so requests sent together are prefilled together.
+        self.gather_seconds = gather_seconds
         self._vocab_size = loaded.model.get_output_embeddings().weight.shape[0]
         self._pad_id = loaded.tokenizer.pad_token_id or 0
         new_cache(loaded.model.config)  # fail now, not on the first request, for unsupported models
@@ -188,16 +198,21 @@ class BatchEngine:
                 leftover.events.put(("error", error))
 
     def _collect_arrivals(self) -> None:
-        block = not self._rows and not self._waiting
+        idle = not self._rows and not self._waiting
+        if idle:
+            request = self._inbox.get()
+            if request is None:
+                return
+            self._waiting.append(request)
+            time.sleep(self.gather_seconds)
         while True:
             try:
-                request = self._inbox.get(block=block)
+                request = self._inbox.get_nowait()
             except queue.Empty:
                 return
             if request is None:
                 return
             self._waiting.append(request)
-            block = False
 
     def _admit(self) -> None:
         admitted: list[_Request] = []

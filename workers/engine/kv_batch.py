@@ -13,13 +13,52 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from transformers import DynamicCache, PretrainedConfig
+from transformers import Cache, DynamicCache, PretrainedConfig
 from transformers.cache_utils import DynamicLayer
+
+# Columns of spare room a layer allocates when it grows: one copy of the cache per this many steps.
+SPARE_COLUMNS = 64
+
+
+class GrowingLayer(DynamicLayer):
+    """A DynamicLayer that writes new columns into spare room.
+
+    DynamicLayer concatenates, copying the whole cache of every layer at every
+    step; with 16 rows and a few hundred tokens that copy costs as much as the
+    attention itself on a CPU.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._room: tuple[torch.Tensor, torch.Tensor] | None = None  # keys/values are views of these
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        used = self.get_seq_length()
+        needed = used + key_states.shape[2]
+        if self._room is None or needed > self._room[0].shape[2]:
+            room = tuple(
+                states.new_empty((states.shape[0], states.shape[1], needed + SPARE_COLUMNS, states.shape[3]))
+                for states in (key_states, value_states)
+            )
+            if used:
+                room[0][:, :, :used] = self.keys
+                room[1][:, :, :used] = self.values
+            self._room = room
+        self._room[0][:, :, used:needed] = key_states
+        self._room[1][:, :, used:needed] = value_states
+        self.keys, self.values = self._room[0][:, :, :needed], self._room[1][:, :, :needed]
+        return self.keys, self.values
+
+    def replace(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        self.keys, self.values, self._room = keys, values, None
+        self.is_initialized = True
 
 
 @dataclass
 class PaddedKV:
-    cache: DynamicCache
+    cache: Cache
     mask: torch.Tensor  # [rows, columns], 1 where a real token is cached
     next_positions: torch.Tensor  # [rows], position id of each row's next token
 
@@ -41,8 +80,7 @@ class PaddedKV:
         used = mask.any(dim=0).nonzero()
         first = int(used[0]) if len(used) else mask.shape[1]
         for layer in self.cache.layers:
-            layer.keys = layer.keys.index_select(0, index)[:, :, first:]
-            layer.values = layer.values.index_select(0, index)[:, :, first:]
+            layer.replace(layer.keys.index_select(0, index)[:, :, first:], layer.values.index_select(0, index)[:, :, first:])
         self.mask = mask[:, first:]
         self.next_positions = self.next_positions.index_select(0, index)
 
@@ -50,8 +88,10 @@ class PaddedKV:
         """Append ``other``'s rows, left-padding whichever side is shorter."""
         columns = max(self.mask.shape[1], other.mask.shape[1])
         for mine, theirs in zip(self.cache.layers, other.cache.layers, strict=True):
-            mine.keys = torch.cat([_pad_left(mine.keys, columns), _pad_left(theirs.keys, columns)])
-            mine.values = torch.cat([_pad_left(mine.values, columns), _pad_left(theirs.values, columns)])
+            mine.replace(
+                torch.cat([_pad_left(mine.keys, columns), _pad_left(theirs.keys, columns)]),
+                torch.cat([_pad_left(mine.values, columns), _pad_left(theirs.values, columns)]),
+            )
         self.mask = torch.cat([_pad_left(self.mask, columns), _pad_left(other.mask, columns)])
         self.next_positions = torch.cat([self.next_positions, other.next_positions])
 
@@ -68,13 +108,16 @@ def prefill_inputs(prompts: list[list[int]], pad_id: int, device: torch.device) 
     return ids.to(device), mask.to(device), positions.to(device)
 
 
-def new_cache(config: PretrainedConfig) -> DynamicCache:
-    cache = DynamicCache(config=config)
-    unsupported = {type(layer).__name__ for layer in cache.layers if type(layer) is not DynamicLayer}
+def new_cache(config: PretrainedConfig) -> Cache:
+    # Ask transformers which kinds of layer this model caches, so that models we cannot batch fail loudly.
+    layers = DynamicCache(config=config).layers
+    if not layers:
+        raise NotImplementedError("Batching needs a model whose config names its layers.")
+    unsupported = {type(layer).__name__ for layer in layers if type(layer) is not DynamicLayer}
     if unsupported:
         # Sliding-window and linear-attention layers keep state we cannot left-pad and merge.
         raise NotImplementedError(f"Batching does not support cache layers {sorted(unsupported)} yet.")
-    return cache
+    return Cache(layers=[GrowingLayer() for _ in layers])
 
 
 def _pad_left(tensor: torch.Tensor, columns: int) -> torch.Tensor:

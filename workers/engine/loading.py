@@ -188,8 +188,8 @@ def find_stop_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBa
             ids.add(value)
         elif value:
             ids.update(value)
-    vocab = tokenizer.get_vocab()
-    ids.update(vocab[token] for token in END_OF_TURN_TOKENS if token in vocab)
+    added = tokenizer.get_added_vocab()  # only real control tokens, never a word that happens to match
+    ids.update(added[token] for token in END_OF_TURN_TOKENS if token in added)
     return frozenset(ids)
 
 
