@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 
 from arena.battles import available_endpoints
@@ -8,7 +9,8 @@ from arena.presenters import battle_json, endpoint_json
 
 
 def _page(request, template: str, **context):
-    client_id(request)  # every page starts the session the API calls rely on
+    client_id(request)  # every page starts the session the API calls rely on,
+    get_token(request)  # and sets the CSRF cookie their scripts send back
     return render(request, template, context)
 
 

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
 from ratings.battles import PairCounts
@@ -81,11 +82,12 @@ def fit_bradley_terry_batch(
     a, b = pairs[:, 0], pairs[:, 1]
     incidence = _incidence(pairs, k)
     laplacian = _laplacian_map(pairs, k)
-    # A tiny ridge makes the K x K systems solvable despite the constant direction (and any other
-    # unidentified direction). The gradient is orthogonal to those directions, so the ridge never
-    # moves the ratings along them: per-part means stay where they started.
-    ridge = 1e-12 * max(1.0, float(n.sum(axis=1).max()))
+    # The Hessian is singular along each connected part's constant direction. A tiny ridge makes
+    # the systems solvable, and every step is projected off those directions, so per-part means
+    # stay where they started (zero from the default start) instead of drifting with rounding.
+    ridge = 1e-10 * max(1.0, float(n.sum(axis=1).max()))
     eye = np.eye(k)
+    centre = _part_centring(pairs[(n > 0).any(axis=0)], k)
 
     def loss(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
         d = th[:, a] - th[:, b]
@@ -99,7 +101,7 @@ def fit_bradley_terry_batch(
         grad = (incidence.T @ (n[active] * p - score[active]).T).T
         weights = n[active] * p * (1.0 - p)
         hess = (laplacian.T @ weights.T).T.reshape(-1, k, k) + ridge * eye
-        step = -np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+        step = centre(-np.linalg.solve(hess, grad[:, :, None])[:, :, 0])
         f0 = (n[active] * np.logaddexp(0.0, d) - score[active] * d).sum(axis=1)
         slope = (grad * step).sum(axis=1)
         t = np.ones(len(active))
@@ -118,6 +120,20 @@ def fit_bradley_terry_batch(
         if len(active) == 0:
             break
     return theta
+
+
+def _part_centring(pairs: np.ndarray, k: int):
+    """A function removing, from each row of a (B, K) array, its mean over each connected part."""
+    graph = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
+    n_parts, labels = connected_components(graph, directed=False)
+    averaging = np.zeros((k, n_parts))
+    averaging[np.arange(k), labels] = 1.0
+    averaging /= averaging.sum(axis=0)
+
+    def centre(x: np.ndarray) -> np.ndarray:
+        return x - (x @ averaging)[:, labels]
+
+    return centre
 
 
 def _incidence(pairs: np.ndarray, k: int) -> sp.csr_matrix:

@@ -51,6 +51,8 @@ def warm_up(queues: list[str]) -> None:
     seen = set()
     for endpoint in ModelEndpoint.objects.enabled().on_queues(queues).filter(backend__in=[Backend.TRANSFORMERS, Backend.SEARCH]):
         params = endpoint.params.get("base", endpoint.params) if endpoint.backend == Backend.SEARCH else endpoint.params
+        if not isinstance(params, dict):
+            continue  # a search endpoint over a named endpoint: that one is warmed up itself
         key = (params.get("model"), params.get("device", "auto"))
         if key in seen or not key[0]:
             continue

@@ -78,6 +78,7 @@
   async function call(method, url, body) {
     let response;
     try {
+      if (method !== "GET" && !cookie("csrftoken")) await fetch("/api/session", { credentials: "same-origin" });
       response = await fetch(url, {
         method,
         headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") },

@@ -7,14 +7,30 @@ from .transformers import clean_params as clean_local_params
 
 
 def clean_params(params: dict) -> dict:
+    """``base`` names a transformers endpoint to search over (its model, system prompt and template
+    are used), or gives such parameters inline as an object."""
     from workers.search.config import SearchConfig
 
     params = dict(params)
     base = params.pop("base", None)
-    if not isinstance(base, dict):
-        raise ValueError("base is required: the parameters of the local model to search over, e.g. {\"model\": \"smollm2\"}.")
+    if isinstance(base, str):
+        _base_endpoint_params(base)  # must exist
+    elif isinstance(base, dict):
+        base = clean_local_params(base)
+    else:
+        raise ValueError("base is required: the name of a transformers endpoint to search over "
+                         "(or its parameters as an object, e.g. {\"model\": \"smollm2\"}).")
     SearchConfig.from_params(params)  # raises ValueError with a sentence
-    return {**params, "base": clean_local_params(base)}
+    return {**params, "base": base}
+
+
+def _base_endpoint_params(name: str) -> dict:
+    from arena.models import Backend, ModelEndpoint
+
+    endpoint = ModelEndpoint.objects.filter(name=name, backend=Backend.TRANSFORMERS).first()
+    if endpoint is None:
+        raise ValueError(f"base {name!r} is not the name of a transformers endpoint.")
+    return clean_local_params(endpoint.params)
 
 
 class SearchBackend:
@@ -26,21 +42,23 @@ class SearchBackend:
         self.config = SearchConfig.from_params(rest)
 
     def stream(self, conversation: list[dict], *, should_stop: Callable[[], bool]) -> Iterator[Delta | Usage]:
-        from workers.engine.batching import get_engine
-        from workers.engine.loading import load_model
+        from workers.engine import get_engine
         from workers.search import run_search
 
         base = self.params["base"]
-        loaded = load_model(base["model"], device=base["device"])
+        if isinstance(base, str):
+            base = _base_endpoint_params(base)
         engine = get_engine(base["model"], device=base["device"])
         try:
-            result = run_search(self.config, engine=engine, loaded=loaded, messages=conversation,
-                                should_stop=should_stop, system_prompt=base.get("system_prompt") or None)
+            result = run_search(self.config, engine=engine, loaded=engine.loaded, messages=conversation,
+                                should_stop=should_stop, system_prompt=base.get("system_prompt") or None,
+                                chat_template=base.get("chat_template"))
         except ValueError as exc:
             raise BackendError(str(exc), permanent=True) from None
         # The answer arrives at once: streaming partial candidates would show that this side searches.
         yield Delta(result.text, result.answer_tokens)
-        yield Usage(completion_tokens=result.answer_tokens, compute=result.compute())
+        yield Usage(completion_tokens=result.answer_tokens, finish_reason=result.finish_reason,
+                    compute={**result.compute(), "trace": result.trace})
 
 
 def build(endpoint, overrides: dict) -> SearchBackend:

@@ -1,0 +1,44 @@
+"""A search-augmented endpoint is an ordinary contestant: it runs on the worker, answers in one
+piece (no progress text that would give it away), and reveals its compute only after the vote."""
+
+from arena.models import Backend, ModelEndpoint
+from tests.conftest import TINY_QUEUE, tiny_endpoint
+
+
+def test_a_best_of_n_endpoint_battles_and_reveals_its_compute(api, arena_db, tiny_model_dir):
+    base = tiny_endpoint("tiny-base", tiny_model_dir, max_new_tokens=16)
+    ModelEndpoint.objects.create(
+        name="tiny-best-of-4", backend=Backend.SEARCH, queue=TINY_QUEUE,
+        params={"base": base.name, "strategy": "best_of_n", "n": 4, "max_new_tokens": 16, "seed": 7,
+                "verifiers": {"loglik": 1.0, "consensus": 0.5}})
+    battle_id = api.start("What is 2 + 3?")
+    events, _ = api.events(battle_id)
+    data = api.wait_finished(battle_id)
+    assert {data["turns"][0][s]["status"] for s in "ab"} == {"done"}
+    assert "compute" not in data["turns"][0]["a"] and "compute" not in data["turns"][0]["b"]
+    assert all(set(e["data"]) <= {"type", "turn", "side", "attempt", "text", "status", "tokens", "ttft_ms",
+                                  "duration_ms"} for e in events if e["event"] != "idle")
+
+    revealed = api.post(f"/api/battles/{battle_id}/vote", {"choice": "tie"}).json()
+    side = "a" if revealed["models"]["a"] == "tiny-best-of-4" else "b"
+    message = revealed["turns"][0][side]
+    compute = message["compute"]
+    assert compute["candidates"] == 4 and compute["strategy"] == "best_of_n"
+    assert compute["answer_tokens"] == message["tokens"] <= 16
+    assert compute["generated_tokens"] == compute["answer_tokens"] + compute["overhead_tokens"] >= 4 * 1
+    assert len(compute["trace"]["candidates"]) == 4
+    other = "b" if side == "a" else "a"
+    assert "compute" not in revealed["turns"][0][other]  # a plain model has nothing to report
+
+
+def test_search_parameters_are_validated(arena_db, tiny_model_dir):
+    import pytest
+
+    from workers.backends import validate_params
+
+    tiny_endpoint("tiny-base", tiny_model_dir)
+    with pytest.raises(ValueError, match="not the name of a transformers endpoint"):
+        validate_params("search", {"base": "nope", "strategy": "best_of_n"})
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        validate_params("search", {"base": "tiny-base", "strategy": "telepathy"})
+    assert validate_params("search", {"base": "tiny-base", "strategy": "majority", "n": 3})["n"] == 3
