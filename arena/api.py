@@ -13,7 +13,7 @@ from ninja.utils import check_csrf
 
 from arena import battles as service
 from arena.clients import client_id
-from arena.errors import ArenaError, NotFound
+from arena.errors import ArenaError, Invalid, NotFound
 from arena.limits import RateLimited, enforce
 from arena.models import Battle
 from arena.presenters import battle_json, endpoint_json
@@ -154,3 +154,20 @@ def vote(request, battle_id: UUID, payload: VoteIn):
     battle = _battle(battle_id)
     service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth)
     return 200, battle_json(_battle(battle_id), client_id=request.auth)
+
+
+@api.get("/leaderboard", summary="The latest leaderboard snapshot (JSON, or CSV with format=csv)")
+def leaderboard(request, category: str = "overall", style_control: bool = False, min_votes: int = 0,
+                format: Literal["json", "csv"] = "json"):
+    from django.http import HttpResponse
+
+    from ratings.presenters import CATEGORY_LABELS, leaderboard_csv, leaderboard_json
+
+    if category not in CATEGORY_LABELS:
+        raise Invalid(f"Unknown category {category[:50]!r}; choose one of {', '.join(CATEGORY_LABELS)}.")
+    board = leaderboard_json(category=category, style_control=style_control, min_votes=max(0, min_votes))
+    if format == "csv":
+        response = HttpResponse(leaderboard_csv(board), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="leaderboard-{category}.csv"'
+        return response
+    return board

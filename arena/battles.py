@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from arena import events
 from arena.errors import Conflict, Forbidden, Invalid, TooLarge, Unavailable
+from arena.battle_features import battle_features
 from arena.identity import find_identity_leak
 from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 from arena.sampling import choose_pair
@@ -158,12 +159,19 @@ def record_vote(*, battle: Battle, choice: str, client_id: str) -> Vote:
     if any(m.status == Status.FAILED for m in _last_turn_messages(battle)):
         raise Conflict("An answer failed; regenerate it before voting.")
     counts, reason = _counts_for_ratings(battle, messages)
+    prompts = list(battle.turns.order_by("index").values_list("prompt", flat=True))
+    features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
     try:
         with transaction.atomic():
-            return Vote.objects.create(battle=battle, choice=choice, client_id=client_id,
-                                       counts=counts, excluded_reason=reason)
+            vote = Vote.objects.create(battle=battle, choice=choice, client_id=client_id,
+                                       counts=counts, excluded_reason=reason, features=features)
     except IntegrityError:
         raise Conflict("This battle already has a vote; each battle counts once.") from None
+    if counts:
+        from ratings.tasks import schedule_recompute
+
+        schedule_recompute()
+    return vote
 
 
 def _counts_for_ratings(battle: Battle, messages: list[Message]) -> tuple[bool, str]:

@@ -195,6 +195,7 @@ class Vote(models.Model):
     client_id = models.CharField(max_length=64, db_index=True)
     counts = models.BooleanField(help_text="Whether the vote enters the ratings.")
     excluded_reason = models.CharField(max_length=200, blank=True)
+    features = models.JSONField(default=dict, blank=True, help_text="Category and style facts for the ratings.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     def __str__(self) -> str:

@@ -140,7 +140,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Plotly's browser bundle ships inside the plotly package: charts render offline, no CDN.
+import plotly  # noqa: E402
+
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", Path(plotly.__file__).parent / "package_data")]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Celery: one queue per served base model; the worker host says which it consumes.
@@ -188,3 +191,6 @@ ARENA_LIMITS = {
     **json.loads(os.environ.get("ARENA_LIMITS", "{}")),
 }
 RATELIMIT_USE_CACHE = "default"
+LEADERBOARD_BOOTSTRAP = env_int("ARENA_LEADERBOARD_BOOTSTRAP", 0)
+# Django's own Redis cache increments atomically, which is all django-ratelimit needs.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]

@@ -4,6 +4,7 @@ from django.urls import path
 from arena import views
 from arena.api import api
 from arena.openai_api import v1
+from ratings.views import leaderboard_page
 
 urlpatterns = [
     path("", views.battle_page, name="battle"),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("models/", views.models_page, name="models"),
     path("about/", views.about_page, name="about"),
     path("b/<uuid:battle_id>/", views.shared_battle_page, name="shared-battle"),
+    path("leaderboard/", leaderboard_page, name="leaderboard"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("v1/", v1.urls),

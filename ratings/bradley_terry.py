@@ -91,8 +91,12 @@ def fit_bradley_terry_batch(
 
     def loss(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
         d = th[:, a] - th[:, b]
-        return (n[rows] * np.logaddexp(0.0, d) - score[rows] * d).sum(axis=1)
+        return (n[rows] * _softplus(d) - score[rows] * d).sum(axis=1)
 
+    # Near the optimum Newton converges quadratically: a step below `final` is taken without a
+    # line search and leaves an error around final**2, far below `tol`.
+    final = 0.1 * np.sqrt(tol)
+    known_loss = np.full(batch, np.nan)  # loss at the current theta, when the line search saw it
     active = np.arange(batch)
     for _ in range(max_iter):
         th = theta[active]
@@ -102,24 +106,40 @@ def fit_bradley_terry_batch(
         weights = n[active] * p * (1.0 - p)
         hess = (laplacian.T @ weights.T).T.reshape(-1, k, k) + ridge * eye
         step = centre(-np.linalg.solve(hess, grad[:, :, None])[:, :, 0])
-        f0 = (n[active] * np.logaddexp(0.0, d) - score[active] * d).sum(axis=1)
+        size = np.abs(step).max(axis=1)
+        last = size <= final
+        theta[active[last]] = th[last] + step[last]
+        searching = np.flatnonzero(~last)
+        rows = active[searching]
+        if len(rows) == 0:
+            break
+        th, step, grad, d = th[searching], step[searching], grad[searching], d[searching]
+        f0 = known_loss[rows]
+        unknown = np.isnan(f0)
+        f0[unknown] = (n[rows[unknown]] * _softplus(d[unknown]) - score[rows[unknown]] * d[unknown]).sum(axis=1)
         slope = (grad * step).sum(axis=1)
-        t = np.ones(len(active))
-        todo = np.arange(len(active))
+        t = np.ones(len(rows))
+        f_new = np.empty(len(rows))
+        todo = np.arange(len(rows))
         for _ in range(40):  # backtracking (Armijo); Newton's full step is almost always taken
-            trial = th[todo] + t[todo, None] * step[todo]
-            ok = loss(trial, active[todo]) <= f0[todo] + 1e-4 * t[todo] * slope[todo] + 1e-12 * np.abs(f0[todo])
+            f_trial = loss(th[todo] + t[todo, None] * step[todo], rows[todo])
+            ok = f_trial <= f0[todo] + 1e-4 * t[todo] * slope[todo] + 1e-12 * np.abs(f0[todo])
+            f_new[todo[ok]] = f_trial[ok]
             todo = todo[~ok]
             if len(todo) == 0:
                 break
             t[todo] *= 0.5
-        moved = t[:, None] * step
-        theta[active] = th + moved
-        still = np.abs(moved).max(axis=1) > tol
-        active = active[still]
+        theta[rows] = th + t[:, None] * step
+        known_loss[rows] = f_new
+        active = rows[t * size[searching] > tol]
         if len(active) == 0:
             break
     return theta
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + e^x), stable, and about twice as fast as np.logaddexp(0, x)."""
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
 def _part_centring(pairs: np.ndarray, k: int):

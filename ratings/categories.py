@@ -42,9 +42,11 @@ _CODE_SUBSTRINGS = (
     "keras", "scikit-learn", "sklearn", " apt-get ",
 )
 _CODE_PATTERNS = re.compile(
-    r"from \w+ import \w+|conda install \w+|pip install -r \w+|#include <\w+>|import \w+ as \w+|#include \"\w+\.h\""
-    r"|\bdef \w+\(|\bfunction \w+\(|\bclass \w+[:(]|;\s*$|\bSELECT\b.+\bFROM\b|\bconsole\.log\(|\bprintf\("
-    r"|=>|\bpublic static\b",
+    "|".join([
+        r"from \w+ import \w+", r"import \w+ as \w+", r"conda install \w+", r"pip install -r \w+",
+        r"#include\s*[<\"][\w./]+[>\"]", r"\bdef \w+\(", r"\bfunction \w+\(", r"\bclass \w+[:(]",
+        r";\s*$", r"\bSELECT\b.+\bFROM\b", r"\bconsole\.log\(", r"\bprintf\(", r"=>", r"\bpublic static\b",
+    ]),
     re.MULTILINE,
 )
 _WORD = re.compile(r"[a-z0-9_+#]+")
@@ -76,27 +78,33 @@ _LATEX = re.compile(
     r"|\$[^$\n]*[\^_\\][^$\n]*\$|\\\(|\\\["
 )
 _EXPRESSION = re.compile(r"(?:\d|\b[a-z]\b|\))\s*(?:[-+*/×÷^]|\*\*)\s*(?:\d|\b[a-z]\b|\()")
+# Not '-' ("1999-2000" is a range) and '/' only with spaces ("10/12/2023" is a date).
+_ARITHMETIC = re.compile(r"\d\s*(?:[+*×÷^]|\*\*)\s*\(?\d|\d\s+/\s+\(?\d")
 _EQUATION = re.compile(r"(?:\d|\b[a-z]\b|\))\s*(?:[-+*/×÷^]\s*(?:\d|\b[a-z]\b|\())?[^=\n]{0,40}=\s*[-\d(a-z?]")
+_STRONG_MATH_WORDS = re.compile(
+    r"\b(?:equations?|integrals?|integrate|derivatives?|differentiate|probability|theorems?|prove that|"
+    r"eigen\w*|polynomials?|factorial|logarithms?|algebra\w*|calculus|trigonometr\w*|geometry)\b",
+    re.IGNORECASE,
+)
 _MATH_WORDS = re.compile(
-    r"\b(?:solve|equations?|integral|integrate|derivative|differentiate|probability|theorem|prove that|"
-    r"matrix|matrices|eigen\w*|polynomials?|factorial|prime numbers?|logarithms?|calculate|compute|"
-    r"percent(?:age)?|triangle|hypotenuse|area of|volume of|algebra|arithmetic|fractions?|divisible|"
-    r"remainder|sum of|product of|how many)\b",
+    r"\b(?:solve|matrix|matrices|prime numbers?|calculate|compute|percent(?:age)?|triangle|hypotenuse|"
+    r"area of|volume of|arithmetic|fractions?|divisible|remainder|sum of|product of|how many)\b",
     re.IGNORECASE,
 )
 
 
 def is_math(text: str) -> bool:
-    """Math: the prompt has LaTeX math (\\frac, \\int, $x^2$, ...), or an equation with '=',
-    or a math word (solve, integral, probability, how many, ...) together with a number or an
-    arithmetic expression such as "3 * x". A bare number or word alone is not enough."""
-    if _LATEX.search(text):
+    """Math: the prompt has LaTeX math (\\frac, \\int, $x^2$, ...), an equation with '=', an
+    arithmetic expression between numbers ("17 * 23"; "1999-2000" and "10/12/2023" are not), a clearly mathematical word (equation, integral, probability, theorem, ...), or a
+    softer one (solve, calculate, how many, sum of, ...) together with a number."""
+    if _LATEX.search(text) or _STRONG_MATH_WORDS.search(text):
         return True
     lowered = text.lower()
-    has_expression = bool(_EXPRESSION.search(lowered))
-    if has_expression and _EQUATION.search(lowered):
+    if _ARITHMETIC.search(lowered):
         return True
-    return bool(_MATH_WORDS.search(text)) and (has_expression or bool(re.search(r"\d", text)))
+    if _EXPRESSION.search(lowered) and _EQUATION.search(lowered):
+        return True
+    return bool(_MATH_WORDS.search(text)) and bool(re.search(r"\d", text))
 
 
 # --- language ---------------------------------------------------------------------------------
@@ -117,16 +125,17 @@ _SCRIPT_PATTERNS = {name: re.compile(f"[{chars}]") for name, chars in _SCRIPTS}
 _SCRIPT_LANGUAGE = {"hangul": "Korean", "han": "Chinese", "arabic": "Arabic", "devanagari": "Hindi",
                     "greek": "Greek", "hebrew": "Hebrew", "thai": "Thai"}
 _STOPWORDS = {
-    "English": "the and is are of to in that it what how you for with this be can do does i my your "
-               "please write explain about which why when would should could",
+    "English": "the a an and is are was of to in on at by from that it what how you for with this be can "
+               "do does i me my we they your have has not or if will please write tell give make explain "
+               "about which why when would should could there",
     "German": "der die das und ist nicht ich ein eine mit zu sie es wie auf für was wir sind auch "
               "oder bitte ein einen dem den",
     "French": "le la les et est des une un je pas que vous pour dans qui sur ce est-ce comment "
               "quoi avec sont mais du au",
     "Spanish": "el los las y es que una un por para con del cómo qué se lo como pero más está son "
-               "tengo puedes",
+               "tengo puedes a me",
     "Portuguese": "o os as um uma não é que do da em para com você como isso são está mais por "
-                  "qual uma",
+                  "qual a me",
     "Italian": "il di che è la per un una non sono con come gli della questo perché anche ho "
                "sei mi",
     "Dutch": "de het een en is van niet ik dat je op voor wat zijn met hoe ook maar",

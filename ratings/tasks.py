@@ -1,8 +1,21 @@
 from celery import shared_task
 
+DEBOUNCE_SECONDS = 5
+
 
 @shared_task(ignore_result=True)
 def recompute_leaderboard() -> None:
     from ratings.snapshots import recompute
 
     recompute()
+
+
+def schedule_recompute() -> None:
+    """Recompute a few seconds after a counted vote; votes arriving meanwhile share that run."""
+    from arena.redis_client import get_redis
+
+    try:
+        if get_redis().set("arena:leaderboard:scheduled", "1", nx=True, ex=DEBOUNCE_SECONDS):
+            recompute_leaderboard.apply_async(countdown=DEBOUNCE_SECONDS, queue="arena")
+    except Exception:  # the beat schedule recomputes anyway; a vote must never fail over this
+        pass

@@ -62,7 +62,8 @@
     return Number.isNaN(when) ? 60 : Math.max(1, Math.ceil((when - Date.now()) / 1000));
   }
 
-  function rateLimited(seconds) {
+  // A 429 says when to come back (Retry-After); sending stays off until then.
+  function rateLimited(detail, seconds) {
     state.blockedUntil = Date.now() + seconds * 1000;
     clearTimeout(state.blockTimer);
     state.blockTimer = setTimeout(() => {
@@ -71,8 +72,8 @@
       update();
     }, seconds * 1000);
     const at = new Date(state.blockedUntil).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-    const wait = seconds < 90 ? `${seconds} seconds` : `${Math.round(seconds / 60)} minutes`;
-    return `You have reached the limit of requests for now. Try again in ${wait} (at ${at}).`;
+    const wait = seconds < 120 ? `${seconds} seconds` : `${Math.round(seconds / 60)} minutes`;
+    return `${detail || "Too many requests in a short time."} You can try again in ${wait}, at ${at}.`;
   }
 
   async function call(method, url, body) {
@@ -91,7 +92,7 @@
     let data = {};
     try { data = await response.json(); } catch (err) { data = {}; }
     if (response.status === 429) {
-      const error = new ApiError(rateLimited(retryAfterSeconds(response.headers.get("Retry-After"))));
+      const error = new ApiError(rateLimited(data.detail, retryAfterSeconds(response.headers.get("Retry-After"))));
       error.kind = "rate-limit";
       throw error;
     }

@@ -2,6 +2,7 @@
 (PostgreSQL, Redis, a Celery worker on queue "tiny", uvicorn). Remote model servers are the one
 thing replaced, by ScriptedModels, an OpenAI-compatible server with known answers."""
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -62,6 +63,7 @@ def browser():
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=20_000)
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # what a failed test leaves is from this run only
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield browser

@@ -97,8 +97,8 @@ def test_it_regenerates_after_an_answer_fails(page, arena_db, worker, scripted_m
     scripted_endpoint(scripted_models, "lyra", "markdown-a")
     flaky = scripted_endpoint(f"http://127.0.0.1:{free_port()}/v1", "vega", "markdown-b")  # nothing listens there
     page.goto("/named/")
-    page.get_by_label("Model A").select_option("lyra")
-    page.get_by_label("Model B").select_option("vega")
+    page.get_by_role("combobox", name="Model A").select_option("lyra")
+    page.get_by_role("combobox", name="Model B").select_option("vega")
     expect(pane(page, "b").get_by_role("heading")).to_have_text("Model B: vega")
     send(page, "How do I make tea?")
 
@@ -142,3 +142,29 @@ def test_it_votes_with_the_keyboard_alone(page, scripted_pair):
     page.keyboard.press("Enter")
     expect(prompt_box(page)).to_be_focused()
     expect(page.locator(".answer")).to_have_count(0)
+
+
+def test_the_reveal_shows_what_a_search_model_spent(page, arena_db, worker, tiny_model_dir):
+    from arena.models import Backend, ModelEndpoint
+    from tests.conftest import TINY_QUEUE, tiny_endpoint
+
+    base = tiny_endpoint("tiny-base", tiny_model_dir, max_new_tokens=16)
+    ModelEndpoint.objects.create(
+        name="tiny-best-of-4", organisation="Search Lab", backend=Backend.SEARCH, queue=TINY_QUEUE,
+        params={"base": base.name, "strategy": "best_of_n", "n": 4, "max_new_tokens": 16, "seed": 7,
+                "verifiers": {"loglik": 1.0}})
+    page.goto("/")
+    send(page, "What is 2 + 3?")
+    wait_until_answered(page)
+    vote_button(page, "tie").click()
+
+    reveal = page.get_by_role("region", name="The models are revealed")
+    expect(reveal).to_contain_text("tiny-best-of-4")
+    expect(reveal.get_by_role("row", name=re.compile("^Search"))).to_contain_text("best_of_n")
+    expect(reveal.get_by_role("row", name=re.compile("^Candidates"))).to_contain_text("4")
+    expect(reveal.get_by_role("row", name=re.compile("^Tokens generated / in the answer"))).to_contain_text(
+        re.compile(r"\d+ / \d+"))
+    expect(reveal.get_by_role("row", name=re.compile("^Search wall time"))).to_contain_text(re.compile(r"\d\.\d s"))
+
+    reveal.get_by_role("link", name="Share this battle").click()
+    expect(page.get_by_role("row", name=re.compile("^Candidates"))).to_contain_text("4")

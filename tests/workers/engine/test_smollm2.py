@@ -9,7 +9,7 @@ from .conftest import chat
 
 pytestmark = pytest.mark.slow
 
-GREEDY = SamplingParams(max_new_tokens=32, temperature=0)
+GREEDY = SamplingParams(max_new_tokens=24, temperature=0)
 QUESTIONS = [
     "What is the capital of France?",
     "Write a haiku about the sea.",

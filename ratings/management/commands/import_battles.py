@@ -1,0 +1,61 @@
+import json
+from datetime import UTC, datetime
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from arena.battle_features import battle_features
+from arena.models import Backend, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
+
+CHOICE = {"model_a": "a", "model_b": "b", "tie": "tie", "tie (bothbad)": "bothbad", "both_bad": "bothbad"}
+
+
+class Command(BaseCommand):
+    help = ("Load battles in the public LMSYS format (JSON list or JSONL) as finished, voted battles. "
+            "Unknown models become disabled endpoints, so their history shows on the leaderboard.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+
+    def handle(self, *args, **o):
+        try:
+            with open(o["file"], encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            raise CommandError(f"No such file: {o['file']}") from None
+        try:
+            records = json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"{o['file']} is not JSON or JSON lines: {exc}") from None
+        for n, record in enumerate(records, 1):
+            if not isinstance(record, dict) or not {"model_a", "model_b", "winner"} <= record.keys() \
+                    or record["winner"] not in CHOICE or record["model_a"] == record["model_b"]:
+                raise CommandError(f"Record {n} needs model_a, model_b (different) and a winner in {sorted(CHOICE)}.")
+        with transaction.atomic():
+            endpoints = {}
+            for name in {r[k] for r in records for k in ("model_a", "model_b")}:
+                endpoints[name], _ = ModelEndpoint.objects.get_or_create(
+                    name=name, defaults={"backend": Backend.OPENAI, "queue": "imported", "enabled": False,
+                                         "params": {}, "description": "Imported battle history."})
+            for record in records:
+                self._load(record, endpoints)
+        self.stdout.write(f"imported {len(records)} battles")
+
+    def _load(self, record: dict, endpoints: dict) -> None:
+        when = datetime.fromtimestamp(record["tstamp"], UTC) if record.get("tstamp") else datetime.now(UTC)
+        anony = record.get("anony", True)
+        battle = Battle.objects.create(mode=Mode.ANONYMOUS if anony else Mode.NAMED, endpoint_a=endpoints[record["model_a"]],
+                                       endpoint_b=endpoints[record["model_b"]], client_id="import", created_at=when)
+        conv = {s: record.get(f"conversation_{s}") or [] for s in "ab"}
+        prompts = [m["content"] for m in conv["a"] if m.get("role") == "user"] or [record.get("prompt", "")]
+        messages = []
+        for index, prompt in enumerate(prompts):
+            turn = Turn.objects.create(battle=battle, index=index, prompt=prompt, created_at=when)
+            for side in "ab":
+                answers = [m["content"] for m in conv[side] if m.get("role") == "assistant"]
+                text = answers[index] if index < len(answers) else ""
+                messages.append(Message.objects.create(turn=turn, side=side, status=Status.DONE, text=text,
+                                                       created_at=when, finished_at=when))
+        Vote.objects.create(battle=battle, choice=CHOICE[record["winner"]], client_id="import", counts=anony,
+                            excluded_reason="" if anony else "Only anonymous battles count toward the ratings.",
+                            features=battle_features(prompts, messages), created_at=when)

@@ -1,0 +1,62 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ratings.battles import read_battles
+from ratings.categories import CATEGORIES, category_mask
+from ratings.leaderboard import compute_leaderboard
+
+
+def parse_anchor(value: str | None) -> tuple[str, float] | None:
+    if not value:
+        return None
+    name, sep, rating = value.rpartition("=")
+    try:
+        return name, float(rating)
+    except ValueError:
+        raise CommandError(f"--anchor takes NAME=RATING, not {value!r}.") from None
+
+
+class Command(BaseCommand):
+    help = "Print a leaderboard from a battles file in the public LMSYS format (JSON list or JSONL); no database."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--battles", required=True, help="JSON or JSONL file of battles")
+        parser.add_argument("--format", choices=["table", "json"], default="table")
+        parser.add_argument("--category", choices=sorted(CATEGORIES), default="overall")
+        parser.add_argument("--style-control", action="store_true")
+        parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap rounds (0: sandwich CIs)")
+        parser.add_argument("--anchor", help="pin one model's rating, e.g. llama-2-70b-chat=1000")
+        parser.add_argument("--include-named", action="store_true", help="also count non-anonymous battles")
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(self, *args, **o):
+        try:
+            battles = read_battles(o["battles"])
+        except FileNotFoundError:
+            raise CommandError(f"No such file: {o['battles']}") from None
+        except (ValueError, KeyError) as exc:
+            raise CommandError(f"{o['battles']} is not a battles file: {exc}") from None
+        if "anony" in battles.fields and not o["include_named"]:
+            battles = battles.select(battles.fields["anony"].astype(bool))
+        try:
+            battles = battles.select(category_mask(battles, o["category"]))
+            rows = compute_leaderboard(battles, style_control=o["style_control"], bootstrap_rounds=o["bootstrap"],
+                                       anchor=parse_anchor(o["anchor"]), seed=o["seed"])
+        except (ValueError, KeyError) as exc:
+            raise CommandError(str(exc)) from None
+        if o["format"] == "json":
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        header = f"{'rank':>4}  {'model':<40} {'rating':>8} {'95% CI':>15} {'votes':>8} {'elo':>8}"
+        if o["style_control"]:
+            header += f" {'style':>8} {'s-rank':>6}"
+        self.stdout.write(header)
+        for r in rows:
+            line = (f"{r['rank_ub']:>4}  {r['model'][:40]:<40} {r['rating']:>8.1f} "
+                    f"{'+%.1f/-%.1f' % (r['ci_upper'] - r['rating'], r['rating'] - r['ci_lower']):>15} "
+                    f"{r['votes']:>8} {r['elo']:>8.1f}")
+            if o["style_control"]:
+                line += f" {r['style_rating']:>8.1f} {r['style_rank_ub']:>6}"
+            self.stdout.write(line)
+        self.stdout.write(f"{len(battles)} battles, {len(rows)} models")

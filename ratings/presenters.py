@@ -1,0 +1,41 @@
+"""The leaderboard as the page and the API show it, read from the latest snapshot."""
+
+import csv
+import io
+
+from ratings.snapshots import latest
+
+CATEGORY_LABELS = {
+    "overall": "Overall", "multi_turn": "Multi-turn", "long_prompt": "Long prompts", "code": "Code",
+    "math": "Math", "english": "English", "non_english": "Non-English", "deduplicated": "Deduplicated prompts",
+}
+CSV_COLUMNS = ["rank_ub", "model", "rating", "ci_lower", "ci_upper", "votes", "organisation", "license",
+               "elo", "style_rating", "style_rank_ub", "tokens_per_answer", "seconds_per_answer"]
+
+
+def leaderboard_json(*, category: str = "overall", style_control: bool = False, min_votes: int = 0) -> dict:
+    snapshot = latest(category)
+    if snapshot is None:
+        return {"category": category, "computed_at": None, "total_votes": 0, "rows": [], "excluded": {},
+                "style_control": style_control}
+    data = snapshot.data
+    rows = [dict(r) for r in data.get("rows", []) if r["votes"] >= min_votes]
+    if style_control and rows and all("style_rating" in r for r in rows):
+        rows.sort(key=lambda r: -r["style_rating"])
+    for row in rows:
+        row["ci_plus"] = round(row["ci_upper"] - row["rating"], 1)
+        row["ci_minus"] = round(row["rating"] - row["ci_lower"], 1)
+    return {"category": category, "computed_at": snapshot.computed_at.isoformat(),
+            "total_votes": snapshot.total_votes, "style_control": style_control, "rows": rows,
+            "models": data.get("models", []), "battle_counts": data.get("battle_counts", []),
+            "win_fraction": data.get("win_fraction", []), "average_win_rate": data.get("average_win_rate", []),
+            "predicted_win_rate": data.get("predicted_win_rate", []), "excluded": data.get("excluded", {})}
+
+
+def leaderboard_csv(board: dict) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in board["rows"]:
+        writer.writerow({k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()})
+    return out.getvalue()

@@ -1,0 +1,127 @@
+"""Recompute the leaderboard from the votes and store it as snapshots; pages only read snapshots.
+
+Every category's table comes from pair counts that PostgreSQL groups (one row per model pair and
+outcome), so the fit never loads one row per vote. Only two things need votes one by one: online
+Elo (which depends on vote order; three integers per vote) and style control (four numbers per
+side, from the features stored with each vote).
+"""
+
+import logging
+import time
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from arena.models import ModelEndpoint
+from ratings.battles import Battles, PairCounts
+from ratings.bradley_terry import fit_bradley_terry, to_rating_scale
+from ratings.elo import online_elo
+from ratings.intervals import (bootstrap_thetas, normal_intervals, quantile_intervals, rank_upper_bound,
+                               sandwich_covariance)
+from ratings.leaderboard import compute_leaderboard
+from ratings.matrices import average_win_rate, battle_count_matrix, predicted_win_rate_matrix, win_fraction_matrix
+from ratings.models import LeaderboardSnapshot
+from ratings.queries import (CATEGORY_FILTERS, compute_per_answer, elo_arrays, exclusion_counts, pair_counts,
+                             style_battles)
+
+log = logging.getLogger(__name__)
+MIN_VOTES_FOR_STYLE = 30
+KEEP_SNAPSHOTS = 5
+
+
+def table_from_counts(names: list[str], counts: PairCounts, *, bootstrap_rounds: int = 0, seed: int = 0) -> dict:
+    """Ratings, 95% intervals, UB ranks and the matrices for the models that have votes."""
+    votes = np.zeros(counts.n_models)
+    np.add.at(votes, counts.pairs[:, 0], counts.n)
+    np.add.at(votes, counts.pairs[:, 1], counts.n)
+    used = np.flatnonzero(votes)
+    if len(used) < 2:
+        return {"rows": [], "models": []}
+    remap = np.full(counts.n_models, -1)
+    remap[used] = np.arange(len(used))
+    counts = PairCounts(len(used), remap[counts.pairs], counts.counts)
+    names, votes = [names[i] for i in used], votes[used]
+    theta = fit_bradley_terry(counts)
+    if bootstrap_rounds:
+        lower, upper = quantile_intervals(bootstrap_thetas(counts, theta, rounds=bootstrap_rounds, seed=seed))
+    else:
+        lower, upper = normal_intervals(theta, np.diag(sandwich_covariance(counts, theta)))
+    rating, lower, upper = (to_rating_scale(x) for x in (theta, lower, upper))
+    ranks = rank_upper_bound(lower, upper)
+    order = np.argsort(-rating, kind="stable")
+    predicted = predicted_win_rate_matrix(rating[order])
+    win = win_fraction_matrix(counts)[np.ix_(order, order)]
+    return {
+        "rows": [{"model": names[i], "rating": float(rating[i]), "ci_lower": float(lower[i]),
+                  "ci_upper": float(upper[i]), "votes": int(votes[i]), "rank_ub": int(ranks[i]),
+                  "ci_method": "bootstrap" if bootstrap_rounds else "sandwich"} for i in order],
+        "models": [names[i] for i in order],
+        "battle_counts": battle_count_matrix(counts)[np.ix_(order, order)].astype(int).tolist(),
+        "win_fraction": _json_matrix(win),
+        "predicted_win_rate": _json_matrix(predicted),
+        "average_win_rate": _json_matrix(average_win_rate(predicted)),
+    }
+
+
+def _json_matrix(values: np.ndarray) -> list:
+    """Rounded, with the undefined cells (a model against itself) as null: JSON has no NaN."""
+    return np.where(np.isnan(values), None, np.round(values, 4)).tolist()
+
+
+def _add_elo(table: dict, ids: list[int], names: list[str]) -> None:
+    a, b, outcome = elo_arrays(ids)
+    if not len(a):
+        return
+    elo = online_elo(a, b, outcome, len(names))
+    for row in table["rows"]:
+        row["elo"] = float(elo[names.index(row["model"])])
+
+
+def _add_style(table: dict) -> None:
+    battles: Battles = style_battles()
+    if len(battles) < MIN_VOTES_FOR_STYLE:
+        return
+    try:
+        styled = {r["model"]: r for r in compute_leaderboard(battles, style_control=True)}
+    except (ValueError, np.linalg.LinAlgError):
+        log.warning("style control could not be fitted on %s votes", len(battles), exc_info=True)
+        return
+    for row in table["rows"]:
+        if row["model"] in styled:
+            s = styled[row["model"]]
+            row.update({k: s[k] for k in ("style_rating", "style_ci_lower", "style_ci_upper", "style_rank_ub")})
+
+
+def recompute() -> list[LeaderboardSnapshot]:
+    started = time.monotonic()
+    endpoints = list(ModelEndpoint.objects.order_by("id"))
+    ids, names = [e.id for e in endpoints], [e.public_name for e in endpoints]
+    compute = compute_per_answer()
+    excluded = exclusion_counts()
+    now = timezone.now()
+    snapshots = []
+    for category, condition in CATEGORY_FILTERS.items():
+        table = table_from_counts(names, pair_counts(ids, condition), bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP)
+        if category == "overall" and table["rows"]:
+            _add_elo(table, ids, names)
+            _add_style(table)
+        for row in table["rows"]:
+            endpoint = endpoints[names.index(row["model"])]
+            row.update(organisation=endpoint.public_organisation, license=endpoint.license, backend=endpoint.backend,
+                       **compute.get(endpoint.id, {}))
+        table["excluded"] = excluded
+        total = sum(r["votes"] for r in table["rows"]) // 2
+        snapshots.append(LeaderboardSnapshot(category=category, computed_at=now, total_votes=total, data=table))
+    with transaction.atomic():
+        LeaderboardSnapshot.objects.bulk_create(snapshots)
+        for category in CATEGORY_FILTERS:
+            stale = LeaderboardSnapshot.objects.filter(category=category).order_by("-computed_at")[KEEP_SNAPSHOTS:]
+            LeaderboardSnapshot.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+    log.info("leaderboard recomputed in %.2f s", time.monotonic() - started)
+    return snapshots
+
+
+def latest(category: str = "overall") -> LeaderboardSnapshot | None:
+    return LeaderboardSnapshot.objects.filter(category=category).order_by("-computed_at").first()

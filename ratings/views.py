@@ -1,0 +1,17 @@
+from django.shortcuts import render
+
+from ratings.presenters import CATEGORY_LABELS, leaderboard_json
+
+
+def leaderboard_page(request):
+    category = request.GET.get("category", "overall")
+    if category not in CATEGORY_LABELS:
+        category = "overall"
+    try:
+        min_votes = max(0, int(request.GET.get("min_votes", 0)))
+    except ValueError:
+        min_votes = 0
+    board = leaderboard_json(category=category, style_control=request.GET.get("style_control") == "1",
+                             min_votes=min_votes)
+    return render(request, "ratings/leaderboard.html", {"board": board, "categories": CATEGORY_LABELS,
+                                                        "category": category, "min_votes": min_votes})

@@ -1,0 +1,93 @@
+"""The leaderboard from the arena's own votes: aggregated in PostgreSQL, equal to the pure math on
+the same battles, recomputed in the background shortly after a vote, served as JSON, CSV and a page."""
+
+import json
+import random
+
+import pytest
+from django.core.management import call_command
+
+from ratings.battles import read_battles
+from ratings.leaderboard import compute_leaderboard
+from ratings.snapshots import recompute
+from tests.conftest import wait_until
+
+STRENGTH = {"m-strong": 1.0, "m-mid": 0.3, "m-weak": -0.6, "m-new": 0.0}
+
+
+def synthetic_records(n: int, seed: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+    names = list(STRENGTH)
+    records = []
+    for i in range(n):
+        a, b = rng.sample(names, 2)
+        p = 1 / (1 + 10 ** (-(STRENGTH[a] - STRENGTH[b])))
+        u = rng.random()
+        winner = "tie" if u < 0.1 else "tie (bothbad)" if u < 0.15 else "model_a" if rng.random() < p else "model_b"
+        prompt = rng.choice(["What is 2+2?", "Write a python function to sort a list", "Bonjour, comment ça va ?",
+                             f"Tell me about topic {i % 7}"])
+        turns = 1 + (i % 5 == 0)
+        conv = lambda answer: [m for t in range(turns) for m in ({"role": "user", "content": prompt},
+                                                                  {"role": "assistant", "content": answer})]
+        records.append({"model_a": a, "model_b": b, "winner": winner, "anony": True, "tstamp": 1.7e9 + i,
+                        "conversation_a": conv("**Sure**\n- one\n- two " * rng.randint(1, 3)),
+                        "conversation_b": conv("# Answer\nplain words " * rng.randint(1, 3))})
+    return records
+
+
+@pytest.fixture
+def battles_file(tmp_path):
+    path = tmp_path / "battles.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in synthetic_records(400)))
+    return path
+
+
+def test_database_aggregation_matches_the_pure_fit(arena_db, battles_file):
+    call_command("import_battles", str(battles_file))
+    recompute()
+    from ratings.presenters import leaderboard_json
+
+    board = leaderboard_json()
+    expected = {r["model"]: r for r in compute_leaderboard(read_battles(battles_file))}
+    assert board["total_votes"] == 400
+    assert [r["model"] for r in board["rows"]] == sorted(expected, key=lambda m: -expected[m]["rating"])
+    for row in board["rows"]:
+        want = expected[row["model"]]
+        for key in ("rating", "ci_lower", "ci_upper"):
+            assert row[key] == pytest.approx(want[key], rel=1e-6)
+        assert row["votes"] == want["votes"] and row["rank_ub"] == want["rank_ub"]
+        assert row["elo"] == pytest.approx(want["elo"], rel=1e-9)
+        assert "style_rating" in row
+    assert board["rows"][0]["model"] == "m-strong" and board["rows"][-1]["model"] == "m-weak"
+    multi = leaderboard_json(category="multi_turn")
+    assert multi["total_votes"] == 80  # every fifth battle has two turns
+
+
+def test_export_then_the_command_gives_the_same_leaderboard(arena_db, battles_file, tmp_path, capsys):
+    call_command("import_battles", str(battles_file))
+    out = tmp_path / "export.jsonl"
+    call_command("export_battles", str(out))
+    exported = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(exported) == 400 and {"model_a", "model_b", "winner", "conversation_a", "turn"} <= exported[0].keys()
+    capsys.readouterr()
+    call_command("leaderboard", "--battles", str(out), "--format", "json")
+    from_export = {r["model"]: r["rating"] for r in json.loads(capsys.readouterr().out)}
+    original = {r["model"]: r["rating"] for r in compute_leaderboard(read_battles(battles_file))}
+    assert from_export == pytest.approx(original, rel=1e-9)
+
+
+def test_a_new_vote_reaches_the_leaderboard_within_a_minute(api, endpoints):
+    battle_id = api.start("Hello there")
+    api.wait_finished(battle_id)
+    vote = api.post(f"/api/battles/{battle_id}/vote", {"choice": "a"}).json()["vote"]
+    assert vote["counts"] is True, vote
+    board = wait_until(lambda: (b := api.get("/api/leaderboard").json())["total_votes"] == 1 and b,
+                       timeout=60, what="the leaderboard to count the vote")
+    assert {r["model"] for r in board["rows"]} == {"alpha-model", "beta-model"}
+    csv = api.get("/api/leaderboard?format=csv")
+    assert csv.headers["content-type"].startswith("text/csv") and "alpha-model" in csv.text
+    page = api.get("/leaderboard/")
+    assert page.status_code == 200 and "alpha-model" in page.text and "chart-ratings" in page.text
+    assert api.get("/static/vendor/plotly/plotly.min.js").status_code == 200
+    bad = api.get("/api/leaderboard?category=astrology")
+    assert bad.status_code == 422 and "Unknown category" in bad.json()["detail"]
