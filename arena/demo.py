@@ -16,3 +16,15 @@ DEMO_ENDPOINTS = [
      "params": {"model": "smollm2", "temperature": 0.6, "max_new_tokens": 256, "repetition_penalty": 1.1,
                 "system_prompt": "You are a patient tutor. Explain your reasoning step by step, then give the answer."}},
 ]
+
+# Test-time compute over the same model: does thinking longer at answer time beat answering once?
+DEMO_SEARCH_ENDPOINTS = [
+    {"name": "smollm2-best-of-4", "description": "SmolLM2-135M-Instruct sampling 4 answers in one batch and "
+     "keeping the one its verifiers (own log-likelihood, agreement, arithmetic checker) score best.",
+     "params": {"base": "smollm2-precise", "strategy": "best_of_n", "n": 4, "max_new_tokens": 200,
+                "verifiers": {"loglik": 1.0, "consensus": 1.0, "checker": 2.0}}},
+    {"name": "smollm2-docs", "description": "SmolLM2-135M-Instruct answering from the Python standard "
+     "library documentation (BM25 + MiniLM retrieval), citing its sources.",
+     "params": {"base": "smollm2-precise", "strategy": "retrieve", "corpus": "pydoc", "top_k": 3,
+                "max_new_tokens": 200, "temperature": 0.2}},
+]

@@ -17,17 +17,20 @@ number of votes. The same code fits a whole batch of count vectors at once (the 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
-from ratings.battles import PairCounts
+if TYPE_CHECKING:  # battles -> style -> bradley_terry: a runtime import would be circular
+    from ratings.battles import PairCounts
 
 SCALE = 400.0
 BASE = 10.0
 INIT_RATING = 1000.0
+FTOL = 1e-12
 
 
 def rating_units(*, scale: float = SCALE, base: float = BASE) -> float:
@@ -47,7 +50,9 @@ def fit_bradley_terry(
     """MLE of the natural-unit strengths `theta` (shape (K,)), mean zero per connected part.
 
     Models with no battles get 0. When a model has only wins (or only losses) the MLE does not
-    exist; the result then grows with `max_iter` like any optimiser's would.
+    exist: the fit then stops where the loss stops changing (rel. 1e-12), which leaves that
+    model some thousands of points away, as arena-rank's stopping rule does (about 1e-9 there).
+    Such a model's interval is correspondingly huge; callers may prefer to hide it.
     """
     theta0 = None if init is None else np.asarray(init, dtype=np.float64)[None, :]
     return fit_bradley_terry_batch(
@@ -87,7 +92,7 @@ def fit_bradley_terry_batch(
     # stay where they started (zero from the default start) instead of drifting with rounding.
     ridge = 1e-10 * max(1.0, float(n.sum(axis=1).max()))
     eye = np.eye(k)
-    centre = _part_centring(pairs[(n > 0).any(axis=0)], k)
+    centre = centring_by_part(pairs[(n > 0).any(axis=0)], k)
 
     def loss(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
         d = th[:, a] - th[:, b]
@@ -131,7 +136,12 @@ def fit_bradley_terry_batch(
             t[todo] *= 0.5
         theta[rows] = th + t[:, None] * step
         known_loss[rows] = f_new
-        active = rows[t * size[searching] > tol]
+        # Also stop once the mean loss barely moves (arena-rank's ftol test, tighter). A converging
+        # fit gets here only within ~1e-6 of the optimum, where the next step would not matter;
+        # a diverging one (a model that never lost) gets here instead of running to max_iter.
+        battles = np.maximum(n[rows].sum(axis=1), 1.0)
+        flat = (f0 - f_new) / battles <= FTOL * np.maximum(np.abs(f_new) / battles, 1.0)
+        active = rows[(t * size[searching] > tol) & ~flat]
         if len(active) == 0:
             break
     return theta
@@ -142,7 +152,7 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
-def _part_centring(pairs: np.ndarray, k: int):
+def centring_by_part(pairs: np.ndarray, k: int):
     """A function removing, from each row of a (B, K) array, its mean over each connected part."""
     graph = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
     n_parts, labels = connected_components(graph, directed=False)

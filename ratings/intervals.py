@@ -56,7 +56,7 @@ def bootstrap_thetas(
     *,
     rounds: int = 1000,
     seed: int = 0,
-    max_cells_per_chunk: int = 20_000_000,
+    max_cells_per_chunk: int = 1_000_000,
 ) -> np.ndarray:
     """Refit on `rounds` multinomial resamples of the counts; returns theta samples (rounds, K).
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from ratings.bradley_terry import centring_by_part
+
 STYLE_ELEMENTS = ("tokens", "headers", "lists", "bold")
 
 _CODE_BLOCK = re.compile(r"```[^`]*```")
@@ -116,11 +118,16 @@ def fit_style_bradley_terry(
     if init is not None:
         params[:k], params[k:] = init
     ridge = 1e-12 * np.eye(k + f)
+    # As in bradley_terry: steps are kept off each connected part's constant direction.
+    played = w > 0
+    centre = centring_by_part(np.stack([a[played], b[played]], axis=1), k)
+    final = 0.1 * np.sqrt(tol)
 
     def objective(par: np.ndarray) -> float:
         z = par[a] - par[b] + x @ par[k:]
         return float(-(w * (o * z - np.logaddexp(0.0, z))).sum() / rows + 0.5 * reg * par[k:] @ par[k:])
 
+    f0 = objective(params)
     for _ in range(max_iter):
         z = params[a] - params[b] + x @ params[k:]
         p = expit(z)
@@ -129,10 +136,16 @@ def fit_style_bradley_terry(
         hess = _style_hessian(a, b, x, w * p * (1.0 - p) / rows, k)
         hess[k:, k:] += reg * np.eye(f)
         step = -np.linalg.solve(hess + ridge, grad)
-        f0, slope, t = objective(params), grad @ step, 1.0
-        while objective(params + t * step) > f0 + 1e-4 * t * slope + 1e-14 * abs(f0) and t > 1e-12:
+        step[:k] = centre(step[None, :k])[0]
+        if np.abs(step).max() <= final:  # quadratic convergence from here: take it and stop
+            params = params + step
+            break
+        slope, t = grad @ step, 1.0
+        f_new = objective(params + step)
+        while f_new > f0 + 1e-4 * t * slope + 1e-14 * abs(f0) and t > 1e-12:
             t *= 0.5
-        params = params + t * step
+            f_new = objective(params + t * step)
+        params, f0 = params + t * step, f_new
         if np.abs(t * step).max() <= tol:
             break
     return StyleFit(theta=params[:k], beta=params[k:])

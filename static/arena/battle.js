@@ -245,13 +245,17 @@
     sendButton.disabled = decided || state.busy || blocked || !ready;
     stopButton.disabled = state.busy;
     promptBox.disabled = decided;
-    promptBox.placeholder = battle && !decided ? "Ask a follow-up…" : "Ask anything…";
+    promptBox.placeholder = decided ? "This battle is closed. Start a new round to ask again."
+      : battle ? "Ask a follow-up…" : "Ask anything…";
     regenButton.hidden = !battle || active || decided;
     regenButton.disabled = state.busy;
     regenButton.classList.toggle("primary", failed.length > 0);
     newRoundButton.hidden = !battle || active;
     newRoundButton.classList.toggle("primary", decided);
-    voteButtons.forEach((b) => { b.disabled = !voteOpen; });
+    voteButtons.forEach((b) => {
+      b.disabled = !voteOpen;
+      b.classList.toggle("chosen", decided && battle.vote.choice === b.dataset.choice);
+    });
     pickers.forEach((p) => { p.disabled = Boolean(battle) || !ready; });
 
     let status = "";
@@ -332,7 +336,7 @@
     addRow("Time to first token", (r) => r.ttft);
     addRow("Tokens per second", (r) => r.rate);
     if (rows.some((r) => r.compute)) {
-      addRow("Search", (r) => (r.compute ? r.compute.strategy : "–"));
+      addRow("Search strategy", (r) => (r.compute ? r.compute.strategy : "–"));
       addRow("Candidates", (r) => (r.compute ? r.compute.candidates : "–"));
       addRow("Tokens generated / in the answer", (r) => (r.compute ? r.compute.tokens : "–"));
       addRow("Search wall time", (r) => (r.compute ? r.compute.wall : "–"));
@@ -449,18 +453,16 @@
     });
     source.addEventListener("error", () => {
       if (state.source !== source) return;
-      if (!navigator.onLine) setConnection("offline");
-      else setConnection("reconnecting");
-      // CONNECTING: the browser retries by itself and sends Last-Event-ID. CLOSED: the server
-      // answered with an error status, so retry here with backoff from the last event seen.
-      if (source.readyState === EventSource.CLOSED) {
-        state.source = null;
-        clearTimeout(state.reconnectTimer);
-        state.reconnectTimer = setTimeout(() => {
-          if (state.battle && state.battle.id === battleId && !state.source) follow();
-        }, state.reconnectDelay);
-        state.reconnectDelay = Math.min(state.reconnectDelay * 2, 15000);
-      }
+      // The connection dropped or the server refused it. Reconnect here rather than leave it to
+      // the browser, with backoff, asking explicitly for what follows the last event we have.
+      source.close();
+      state.source = null;
+      setConnection(navigator.onLine ? "reconnecting" : "offline");
+      clearTimeout(state.reconnectTimer);
+      state.reconnectTimer = setTimeout(() => {
+        if (state.battle && state.battle.id === battleId && !state.source) follow();
+      }, state.reconnectDelay);
+      state.reconnectDelay = Math.min(state.reconnectDelay * 2, 15000);
     });
   }
 

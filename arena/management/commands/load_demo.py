@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand
 
-from arena.demo import COMMON, DEMO_ENDPOINTS, DEMO_QUEUE
+from arena.demo import COMMON, DEMO_ENDPOINTS, DEMO_QUEUE, DEMO_SEARCH_ENDPOINTS
 from arena.models import Backend, ModelEndpoint
+from workers.backends import validate_params
 
 
 class Command(BaseCommand):
@@ -13,5 +14,12 @@ class Command(BaseCommand):
                 name=spec["name"],
                 defaults={**COMMON, "description": spec["description"], "params": spec["params"],
                           "backend": Backend.TRANSFORMERS, "queue": DEMO_QUEUE},
+            )
+            self.stdout.write(f"{'added' if created else 'updated'} demo endpoint {spec['name']}")
+        for spec in DEMO_SEARCH_ENDPOINTS:
+            _, created = ModelEndpoint.objects.update_or_create(
+                name=spec["name"],
+                defaults={**COMMON, "description": spec["description"], "params": validate_params("search", spec["params"]),
+                          "backend": Backend.SEARCH, "queue": DEMO_QUEUE},
             )
             self.stdout.write(f"{'added' if created else 'updated'} demo endpoint {spec['name']}")
