@@ -3,6 +3,11 @@
     .venv/bin/python bench/ratings_bench.py                       # 10k, 100k, 1M, 10M battles
     .venv/bin/python bench/ratings_bench.py --sizes 10k,100k --arena-rank-rounds 1000
 
+arena-rank pins jax and numpy, so it and scikit-learn live in their own environment:
+
+    python3 -m venv /tmp/arenarank-venv
+    /tmp/arenarank-venv/bin/pip install arena-rank==0.1.1 scikit-learn==1.9.1
+
 Every size is 50 synthetic models (ratings.synthetic, seeded) with 15% ties. Each tool runs in
 its own fresh process, timed inside that process, so peak memory (ru_maxrss) is per tool:
   ours        this package: aggregate -> Newton fit -> sandwich -> 1000-round batched bootstrap

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from ratings.bradley_terry import centring_by_part
+from ratings.bradley_terry import FTOL, centring_by_part
 
 STYLE_ELEMENTS = ("tokens", "headers", "lists", "bold")
 
@@ -86,7 +86,6 @@ def pair_frequency_weights(model_a: np.ndarray, model_b: np.ndarray, *, min_pair
 class StyleFit:
     theta: np.ndarray  # (K,) natural units, mean zero
     beta: np.ndarray  # (F,) log-odds per standard deviation of each feature
-    covariance: np.ndarray | None = None  # (K + F, K + F) sandwich covariance, when computed
 
 
 def fit_style_bradley_terry(
@@ -145,8 +144,8 @@ def fit_style_bradley_terry(
         while f_new > f0 + 1e-4 * t * slope + 1e-14 * abs(f0) and t > 1e-12:
             t *= 0.5
             f_new = objective(params + t * step)
-        params, f0 = params + t * step, f_new
-        if np.abs(t * step).max() <= tol:
+        params, f_old, f0 = params + t * step, f0, f_new
+        if np.abs(t * step).max() <= tol or f_old - f_new <= FTOL * max(abs(f_new), 1.0):
             break
     return StyleFit(theta=params[:k], beta=params[k:])
 

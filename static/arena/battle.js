@@ -27,6 +27,7 @@
   const pickers = Array.from(root.querySelectorAll(".pickers select"));
   const ACTIVE = ["pending", "streaming"];
   const TERMS_KEY = "arena.terms-accepted";
+  const BATTLE_KEY = `arena.battle.${mode}`; // so that a reload continues the battle in this tab
   const CHOICES = { a: "A is better", b: "B is better", tie: "Tie", bothbad: "Both are bad" };
 
   const state = {
@@ -113,7 +114,7 @@
 
   // ---- Drawing the battle ------------------------------------------------------------------
 
-  const lastTurn = () => state.battle.turns[state.battle.turns.length - 1];
+  const lastTurn = () => (state.battle && state.battle.turns[state.battle.turns.length - 1]) || {};
   const isActive = (message) => ACTIVE.includes(message.status);
   const revealed = () => Boolean(state.battle && state.battle.models);
 
@@ -508,6 +509,7 @@
       if (!state.battle) {
         const created = await call("POST", "/api/battles", { prompt, mode, models: chosenModels() });
         state.battle = { id: created.id, turns: [], models: null, vote: null };
+        remember(created.id);
       } else {
         await call("POST", `/api/battles/${state.battle.id}/turns`, { prompt });
       }
@@ -536,6 +538,7 @@
   }));
   voteButtons.forEach((button) => button.addEventListener("click", () => act(async () => {
     state.battle = await call("POST", `/api/battles/${state.battle.id}/vote`, { choice: button.dataset.choice });
+    remember(null);
     render();
     newRoundButton.hidden = false;
     newRoundButton.focus({ preventScroll: true });
@@ -555,6 +558,7 @@
 
   newRoundButton.addEventListener("click", () => {
     closeStream();
+    remember(null);
     state.battle = null;
     state.lastEventId = "";
     state.live.clear();
@@ -592,6 +596,38 @@
 
   byId("accept-terms").addEventListener("click", acceptTerms);
   terms.hidden = termsAccepted();
+
+  // ---- Continuing after a reload ---------------------------------------------------------------
+
+  function remember(id) {
+    try {
+      if (id) sessionStorage.setItem(BATTLE_KEY, id);
+      else sessionStorage.removeItem(BATTLE_KEY);
+    } catch (err) { /* storage is off: a reload starts afresh */ }
+  }
+
+  async function resume() {
+    let id = null;
+    try { id = sessionStorage.getItem(BATTLE_KEY); } catch (err) { return; }
+    if (!id) return;
+    let data;
+    try {
+      data = await call("GET", `/api/battles/${id}`);
+    } catch (err) {
+      remember(null);
+      return;
+    }
+    if (!data.yours || data.vote || state.battle) {
+      remember(null);
+      return;
+    }
+    if (data.models) sides.forEach((side) => { const picker = byId(`model-${side}`); if (picker) picker.value = data.models[side]; });
+    state.battle = data;
+    render();
+    if (sides.some((side) => lastTurn()[side] && isActive(lastTurn()[side]))) follow();
+  }
+
   drawTitles();
   update();
+  resume().catch(report);
 })();

@@ -58,10 +58,13 @@ def test_it_runs_a_blind_battle_from_prompt_to_reveal(page, scripted_pair):
     expect(page.get_by_role("button", name="Copy code")).to_have_count(2)
 
 
-def test_it_asks_a_follow_up_in_the_same_battle(page, endpoints):
+def test_it_asks_a_follow_up_in_the_same_battle_even_after_a_reload(page, endpoints):
     page.goto("/")
     send(page, "First question")
     wait_until_answered(page)
+    page.reload()  # the battle goes on in this tab
+    expect(pane(page, "a").locator(".user")).to_have_text("Prompt: First question")
+    expect(answer(page, "b")).to_have_attribute("data-status", "done")
     expect(prompt_box(page)).to_have_attribute("placeholder", "Ask a follow-up…")
     send(page, "Second question")
     wait_until_answered(page, turn=1)

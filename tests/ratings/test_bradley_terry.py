@@ -102,3 +102,20 @@ def test_it_pins_the_anchor_model_to_its_rating():
     anchored = anchor_ratings(ratings, 1, 1114.0)
     assert anchored[:, 1].tolist() == [1114.0, 1114.0]
     assert anchored[0].tolist() == [1134.0, 1114.0, 1124.0]
+
+
+def test_it_stops_with_a_finite_rating_for_a_model_that_never_lost():
+    # No MLE exists (model a won all 3 of its battles); the fit must still end, far above the rest.
+    battles = Battles(
+        models=("a", "b", "c"),
+        model_a=np.array([0, 0, 0, 1, 1, 2], np.int32),
+        model_b=np.array([1, 2, 1, 2, 2, 1], np.int32),
+        outcome=np.array([Outcome.A, Outcome.A, Outcome.A, Outcome.A, Outcome.B, Outcome.A], np.int8),
+    )
+    counts = aggregate(battles)
+    theta = fit_bradley_terry(counts)
+    assert np.isfinite(theta).all()
+    assert theta[0] - theta[1:].max() > 15  # more than 2,600 points: "unbounded", not a real gap
+    # Between themselves b beat c once and lost twice; a's battles no longer pull on them.
+    assert theta[1] - theta[2] == pytest.approx(np.log(1 / 2), abs=1e-6)
+    assert theta.mean() == pytest.approx(0.0, abs=1e-9)

@@ -237,7 +237,8 @@ class BatchEngine:
             for request in admitted:
                 request.events.put(("error", exc))
             return
-        keep = [i for i, request in enumerate(admitted) if self._accept(request, logits[i])]
+        argmax = logits.argmax(dim=-1).tolist()
+        keep = [i for i, request in enumerate(admitted) if self._accept(request, logits[i], argmax[i])]
         if not keep:
             return
         # Rows first: if merging fails, the caller's handler fails them along with the batch.
@@ -270,7 +271,8 @@ class BatchEngine:
         )
         logits = output.logits[:, -1, :].float()
         self.stats.steps += 1
-        keep = [i for i, request in enumerate(self._rows) if self._accept(request, logits[i])]
+        argmax = logits.argmax(dim=-1).tolist()
+        keep = [i for i, request in enumerate(self._rows) if self._accept(request, logits[i], argmax[i])]
         if len(keep) < len(self._rows):
             self._rows = [self._rows[i] for i in keep]
             if keep:
@@ -278,13 +280,13 @@ class BatchEngine:
             else:
                 self._kv = None
 
-    def _accept(self, request: _Request, logits: torch.Tensor) -> bool:
+    def _accept(self, request: _Request, logits: torch.Tensor, argmax: int) -> bool:
         """Sample the request's next token and hand it over; return whether it goes on."""
         if request.cancelled.is_set():
             request.events.put(("done", "stopped"))
             return False
         try:
-            token = request.sampler.pick(logits)
+            token = argmax if request.sampler.plain_greedy else request.sampler.pick(logits)
         except Exception as exc:  # e.g. bad logits for this row only
             logger.exception("Sampling failed for one request")
             request.events.put(("error", exc))

@@ -59,7 +59,7 @@ class GrowingLayer(DynamicLayer):
 @dataclass
 class PaddedKV:
     cache: Cache
-    mask: torch.Tensor  # [rows, columns], 1 where a real token is cached
+    mask: torch.Tensor  # [rows, columns], True where a real token is cached
     next_positions: torch.Tensor  # [rows], position id of each row's next token
 
     @property
@@ -100,11 +100,11 @@ def prefill_inputs(prompts: list[list[int]], pad_id: int, device: torch.device) 
     """Left-padded input ids, attention mask and position ids for several prompts."""
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.bool)
     for row, prompt in enumerate(prompts):
         ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
-        mask[row, width - len(prompt) :] = 1
-    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        mask[row, width - len(prompt) :] = True
+    positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
     return ids.to(device), mask.to(device), positions.to(device)
 
 

@@ -50,6 +50,11 @@ class TokenSampler:
             self.seen = torch.zeros(vocab_size, dtype=torch.bool, device=device)
             self.seen[torch.tensor(prompt_ids, device=device).clamp(max=vocab_size - 1)] = True
 
+    @property
+    def plain_greedy(self) -> bool:
+        """True when the pick is just the argmax, which the engine computes for all rows at once."""
+        return self.params.greedy and self.seen is None
+
     def pick(self, logits: torch.Tensor) -> int:
         """Choose a token from one row of float32 logits."""
         params = self.params
