@@ -4,6 +4,7 @@
 from typing import Literal
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from django.middleware.csrf import get_token
@@ -50,6 +51,13 @@ class Created(Schema):
 
 class Detail(Schema):
     detail: str
+
+
+def off_thread(function):
+    """Run a sync handler in the thread pool rather than on Django's one shared sync thread, so
+    concurrent API calls on one ASGI process proceed in parallel (each thread has its own
+    database connection)."""
+    return sync_to_async(function, thread_sensitive=False)
 
 
 def _battle(battle_id: UUID) -> Battle:
@@ -110,7 +118,11 @@ def models(request):
 
 
 @api.post("/battles", auth=session_with_csrf, response={201: Created, 409: Detail, 413: Detail, 422: Detail, 429: Detail, 503: Detail})
-def create_battle(request, payload: BattleIn):
+async def create_battle(request, payload: BattleIn):
+    return await off_thread(_create_battle)(request, payload)
+
+
+def _create_battle(request, payload: BattleIn):
     enforce(request, "battles", client_id=request.auth)
     battle = service.start_battle(prompt=payload.prompt, mode=payload.mode, models=payload.models,
                                   client_id=request.auth)
@@ -118,7 +130,11 @@ def create_battle(request, payload: BattleIn):
 
 
 @api.get("/battles/{battle_id}", response={200: dict, 404: Detail})
-def get_battle(request, battle_id: UUID):
+async def get_battle(request, battle_id: UUID):
+    return await off_thread(_get_battle)(request, battle_id)
+
+
+def _get_battle(request, battle_id: UUID):
     return battle_json(_battle(battle_id), client_id=client_id(request))
 
 
@@ -149,7 +165,11 @@ def stop(request, battle_id: UUID):
 
 
 @api.post("/battles/{battle_id}/vote", auth=session_with_csrf, response={200: dict, 403: Detail, 404: Detail, 409: Detail, 422: Detail, 429: Detail})
-def vote(request, battle_id: UUID, payload: VoteIn):
+async def vote(request, battle_id: UUID, payload: VoteIn):
+    return await off_thread(_vote)(request, battle_id, payload)
+
+
+def _vote(request, battle_id: UUID, payload: VoteIn):
     enforce(request, "votes", client_id=request.auth)
     battle = _battle(battle_id)
     service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth)

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 @dataclass(frozen=True)
 class Script:
     text: str
-    pause_s: float = 0.025  # between pieces: slow enough to watch, fast enough for a test
+    pause_s: float = 0.015  # between pieces: slow enough to watch, fast enough for a test
     piece_chars: int = 4
 
     def pieces(self) -> list[str]:
