@@ -102,9 +102,9 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=20)
     parser.add_argument("--new", type=int, default=4, help="models joining in the 'new models' situation")
     parser.add_argument("--prior-votes", type=int, default=20000)
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--target", type=float, default=50.0, help="widest 95%% interval allowed, rating points")
-    parser.add_argument("--batch", type=int, default=250)
+    parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--max-votes", type=int, default=400_000)
     args = parser.parse_args()
 

@@ -48,8 +48,14 @@ from workers.search.corpus import DEMO_MODULES, pydoc_text  # noqa: E402
 from workers.search.strategies.best_of_n import pick_best  # noqa: E402
 from workers.search.strategies.majority import vote  # noqa: E402
 
-SYSTEM_MATH = ("Solve the problem. Write each calculation as an equation like 3 + 4 = 7. "
-               "End with 'Answer: <number>'.")
+SYSTEM_MATH = "Solve the math problem. Write the calculation as one equation, then the answer."
+# Two worked examples: without them SmolLM2-135M rambles past its own answer and is almost never graded right.
+FEW_SHOT = [
+    {"role": "user", "content": "A box has 4 rows with 6 eggs in each row. How many eggs are in the box?"},
+    {"role": "assistant", "content": "4 * 6 = 24\nAnswer: 24"},
+    {"role": "user", "content": "Ben has 20 cards. He gets 5 more and then loses 8. How many cards does he have?"},
+    {"role": "assistant", "content": "20 + 5 - 8 = 17\nAnswer: 17"},
+]
 SYSTEM_DOCS = "Answer the question about Python briefly."
 VERIFIERS = ("loglik", "consensus", "reward", "checker")
 
@@ -148,11 +154,14 @@ def corpus_tasks(count: int, rng: random.Random) -> list[Task]:
 
 
 def is_correct(task: Task, text: str) -> bool:
+    """Arithmetic: the final answer (as majority voting reads it) equals the exact one.
+    Corpus: the first sentence states the default value, so a later guess does not count."""
     text = text.split("\n\nSources:\n")[0]
     if task.kind in ("arithmetic", "conversion"):
         answer = final_answer(text)
         value = parse_number(answer) if answer else None
         return value is not None and value == Fraction(task.answer)
+    text = re.split(r"(?<=[.!?])\s|\n", text.strip(), maxsplit=1)[0]
     expected = task.answer
     if expected[0] in "'\"":
         literal = expected[1:-1].strip()
@@ -246,10 +255,12 @@ class Tally:
         self.wall.append(wall)
 
 
-def run(engine, loaded, task: Task, system: str, **params):
+def run(engine, loaded, task: Task, **params):
     config = SearchConfig.from_params(params)
-    return run_search(config, engine=engine, loaded=loaded, messages=[{"role": "user", "content": task.question}],
-                      system_prompt=system)
+    shots = [] if task.kind == "corpus" else FEW_SHOT
+    system = SYSTEM_DOCS if task.kind == "corpus" else SYSTEM_MATH
+    return run_search(config, engine=engine, loaded=loaded,
+                      messages=[*shots, {"role": "user", "content": task.question}], system_prompt=system)
 
 
 def pool_choices(task: Task, result, n: int) -> dict[str, tuple[bool, float]]:
@@ -285,7 +296,7 @@ def main(argv=None) -> int:
     parser.add_argument("--prefs", type=int, default=240, help="synthetic preference pairs for the reward model")
     parser.add_argument("--n", type=int, default=8, help="candidates per best-of-N / majority pool")
     parser.add_argument("--beam", default="2x4", help="beam_width x k, or 'off'")
-    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--seed", type=int, default=0)
@@ -317,21 +328,20 @@ def main(argv=None) -> int:
     for i, task in enumerate(tasks, 1):
         t0 = time.perf_counter()
         marks = []
-        system = SYSTEM_DOCS if task.kind == "corpus" else SYSTEM_MATH
-        plain = run(engine, loaded, task, system, strategy="single", temperature=0, **common)
+        plain = run(engine, loaded, task, strategy="single", temperature=0, **common)
         record(task.kind, "plain (greedy)", is_correct(task, plain.text), plain.generated_tokens, plain.wall_s)
         marks.append(f"plain {'Y' if is_correct(task, plain.text) else 'n'} {plain.wall_s:.1f}s")
         if task.kind == "corpus":
-            rag = run(engine, loaded, task, system, strategy="retrieve", corpus="pydoc", temperature=0, **common)
+            rag = run(engine, loaded, task, strategy="retrieve", corpus="pydoc", temperature=0, **common)
             record(task.kind, "retrieve (greedy)", is_correct(task, rag.text), rag.generated_tokens, rag.wall_s)
             marks.append(f"retrieve {'Y' if is_correct(task, rag.text) else 'n'} {rag.wall_s:.1f}s")
-            rag_n = run(engine, loaded, task, system, strategy="retrieve+best_of_n", corpus="pydoc", n=4,
+            rag_n = run(engine, loaded, task, strategy="retrieve+best_of_n", corpus="pydoc", n=4,
                         verifiers={"loglik": 1, "consensus": 1}, **sampled)
             record(task.kind, "retrieve+best-of-4 loglik+consensus", is_correct(task, rag_n.text),
                    rag_n.generated_tokens, rag_n.wall_s)
             marks.append(f"retrieve+bo4 {'Y' if is_correct(task, rag_n.text) else 'n'} {rag_n.wall_s:.1f}s")
         else:
-            pool = run(engine, loaded, task, system, strategy="best_of_n", n=args.n,
+            pool = run(engine, loaded, task, strategy="best_of_n", n=args.n,
                        verifiers={v: 1 for v in VERIFIERS}, reward_model=str(reward_path), **sampled)
             record(task.kind, f"best-of-{args.n} all verifiers (measured)", is_correct(task, pool.text),
                    pool.generated_tokens, pool.wall_s)
@@ -342,8 +352,8 @@ def main(argv=None) -> int:
                          f"{pool.wall_s:.1f}s")
             if args.beam != "off":
                 width, k = (int(x) for x in args.beam.split("x"))
-                beam = run(engine, loaded, task, system, strategy="beam", beam_width=width, k=k, max_steps=4,
-                           step_tokens=40, verifiers={"checker": 2, "loglik": 1}, **sampled)
+                beam = run(engine, loaded, task, strategy="beam", beam_width=width, k=k, max_steps=4,
+                           step_tokens=32, verifiers={"checker": 2, "loglik": 1}, **sampled)
                 record(task.kind, f"beam {width}x{k} checker+loglik", is_correct(task, beam.text),
                        beam.generated_tokens, beam.wall_s)
                 marks.append(f"beam {'Y' if is_correct(task, beam.text) else 'n'} {beam.wall_s:.1f}s")

@@ -443,7 +443,10 @@
       live.text += ev.text;
       scheduleDraw(key);
     }));
-    source.addEventListener("end", streamEvent(() => refresh().catch(report)));
+    source.addEventListener("end", streamEvent((ev) => {
+      if (ev.attempt <= finalAttempt(`${ev.turn}:${ev.side}`)) return; // replayed: already drawn whole
+      refresh().catch(report);
+    }));
     source.addEventListener("idle", streamEvent(() => {
       closeStream();
       refresh().catch(report);

@@ -106,4 +106,4 @@ def test_it_answers_503_with_too_few_models(api, arena_db, tiny_model_dir):
     _refused(api.post("/api/battles", {"prompt": "hi"}), 503, "fewer than two")
     assert _snapshot() == before
     page = api.get("/")
-    assert page.status_code == 200 and "No models are available" in page.text
+    assert page.status_code == 200 and "Fewer than two models are available" in page.text

@@ -58,7 +58,7 @@ def test_it_runs_a_blind_battle_from_prompt_to_reveal(page, scripted_pair):
     expect(page.get_by_role("button", name="Copy code")).to_have_count(2)
 
 
-def test_it_asks_a_follow_up_in_the_same_battle_even_after_a_reload(page, endpoints):
+def test_it_asks_a_follow_up_in_the_same_battle_even_after_a_reload(page, worker, endpoints):
     page.goto("/")
     send(page, "First question")
     wait_until_answered(page)

@@ -13,7 +13,7 @@ from tests.browser.conftest import DESKTOP, PHONE
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-def test_it_chats_with_one_model_directly(page, endpoints):
+def test_it_chats_with_one_model_directly(page, worker, endpoints):
     page.goto("/direct/?model=beta-model")
     picker = page.get_by_role("combobox", name="Model")
     expect(picker).to_have_value("beta-model")
@@ -27,7 +27,7 @@ def test_it_chats_with_one_model_directly(page, endpoints):
     expect(picker).to_be_enabled()
 
 
-def test_the_models_page_describes_each_model(page, endpoints):
+def test_the_models_page_describes_each_model(page, worker, endpoints):
     from arena.models import ModelEndpoint
 
     ModelEndpoint.objects.filter(name="alpha-model").update(description="A tiny test model.", license="Apache-2.0")
