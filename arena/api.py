@@ -5,7 +5,7 @@ from typing import Literal
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
 from django.http import Http404
 from django.middleware.csrf import get_token
 from ninja import NinjaAPI, Schema
@@ -56,8 +56,16 @@ class Detail(Schema):
 def off_thread(function):
     """Run a sync handler in the thread pool rather than on Django's one shared sync thread, so
     concurrent API calls on one ASGI process proceed in parallel (each thread has its own
-    database connection)."""
-    return sync_to_async(function, thread_sensitive=False)
+    database connection). Django only tidies connections on its own thread, so this does it here:
+    a connection broken by a database restart is dropped instead of failing every later call."""
+    def run(*args, **kwargs):
+        close_old_connections()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(run, thread_sensitive=False)
 
 
 def _battle(battle_id: UUID) -> Battle:

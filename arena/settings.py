@@ -102,7 +102,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", "postgres://arena@127.0.0.1:5433/arena"),
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
@@ -149,8 +149,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Celery: one queue per served base model; the worker host says which it consumes.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = False
+# Tasks are acknowledged on receipt: a message whose worker dies is failed by the reaper and the
+# user regenerates; redelivering it an hour later would help nobody. (It also keeps the Redis
+# transport from restoring unacknowledged messages on a broker reconnect, which can crash a worker.)
+CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "arena"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -26,6 +26,7 @@ class Stack:
     state: Path
     env: dict = field(default_factory=lambda: dict(os.environ))
     children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    extra_env: dict[str, dict] = field(default_factory=dict)
     postgres: LocalPostgres | None = None
     redis: LocalRedis | None = None
 
@@ -48,7 +49,13 @@ class Stack:
     def manage(self, *args: str) -> None:
         subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
 
+    def respawn(self, name: str, old: subprocess.Popen) -> subprocess.Popen:
+        process = self.spawn(name, list(old.args), **self.extra_env.get(name, {}))
+        self.children.pop()  # spawn appended it; the caller puts it in the old one's place
+        return process
+
     def spawn(self, name: str, args: list[str], **extra_env) -> subprocess.Popen:
+        self.extra_env[name] = extra_env
         self.logs.mkdir(parents=True, exist_ok=True)
         logfile = self.logs / f"{name}.log"
         handle = open(logfile, "ab")
@@ -116,11 +123,19 @@ def run() -> None:
         stack.start_web(port)
         log(f"the arena is up at http://127.0.0.1:{port}/  (admin: /admin/, API: /api/docs; Ctrl-C stops everything)")
         log("the first battle waits for the demo model to load; the worker log shows its progress")
+        restarts: list[float] = []
         while not stopping:
-            for name, process in stack.children:
-                if process.poll() is not None:
-                    log(f"{name} exited with code {process.returncode}; see {stack.logs / (name + '.log')}")
+            for index, (name, process) in enumerate(stack.children):
+                if process.poll() is None or stopping:
+                    continue
+                log(f"{name} exited with code {process.returncode}; see {stack.logs / (name + '.log')}")
+                restarts = [t for t in restarts if t > time.monotonic() - 60] + [time.monotonic()]
+                if len(restarts) > 5:
+                    log("services keep exiting; giving up")
                     stopping = True
+                    break
+                log(f"restarting {name}")  # as a process supervisor (systemd, Kubernetes) would
+                stack.children[index] = (name, stack.respawn(name, process))
             time.sleep(0.5)
     finally:
         log("stopping")

@@ -23,7 +23,7 @@ from arena.models import ACTIVE_STATUSES, Battle, Message
 from arena.redis_client import get_async_redis
 
 log = logging.getLogger(__name__)
-BLOCK_MS = 5000
+BLOCK_MS = 1000
 KEEPALIVE_SECONDS = 15
 RETRY_MS = 1000
 REDIS_PATIENCE_SECONDS = 15
@@ -35,8 +35,10 @@ def sse(event: str, data: dict | str, event_id: str | None = None) -> str:
     return f"{head}event: {event}\ndata: {body}\n\n"
 
 
-async def _has_active_messages(battle_id: int) -> bool:
-    return await Message.objects.filter(turn__battle_id=battle_id, status__in=ACTIVE_STATUSES).aexists()
+async def _active_messages(battle_id: int) -> set[tuple[int, str, int]]:
+    rows = Message.objects.filter(turn__battle_id=battle_id, status__in=ACTIVE_STATUSES).values_list(
+        "turn__index", "side", "attempt")
+    return {row async for row in rows}
 
 
 async def battle_event_stream(request, battle_uuid: UUID) -> StreamingHttpResponse:
@@ -52,7 +54,7 @@ async def battle_event_stream(request, battle_uuid: UUID) -> StreamingHttpRespon
     return response
 
 
-async def _read(r, key: str, last_id: str, block_ms: int):
+async def _read(r, key: str, last_id: str, block_ms: int | None):
     """XREAD that rides out a short Redis restart instead of dropping the browser's stream."""
     deadline = time.monotonic() + REDIS_PATIENCE_SECONDS
     while True:
@@ -65,34 +67,40 @@ async def _read(r, key: str, last_id: str, block_ms: int):
 
 
 async def _events(battle: Battle, last_id: str):
+    """Follow until every answer that was unfinished has sent its ``end`` event.
+
+    Unfinished answers come from the database; each ``end`` event ticks one off. If the database
+    says an answer finished but no ``end`` arrived within one quiet read (its event was lost while
+    Redis was away), it is ticked off too, so the stream always ends.
+    """
     r = get_async_redis()
     key = battle.stream_key()
     deadline = time.monotonic() + settings.ARENA["SSE_MAX_SECONDS"]
     last_sent = time.monotonic()
+    waiting = await _active_messages(battle.id)
     yield f"retry: {RETRY_MS}\n\n"
     try:
         while time.monotonic() < deadline:
-            entries = await _read(r, key, last_id, BLOCK_MS)
-            if entries:
-                for entry_id, fields in entries[0][1]:
-                    last_id = entry_id
-                    payload = json.loads(fields["data"])
-                    yield sse(payload.get("type", "message"), payload, entry_id)
-                last_sent = time.monotonic()
-                if await _has_active_messages(battle.id):
-                    continue
-            elif await _has_active_messages(battle.id):
-                if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
-                    last_sent = time.monotonic()
-                    yield ": keepalive\n\n"
-                continue
-            # Nothing left to generate: drain what the last writer added, then end.
-            tail = await _read(r, key, last_id, 200)
-            for entry_id, fields in (tail[0][1] if tail else []):
+            entries = await _read(r, key, last_id, BLOCK_MS if waiting else None)
+            for entry_id, fields in (entries[0][1] if entries else []):
+                last_id = entry_id
                 payload = json.loads(fields["data"])
+                where = (payload.get("turn"), payload.get("side"), payload.get("attempt"))
+                if payload.get("type") == "start":
+                    waiting.add(where)
+                elif payload.get("type") == "end":
+                    waiting.discard(where)
                 yield sse(payload.get("type", "message"), payload, entry_id)
-            yield sse("idle", {"detail": "No answer is being generated."})
-            return
+            if entries:
+                last_sent = time.monotonic()
+                continue
+            if not waiting:
+                yield sse("idle", {"detail": "No answer is being generated."})
+                return
+            waiting = await _active_messages(battle.id)  # a quiet spell: check the database
+            if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+                last_sent = time.monotonic()
+                yield ": keepalive\n\n"
         yield sse("timeout", {"detail": "The stream was open too long; reconnect to continue."})
     except DatabaseError:
         yield sse("unavailable", {"detail": "The database is unavailable; reconnecting."})

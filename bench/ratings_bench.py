@@ -180,6 +180,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="seconds per tool and size before skipping")
     parser.add_argument("--skip", default="", help="comma-separated tools to skip: arena-rank,fastchat")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write every tool's raw timings here")
     parser.add_argument("--worker", nargs=2, metavar=("DATA", "ROUNDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -229,22 +230,30 @@ def main() -> None:
                 rows_out.append((human(size), tool, result, total, estimated))
                 checks.append((human(size), tool) + agreement(ours, result))
 
+    if args.json:
+        args.json.write_text(json.dumps(
+            [{"size": e[0], "tool": e[1], "result": {k: v for k, v in e[2].items() if k not in ("competitors", "ratings", "lower", "upper", "boot_lower", "boot_upper")}}
+             if not isinstance(e[2], str) else {"size": e[0], "tool": e[1], "result": e[2]} for e in rows_out], indent=1))
     print()
     print(f"Seconds per step; bootstrap = {args.rounds} rounds (~ extrapolated from the rounds run); "
-          "speedup = tool total / ours total; peak RSS of the tool's process (MB).")
-    header = ("size", "tool", "aggregate", "fit", "sandwich", "bootstrap", "total", "speedup", "peak RSS", "note")
+          "speedup = tool / ours, with and without the bootstrap; RSS of the tool's process in MB, "
+          "after loading its input and at peak.")
+    header = ("size", "tool", "aggregate", "fit", "sandwich", "bootstrap", "total", "speedup",
+              "total w/o bootstrap", "speedup w/o bootstrap", "RSS loaded", "RSS peak", "note")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     ours_totals = {}
     for entry in rows_out:
         size, tool = entry[0], entry[1]
         if isinstance(entry[2], str):
-            print(f"| {size} | {tool} | " + " | ".join([""] * 7) + f" | {entry[2]} |")
+            print(f"| {size} | {tool} | " + " | ".join([""] * (len(header) - 3)) + f" | {entry[2]} |")
             continue
         result, total, estimated = entry[2], entry[3], entry[4]
+        no_boot = total - (result.get("bootstrap_s") or 0.0)
         if tool == "ours":
-            ours_totals[size] = total
-        speedup = "" if tool == "ours" else f"{total / ours_totals[size]:,.0f}x"
+            ours_totals[size] = (total, no_boot)
+        speedup = "" if tool == "ours" else f"{total / ours_totals[size][0]:,.0f}x"
+        speedup_no_boot = "" if tool == "ours" else f"{no_boot / ours_totals[size][1]:,.0f}x"
         note = []
         if tool == "arena-rank":
             note.append(f"2nd fit in same process {result['fit_again_s']:.2f}s")
@@ -255,7 +264,8 @@ def main() -> None:
         print(
             f"| {size} | {tool} | {fmt(result.get('aggregate_s'))} | {fmt(result.get('fit_s'))} | "
             f"{fmt(result.get('sandwich_s'))} | {fmt(result.get('bootstrap_s'), result.get('bootstrap_estimated', False))} | "
-            f"{fmt(total, estimated)} | {speedup} | {result['peak_rss_mb']:.0f} | {'; '.join(note)} |"
+            f"{fmt(total, estimated)} | {speedup} | {fmt(no_boot)} | {speedup_no_boot} | "
+            f"{result['baseline_rss_mb']:.0f} | {result['peak_rss_mb']:.0f} | {'; '.join(note)} |"
         )
     if checks:
         print()

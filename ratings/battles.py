@@ -45,6 +45,10 @@ WINNER_NAMES = ("model_a", "model_b", "tie", "tie (bothbad)")
 #   by newlines), prompt_tokens (int), style_a / style_b (float, shape (n, 4): answer tokens,
 #   headers, list items, bold spans, summed over the assistant turns, in STYLE_ELEMENTS order).
 OPTIONAL_FIELDS = ("turn", "anony", "tstamp", "language", "prompt", "prompt_tokens", "style_a", "style_b")
+_FIELD_DTYPES = {
+    "turn": np.int32, "anony": bool, "tstamp": np.float64, "language": object, "prompt": object,
+    "prompt_tokens": np.int64, "style_a": np.float64, "style_b": np.float64,
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -237,7 +241,7 @@ def battles_from_records(records: Iterable[Mapping[str, Any]]) -> Battles:
     """Battles from LMSYS-style records (dicts with model_a, model_b, winner and optional fields).
 
     Optional fields are kept only when every record has what they need, so the arrays stay dense.
-    `prompt` prefers `conversation_a`'s user turns, then a top-level `prompt`; style counts prefer
+    `turn` falls back to the number of user turns in `conversation_a`; `prompt` prefers `conversation_a`'s user turns, then a top-level `prompt`; style counts prefer
     `conv_metadata` (LMArena's precomputed tiktoken counts), then counting the conversations.
     """
     model_a: list[str] = []
@@ -249,12 +253,15 @@ def battles_from_records(records: Iterable[Mapping[str, Any]]) -> Battles:
         model_a.append(record["model_a"])
         model_b.append(record["model_b"])
         winner.append(record["winner"])
+        conv_a, conv_b = record.get("conversation_a"), record.get("conversation_b")
         for name in ("turn", "anony", "tstamp", "language"):
-            if present[name] and name in record and record[name] is not None:
-                columns[name].append(record[name])
+            value = record.get(name)
+            if value is None and name == "turn" and conv_a is not None:
+                value = sum(1 for turn in conv_a if turn.get("role") == "user")
+            if present[name] and value is not None:
+                columns[name].append(value)
             else:
                 present[name] = False
-        conv_a, conv_b = record.get("conversation_a"), record.get("conversation_b")
         if conv_a is not None:
             prompt = _user_text(conv_a)
         elif isinstance(record.get("prompt"), str):
@@ -263,31 +270,30 @@ def battles_from_records(records: Iterable[Mapping[str, Any]]) -> Battles:
             prompt = None
         if present["prompt"] and prompt is not None:
             columns["prompt"].append(prompt)
-            columns["prompt_tokens"].append(record.get("prompt_tokens", count_tokens(prompt)))
+            tokens = record.get("prompt_tokens")
+            columns["prompt_tokens"].append(count_tokens(prompt) if tokens is None else tokens)
         else:
             present["prompt"] = present["prompt_tokens"] = False
         meta = record.get("conv_metadata") or {}
         for side, conv in (("a", conv_a), ("b", conv_b)):
             name = f"style_{side}"
+            if not present[name]:
+                continue
             style = _style_from_metadata(meta, side)
             if style is None and conv is not None:
                 style = _style_from_conversation(conv)
-            if present[name] and style is not None:
-                columns[name].append(style)
-            else:
+            if style is None:
                 present[name] = False
-    n = len(winner)
-    dtypes = {"turn": np.int32, "anony": bool, "tstamp": np.float64, "language": object, "prompt": object,
-              "prompt_tokens": np.int64, "style_a": np.float64, "style_b": np.float64}
+            else:
+                columns[name].append(style)
     fields = {}
     for name in OPTIONAL_FIELDS:
-        if present[name] and n:
-            values = np.empty(n, dtype=object) if dtypes[name] is object else None
-            if values is not None:
-                values[:] = columns[name]
+        if present[name] and winner:
+            if _FIELD_DTYPES[name] is object:  # strings stay Python strings, of any length
+                fields[name] = np.empty(len(winner), dtype=object)
+                fields[name][:] = columns[name]
             else:
-                values = np.asarray(columns[name], dtype=dtypes[name])
-            fields[name] = values
+                fields[name] = np.asarray(columns[name], dtype=_FIELD_DTYPES[name])
     return Battles.from_names(model_a, model_b, winner, **fields)
 
 

@@ -187,9 +187,8 @@ def _laplacian_map(pairs: np.ndarray, k: int) -> sp.csr_matrix:
 
 def laplacian(pairs: np.ndarray, weights: np.ndarray, n_models: int) -> np.ndarray:
     """Dense K x K weighted graph Laplacian of the pairs."""
-    return (_laplacian_map(np.asarray(pairs, dtype=np.int64), n_models).T @ np.asarray(weights, dtype=np.float64)).reshape(
-        n_models, n_models
-    )
+    mapping = _laplacian_map(np.asarray(pairs, dtype=np.int64), n_models)
+    return (mapping.T @ np.asarray(weights, dtype=np.float64)).reshape(n_models, n_models)
 
 
 def win_probability(theta_a: np.ndarray, theta_b: np.ndarray) -> np.ndarray:

@@ -95,8 +95,9 @@ _MATH_WORDS = re.compile(
 
 def is_math(text: str) -> bool:
     """Math: the prompt has LaTeX math (\\frac, \\int, $x^2$, ...), an equation with '=', an
-    arithmetic expression between numbers ("17 * 23"; "1999-2000" and "10/12/2023" are not), a clearly mathematical word (equation, integral, probability, theorem, ...), or a
-    softer one (solve, calculate, how many, sum of, ...) together with a number."""
+    arithmetic expression between numbers ("17 * 23"; "1999-2000" and "10/12/2023" are not), a
+    clearly mathematical word (equation, integral, probability, theorem, ...), or a softer one
+    (solve, calculate, how many, sum of, ...) together with a number."""
     if _LATEX.search(text) or _STRONG_MATH_WORDS.search(text):
         return True
     lowered = text.lower()
@@ -186,7 +187,9 @@ def detect_language(text: str) -> str:
 # --- deduplication ----------------------------------------------------------------------------
 
 
-def dedup_mask(prompts: Sequence[str], *, percentile: float = 0.9999, seed: int = 42, max_chars: int = 10000) -> np.ndarray:
+def dedup_mask(
+    prompts: Sequence[str], *, percentile: float = 0.9999, seed: int = 42, max_chars: int = 10000
+) -> np.ndarray:
     """Keep-mask that down-samples the most repeated prompts, as LMArena's deduplication does.
 
     Prompts are compared on their first 10,000 characters. The cutoff is the `percentile`
@@ -226,7 +229,8 @@ def battle_languages(battles: Battles) -> np.ndarray:
 
 def _text_mask(predicate: Callable[[str], bool], category: str) -> Callable[[Battles], np.ndarray]:
     def mask(battles: Battles) -> np.ndarray:
-        return np.fromiter((predicate(p) for p in _field(battles, "prompt", category)), dtype=bool, count=len(battles))
+        prompts = _field(battles, "prompt", category)
+        return np.fromiter((predicate(p) for p in prompts), dtype=bool, count=len(battles))
     return mask
 
 

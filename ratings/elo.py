@@ -6,6 +6,8 @@ with recent votes, which is why the leaderboard's main number is the Bradley-Ter
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ratings.battles import OUTCOME_SCORE
@@ -24,17 +26,17 @@ def online_elo(
 ) -> np.ndarray:
     """Ratings (K,) after applying every vote in order; ties and "both bad" score 1/2.
 
-    Per vote: E_a = 1 / (1 + base ** ((R_b - R_a) / scale)), R_a += k (S_a - E_a),
-    R_b += k ((1 - S_a) - (1 - E_a)).
+    Per vote: E_a = 1 / (1 + base ** ((R_b - R_a) / scale)), R_a += k (S_a - E_a), and
+    R_b -= the same amount (FastChat computes E_b = 1 - E_a separately; equal up to rounding).
     """
     ratings = [float(init_rating)] * n_models
     scores = OUTCOME_SCORE[np.asarray(outcome, dtype=np.int64)].tolist()
+    c = math.log(base) / scale
     # A plain loop over Python floats: each update depends on the previous one, and this is
     # several times faster than indexing numpy arrays element by element.
     for i, j, s in zip(np.asarray(model_a).tolist(), np.asarray(model_b).tolist(), scores):
         ra, rb = ratings[i], ratings[j]
-        ea = 1.0 / (1.0 + base ** ((rb - ra) / scale))
-        eb = 1.0 / (1.0 + base ** ((ra - rb) / scale))
-        ratings[i] = ra + k * (s - ea)
-        ratings[j] = rb + k * (1.0 - s - eb)
+        delta = k * (s - 1.0 / (1.0 + math.exp((rb - ra) * c)))
+        ratings[i] = ra + delta
+        ratings[j] = rb - delta
     return np.array(ratings)

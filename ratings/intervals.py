@@ -26,7 +26,8 @@ def sandwich_covariance(counts: PairCounts, theta: np.ndarray, *, hessian_reg: f
     p = expit(theta[a] - theta[b])
     c = counts.counts
     # Per battle the score is (outcome - p) (e_a - e_b): summed squares per pair, by outcome.
-    meat = c[:, Outcome.A] * (1.0 - p) ** 2 + c[:, Outcome.B] * p**2 + (c[:, Outcome.TIE] + c[:, Outcome.BOTH_BAD]) * (0.5 - p) ** 2
+    ties = c[:, Outcome.TIE] + c[:, Outcome.BOTH_BAD]
+    meat = c[:, Outcome.A] * (1.0 - p) ** 2 + c[:, Outcome.B] * p**2 + ties * (0.5 - p) ** 2
     k = counts.n_models
     hessian = laplacian(counts.pairs, counts.n * p * (1.0 - p), k) + hessian_reg * counts.total * np.eye(k)
     grad_cov = laplacian(counts.pairs, meat, k)
@@ -68,7 +69,8 @@ def bootstrap_thetas(
     """
     rng = np.random.default_rng(seed)
     c = counts.counts
-    cells = np.stack([c[:, Outcome.A], c[:, Outcome.B], c[:, Outcome.TIE] + c[:, Outcome.BOTH_BAD]], axis=1).ravel()
+    ties = c[:, Outcome.TIE] + c[:, Outcome.BOTH_BAD]
+    cells = np.stack([c[:, Outcome.A], c[:, Outcome.B], ties], axis=1).ravel()
     nonzero = np.flatnonzero(cells)
     total = int(round(cells.sum()))
     pvals = cells[nonzero] / cells.sum()

@@ -86,7 +86,9 @@ def compute_leaderboard(
         for row, r, lo, hi, rank in zip(
             rows, style_rating, style_lower, style_upper, rank_upper_bound(style_lower, style_upper)
         ):
-            row.update(style_rating=float(r), style_ci_lower=float(lo), style_ci_upper=float(hi), style_rank_ub=int(rank))
+            row.update(
+                style_rating=float(r), style_ci_lower=float(lo), style_ci_upper=float(hi), style_rank_ub=int(rank)
+            )
     return sorted(rows, key=lambda row: -row["rating"])
 
 

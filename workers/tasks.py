@@ -11,7 +11,7 @@ from workers import generation
 from workers.heartbeat import live_queues, live_workers
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(ignore_result=True)
 def generate_message(message_id: int, attempt: int) -> None:
     generation.generate(message_id, attempt, worker=generate_message.request.hostname or "")
 
@@ -40,7 +40,7 @@ def reap_stuck_messages() -> int:
     return reaped
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(ignore_result=True)
 def generate_completion(job_id: str) -> None:
     from workers import completions
 

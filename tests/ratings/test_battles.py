@@ -95,6 +95,11 @@ def test_it_drops_a_field_that_some_records_lack():
     assert "turn" in battles.fields
 
 
+def test_it_counts_user_turns_when_a_record_has_no_turn_field():
+    records = [{k: v for k, v in r.items() if k != "turn"} for r in RECORDS]
+    assert battles_from_records(records).fields["turn"].tolist() == [1, 2, 1, 1]
+
+
 def test_it_prefers_lmarena_conv_metadata_for_style_counts():
     record = {
         "model_a": "a", "model_b": "b", "winner": "model_a",

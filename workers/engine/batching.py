@@ -158,9 +158,10 @@ class BatchEngine:
         params.validate()
         if not prompt_ids:
             raise ValueError("The prompt is empty.")
-        room = self.loaded.max_length - len(prompt_ids)
+        limit = self.loaded.max_length
+        room = limit - len(prompt_ids)
         if room < 1:
-            raise ValueError(f"The prompt has {len(prompt_ids)} tokens; the model takes at most {self.loaded.max_length}.")
+            raise ValueError(f"The prompt has {len(prompt_ids)} tokens; the model takes at most {limit}.")
         if params.max_new_tokens > room:
             params = replace(params, max_new_tokens=room)
         sampler = TokenSampler(params, prompt_ids, self._vocab_size, self.loaded.device)

@@ -42,6 +42,7 @@ class Encoder:
         self.device = device
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))
         self.model = AutoModel.from_pretrained(str(path)).to(device).eval()
+        self._tokenizer_lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         torch = self._torch
@@ -50,8 +51,12 @@ class Encoder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = self.tokenizer([texts[i] or " " for i in idx], padding=True, truncation=True,
-                                   max_length=MAX_TOKENS, return_tensors="pt").to(self.device)
+            # A fast tokenizer sets padding/truncation state per call and fails ("Already borrowed")
+            # when two threads use it at once; the forward pass below needs no lock.
+            with self._tokenizer_lock:
+                batch = self.tokenizer([texts[i] or " " for i in idx], padding=True, truncation=True,
+                                       max_length=MAX_TOKENS, return_tensors="pt")
+            batch = batch.to(self.device)
             with torch.inference_mode():
                 hidden = self.model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)

@@ -17,7 +17,8 @@ class SearchResult:
     candidates: int
     sequences: int
     engine_calls: int
-    # Tokens the loglik verifier pushed through the base model (prompt included).
+    # Tokens the loglik verifier pushed through the base model: the shared prompt once per scoring
+    # round plus every candidate token.
     scored_tokens: int
     wall_s: float
     # Seconds per phase (retrieve, generate, verify); they add up to at most wall_s.

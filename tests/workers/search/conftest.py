@@ -46,14 +46,16 @@ class ScriptedEngine:
         from workers.engine.batching import Completion
 
         self.calls.append(len(prompts))
+        if not isinstance(params, (list, tuple)):
+            params = [params] * len(prompts)
         out = []
-        for prompt in prompts:
+        for prompt, row_params in zip(prompts, params, strict=True):
             text = self.respond(self.loaded.tokenizer.decode(prompt), self.served)
             self.served += 1
             ids = self.loaded.tokenizer.encode(text, add_special_tokens=False)
             reason = "stop"
-            if len(ids) > params.max_new_tokens:
-                ids, reason = ids[: params.max_new_tokens], "length"
+            if len(ids) > row_params.max_new_tokens:
+                ids, reason = ids[: row_params.max_new_tokens], "length"
             out.append(Completion(text=self.loaded.tokenizer.decode(ids), token_ids=ids, finish_reason=reason,
                                   prompt_tokens=len(prompt), completion_tokens=len(ids)))
         return out

@@ -31,6 +31,7 @@ def test_each_strategy_runs_on_the_tiny_model_and_its_compute_adds_up(tiny, para
     engine, loaded = tiny
     result = search(engine, loaded, max_new_tokens=12, seed=7, **params)
     assert result.text
+    assert result.answer_tokens <= 12  # beam steps too stop at the answer's token budget
     assert_compute_adds_up(result)
     if params["strategy"] in ("best_of_n", "majority"):
         assert result.engine_calls == 1  # all N candidates in one batched call
@@ -80,6 +81,19 @@ def test_loglik_matches_a_plain_forward_pass(tiny):
         logp = torch.log_softmax(logits, -1)
         expected = sum(logp[len(prompt) - 1 + j, t].item() for j, t in enumerate(ids)) / len(ids)
         assert value == pytest.approx(expected, abs=1e-4)
+
+
+def test_loglik_gives_the_same_scores_when_the_batch_is_split(tiny, monkeypatch):
+    from workers.search.verifiers import loglik
+
+    _, loaded = tiny
+    prompt = loaded.tokenizer.encode("Hello! How can I help")
+    continuations = [loaded.tokenizer.encode(t) for t in (" you today?", " with the cat", "", " Paris")]
+    whole = mean_logprobs(loaded, prompt, continuations)
+    monkeypatch.setattr(loglik, "MAX_BATCH_TOKENS", 3)
+    split = mean_logprobs(loaded, prompt, continuations)
+    assert whole[2] is None and split[2] is None
+    assert [round(v, 4) for v in whole if v is not None] == [round(v, 4) for v in split if v is not None]
 
 
 def test_a_stop_request_ends_the_search_early(tiny):

@@ -66,13 +66,15 @@ def run(ctx: SearchContext, problem: Problem) -> Outcome:
     c = ctx.config
     nodes: list[Node] = []
     frontier: list[Node] = []
-    root_path: list[int] = []
     rounds = 0
 
     def expand(parents: list[Node | None], samples: int) -> list[Node]:
-        prompts = [problem.prompt_ids + (p.path_ids if p else root_path) for p in parents for _ in range(samples)]
         owners = [p for p in parents for _ in range(samples)]
-        completions = ctx.generate(prompts, ctx.sampling(max_new_tokens=c.step_tokens))
+        prompts = [problem.prompt_ids + (p.path_ids if p else []) for p in owners]
+        # A step never takes a beam past max_new_tokens.
+        params = [ctx.sampling(max_new_tokens=min(c.step_tokens, c.max_new_tokens - len(p.path_ids if p else [])),
+                               row=row) for row, p in enumerate(owners)]
+        completions = ctx.generate(prompts, params)
         children = []
         for parent, completion in zip(owners, completions):
             ids = list(completion.token_ids)
@@ -83,7 +85,7 @@ def run(ctx: SearchContext, problem: Problem) -> Outcome:
                 step = ids
                 finished = completion.finish_reason != "length"
                 reason = completion.finish_reason
-            path = (parent.path_ids if parent else root_path) + step
+            path = (parent.path_ids if parent else []) + step
             if not finished and len(path) >= c.max_new_tokens:
                 finished, reason = True, "length"
             node = Node(id=len(nodes), parent=parent.id if parent else None,

@@ -37,8 +37,12 @@ class SearchContext:
     def stopped(self) -> bool:
         return bool(self.should_stop())
 
-    def sampling(self, *, max_new_tokens: int | None = None, temperature: float | None = None):
-        """Engine sampling parameters for the next call; a seeded search gets a distinct seed per call."""
+    def sampling(self, *, max_new_tokens: int | None = None, temperature: float | None = None, row: int = 0):
+        """Engine sampling parameters for the next call; a seeded search gets a distinct seed per call.
+
+        Pass one of these to the engine for a whole batch (it adds the row index to the seed),
+        or one per prompt with `row` set to the prompt's index.
+        """
         from workers.engine.batching import SamplingParams
 
         c = self.config
@@ -48,7 +52,7 @@ class SearchContext:
             "top_p": c.top_p,
             "repetition_penalty": c.repetition_penalty,
             # The engine adds the row index to the seed; spacing calls apart keeps every row's seed distinct.
-            "seed": None if c.seed is None else c.seed + 10_007 * self.calls,
+            "seed": None if c.seed is None else c.seed + 10_007 * self.calls + row,
         }
         names = {f.name for f in dataclasses.fields(SamplingParams)} if dataclasses.is_dataclass(SamplingParams) \
             else set(values)

@@ -1,9 +1,11 @@
 """The base model's own confidence: mean log-probability of a candidate's tokens given the prompt.
 
-All candidates share the prompt, so they go through the model as one right-padded
-batch. Only the hidden states at candidate positions go through the output layer,
-in slices, because full logits for a batch (rows × length × vocabulary) would take
-hundreds of megabytes on a CPU worker.
+All candidates share the prompt, so the prompt goes through the model once and its
+key/value cache is repeated for the batch of candidates, which then go through as one
+right-padded batch: the cost is prompt + N × candidate tokens, not N × (prompt +
+candidate), which matters when retrieval has made the prompt long. Only the hidden
+states at candidate positions go through the output layer, in slices, because full
+logits (rows × length × vocabulary) would take hundreds of megabytes on a CPU worker.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ..accounting import Ledger
 from ..candidates import Candidate, Problem
 
 HEAD_SLICE_TOKENS = 256
-# Above this many tokens the batch is split, to bound activation memory on small hosts.
+# Above this many candidate tokens the batch is split, to bound activation memory on small hosts.
 MAX_BATCH_TOKENS = 16_384
 
 
@@ -35,45 +37,73 @@ def mean_logprobs(loaded, prompt_ids: list[int], continuations: Sequence[list[in
                   ledger: Ledger | None = None) -> list[float | None]:
     """Mean log p(token | everything before it) over each continuation; None for an empty one."""
     import torch
+    from transformers import DynamicCache
 
+    if not prompt_ids:
+        raise ValueError("Scoring needs a non-empty prompt.")
     results: list[float | None] = [None] * len(continuations)
-    todo = [i for i, ids in enumerate(continuations) if ids]
-    batches, current, size = [], [], 0
-    for i in todo:
-        length = len(prompt_ids) + len(continuations[i])
-        if current and size + length > MAX_BATCH_TOKENS:
-            batches.append(current)
-            current, size = [], 0
-        current.append(i)
-        size += length
-    if current:
-        batches.append(current)
+    batches = _batches([i for i, ids in enumerate(continuations) if ids], continuations)
+    if not batches:
+        return results
 
     model = loaded.model
     device = next(model.parameters()).device
     body = model.get_decoder()
     head = model.get_output_embeddings()
-    for batch in batches:
-        rows = [list(prompt_ids) + list(continuations[i]) for i in batch]
-        width = max(len(r) for r in rows)
-        input_ids = torch.zeros((len(rows), width), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, row in enumerate(rows):
-            input_ids[r, : len(row)] = torch.tensor(row)
-            mask[r, : len(row)] = 1
-        with torch.inference_mode():
-            hidden = body(input_ids=input_ids.to(device), attention_mask=mask.to(device)).last_hidden_state
-            start = len(prompt_ids) - 1  # the position that predicts the first candidate token
+    with torch.inference_mode():
+        prompt = torch.tensor([prompt_ids], device=device)
+        prefix = DynamicCache(config=model.config)
+        prompt_out = body(input_ids=prompt, cache=prefix, use_cache=True)
+        last_prompt_state = prompt_out.last_hidden_state[0, -1]  # predicts every candidate's first token
+        if ledger is not None:
+            ledger.scored_tokens += len(prompt_ids)
+        for batch in batches:
+            rows = [continuations[i] for i in batch]
+            width = max(len(r) for r in rows)
+            input_ids = torch.zeros((len(rows), width), dtype=torch.long, device=device)
+            mask = torch.zeros((len(rows), len(prompt_ids) + width), dtype=torch.long, device=device)
+            mask[:, : len(prompt_ids)] = 1
+            for r, row in enumerate(rows):
+                input_ids[r, : len(row)] = torch.tensor(row, device=device)
+                mask[r, len(prompt_ids) : len(prompt_ids) + len(row)] = 1
+            cache = _repeat(prefix, len(rows), model.config)
+            positions = torch.arange(len(prompt_ids), len(prompt_ids) + width, device=device).expand(len(rows), -1)
+            hidden = body(input_ids=input_ids, attention_mask=mask, position_ids=positions, cache=cache,
+                          use_cache=True).last_hidden_state
             for r, i in enumerate(batch):
-                n = len(continuations[i])
-                states = hidden[r, start : start + n]
-                targets = torch.tensor(continuations[i], device=device)
+                n = len(rows[r])
+                # The state before token j predicts it: the prompt's last state, then the candidate's own.
+                states = torch.cat([last_prompt_state[None], hidden[r, : n - 1]])
+                targets = torch.tensor(rows[r], device=device)
                 total = 0.0
                 for s in range(0, n, HEAD_SLICE_TOKENS):
-                    logits = head(states[s : s + HEAD_SLICE_TOKENS]).float()
-                    logp = torch.log_softmax(logits, dim=-1)
+                    logp = torch.log_softmax(head(states[s : s + HEAD_SLICE_TOKENS]).float(), dim=-1)
                     total += logp.gather(1, targets[s : s + HEAD_SLICE_TOKENS, None]).sum().item()
                 results[i] = total / n
-        if ledger is not None:
-            ledger.scored_tokens += sum(len(r) for r in rows)
+            if ledger is not None:
+                ledger.scored_tokens += sum(len(r) for r in rows)
     return results
+
+
+def _batches(todo: list[int], continuations: Sequence[list[int]]) -> list[list[int]]:
+    batches, current, size = [], [], 0
+    for i in todo:
+        if current and size + len(continuations[i]) > MAX_BATCH_TOKENS:
+            batches.append(current)
+            current, size = [], 0
+        current.append(i)
+        size += len(continuations[i])
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _repeat(prefix, rows: int, config):
+    """A fresh cache holding the prompt's keys and values once per row (the prefix stays reusable)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=config)
+    for layer_index, layer in enumerate(prefix.layers):
+        cache.update(layer.keys.expand(rows, -1, -1, -1).contiguous(),
+                     layer.values.expand(rows, -1, -1, -1).contiguous(), layer_index)
+    return cache
