@@ -7,6 +7,7 @@ from uuid import UUID
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import get_token
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -25,7 +26,13 @@ api = NinjaAPI(title="Model Arena API", version="1", urls_namespace="api",
 
 
 def session_with_csrf(request):
-    if check_csrf(request) is not None:
+    if request.body and request.content_type != "application/json":
+        raise HttpError(415, "Send the request body as JSON (Content-Type: application/json).")
+    try:
+        refused = check_csrf(request)
+    except MultiPartParserError:
+        raise HttpError(400, "The request body is malformed.") from None
+    if refused is not None:
         raise AuthenticationError(403, "CSRF check failed: send the csrftoken cookie's value in an "
                                        "X-CSRFToken header (GET /api/session provides both).")
     return client_id(request)

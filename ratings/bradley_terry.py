@@ -17,6 +17,7 @@ number of votes. The same code fits a whole batch of count vectors at once (the 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -152,7 +153,7 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
-def centring_by_part(pairs: np.ndarray, k: int):
+def centring_by_part(pairs: np.ndarray, k: int) -> Callable[[np.ndarray], np.ndarray]:
     """A function removing, from each row of a (B, K) array, its mean over each connected part."""
     graph = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
     n_parts, labels = connected_components(graph, directed=False)

@@ -239,10 +239,13 @@
     const ready = root.dataset.ready === "true";
     const voteOpen = Boolean(battle) && !active && !failed.length && !decided && !state.busy;
 
+    // Send and Stop share a place; the focus moves with them rather than fall to the page.
     const sendHadFocus = document.activeElement === sendButton;
+    const stopHadFocus = document.activeElement === stopButton;
     sendButton.hidden = active;
     stopButton.hidden = !active;
     if (active && sendHadFocus) stopButton.focus();
+    if (!active && stopHadFocus) promptBox.focus();
     sendButton.disabled = decided || state.busy || blocked || !ready;
     stopButton.disabled = state.busy;
     promptBox.disabled = decided;
@@ -544,8 +547,7 @@
     remember(null);
     render();
     newRoundButton.hidden = false;
-    newRoundButton.focus({ preventScroll: true });
-    reveal.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    newRoundButton.focus(); // right below the reveal, which the status line also announces
   })));
 
   document.addEventListener("keydown", (e) => {

@@ -107,3 +107,16 @@ def test_it_answers_503_with_too_few_models(api, arena_db, tiny_model_dir):
     assert _snapshot() == before
     page = api.get("/")
     assert page.status_code == 200 and "Fewer than two models are available" in page.text
+
+
+def test_it_refuses_bodies_that_are_not_json(api, endpoints):
+    before = _snapshot()
+    for content_type in ("multipart/form-data", "text/plain", "application/x-www-form-urlencoded"):
+        response = api.http.post("/api/battles", content=b'{"prompt": "hi"}', headers={"Content-Type": content_type})
+        assert response.status_code == 415 and "JSON" in response.json()["detail"]
+    huge = api.http.post("/api/battles", content=b'{"prompt": "' + b"x" * 400_000 + b'"}',
+                         headers={"Content-Type": "application/json"})
+    assert 400 <= huge.status_code < 500
+    invalid_utf8 = api.http.post("/api/battles", content=b'{"prompt": "\xff\xfe"}', headers={"Content-Type": "application/json"})
+    assert 400 <= invalid_utf8.status_code < 500 and invalid_utf8.json()["detail"]
+    assert _snapshot() == before

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.scripted_model import Script, ScriptedModels
-from tests.conftest import TINY_QUEUE
+from tests.conftest import TINY_QUEUE, wait_for_queue
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
@@ -19,20 +19,21 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 MARKDOWN_A = textwrap.dedent("""\
-    Here is a **short** answer with `inline code` and a function:
+    Here is a **quick** way, with a little `python` to time it:
 
     ```python
-    def greet(name):
-        return f"Hello, {name}!"
+    import time
+    time.sleep(180)  # three minutes
+    print("Tea is ready!")
     ```
 
-    - the first point
-    - the second point
+    - Use water just off the boil.
+    - Take the leaves out after steeping.
 
-    Text like <img src=x onerror="window.pwned=1"> or <script>window.pwned=2</script> stays text.
+    Markup such as <img src=x onerror="window.pwned=1"> or <script>window.pwned=2</script> shows as text.
 
-    A closing paragraph keeps the stream going a little longer, so that a person can watch it
-    arrive piece by piece before the end of the answer.""")
+    Enjoy it while it is hot, and add milk or lemon to taste; there is no wrong way to drink
+    a cup of tea.""")
 
 MARKDOWN_B = textwrap.dedent("""\
     ## Two steps
@@ -46,7 +47,7 @@ MARKDOWN_B = textwrap.dedent("""\
     steep(minutes=3)
     ```
 
-    See [the guide](https://example.com/tea) for more, and ~~never~~ rarely add sugar. That is
+    See [the guide](https://example.com/tea) for more, and add sugar only if you must. That is
     all there is to it, really; enjoy the cup.""")
 
 SCRIPTS = {
@@ -124,7 +125,15 @@ def scripted_endpoint(server: ScriptedModels | str, name: str, script: str, **fi
 
 
 @pytest.fixture
-def scripted_pair(arena_db, worker, scripted_models):
+def serving(stack, worker):
+    """The worker on queue "tiny" is announcing itself now. Pages count the models available when
+    they load, and a heartbeat can lapse for a moment after an earlier test restarted Redis."""
+    wait_for_queue(TINY_QUEUE, worker, stack)
+    return worker
+
+
+@pytest.fixture
+def scripted_pair(arena_db, serving, scripted_models):
     """Two models that stream known markdown answers: "lyra" and "vega"."""
     return [scripted_endpoint(scripted_models, "lyra", "markdown-a"),
             scripted_endpoint(scripted_models, "vega", "markdown-b")]

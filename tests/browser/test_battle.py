@@ -58,7 +58,7 @@ def test_it_runs_a_blind_battle_from_prompt_to_reveal(page, scripted_pair):
     expect(page.get_by_role("button", name="Copy code")).to_have_count(2)
 
 
-def test_it_asks_a_follow_up_in_the_same_battle_even_after_a_reload(page, worker, endpoints):
+def test_it_asks_a_follow_up_in_the_same_battle_even_after_a_reload(page, serving, endpoints):
     page.goto("/")
     send(page, "First question")
     wait_until_answered(page)
@@ -74,7 +74,7 @@ def test_it_asks_a_follow_up_in_the_same_battle_even_after_a_reload(page, worker
     expect(vote_button(page, "tie")).to_be_enabled()
 
 
-def test_it_stops_both_answers(page, arena_db, worker, scripted_models):
+def test_it_stops_both_answers(page, arena_db, serving, scripted_models):
     scripted_endpoint(scripted_models, "lyra", "endless")
     scripted_endpoint(scripted_models, "vega", "endless")
     page.goto("/")
@@ -93,7 +93,7 @@ def test_it_stops_both_answers(page, arena_db, worker, scripted_models):
     expect(page.locator(".reveal .excluded")).to_contain_text("stopped")
 
 
-def test_it_regenerates_after_an_answer_fails(page, arena_db, worker, scripted_models):
+def test_it_regenerates_after_an_answer_fails(page, arena_db, serving, scripted_models):
     from arena.localservices import free_port
     from arena.models import ModelEndpoint
 
@@ -147,7 +147,7 @@ def test_it_votes_with_the_keyboard_alone(page, scripted_pair):
     expect(page.locator(".answer")).to_have_count(0)
 
 
-def test_the_reveal_shows_what_a_search_model_spent(page, arena_db, worker, tiny_model_dir):
+def test_the_reveal_shows_what_a_search_model_spent(page, arena_db, serving, tiny_model_dir):
     from arena.models import Backend, ModelEndpoint
     from tests.conftest import TINY_QUEUE, tiny_endpoint
 

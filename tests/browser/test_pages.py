@@ -1,6 +1,7 @@
 """The pages around the battle: direct chat, models, about, the notice before the first battle,
 and the layout at desktop and phone width in light and dark (screenshots for the README)."""
 
+import os
 import re
 from pathlib import Path
 
@@ -10,10 +11,14 @@ from playwright.sync_api import expect
 from tests.browser.battle_page import pane, send, wait_until_answered
 from tests.browser.conftest import DESKTOP, PHONE
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+# The README's screenshots change only when asked (ARENA_UPDATE_SCREENSHOTS=1), so that a test run
+# leaves the working tree clean; otherwise they land beside the other test artifacts.
+SCREENSHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("ARENA_UPDATE_SCREENSHOTS") == "1"
+               else ROOT / "tests" / "artifacts" / "screenshots")
 
 
-def test_it_chats_with_one_model_directly(page, worker, endpoints):
+def test_it_chats_with_one_model_directly(page, serving, endpoints):
     page.goto("/direct/?model=beta-model")
     picker = page.get_by_role("combobox", name="Model")
     expect(picker).to_have_value("beta-model")
@@ -27,7 +32,7 @@ def test_it_chats_with_one_model_directly(page, worker, endpoints):
     expect(picker).to_be_enabled()
 
 
-def test_the_models_page_describes_each_model(page, worker, endpoints):
+def test_the_models_page_describes_each_model(page, serving, endpoints):
     from arena.models import ModelEndpoint
 
     ModelEndpoint.objects.filter(name="alpha-model").update(description="A tiny test model.", license="Apache-2.0")
