@@ -44,6 +44,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from workers.search import SearchConfig, run_search, train_reward_model  # noqa: E402
 from workers.search.answers import final_answer, parse_number  # noqa: E402
+from workers.search.safe_math import evaluate  # noqa: E402
 from workers.search.corpus import DEMO_MODULES, pydoc_text  # noqa: E402
 from workers.search.strategies.best_of_n import pick_best  # noqa: E402
 from workers.search.strategies.majority import vote  # noqa: E402
@@ -64,45 +65,62 @@ VERIFIERS = ("loglik", "consensus", "reward", "checker")
 
 @dataclass
 class Task:
-    kind: str  # arithmetic | conversion | corpus
+    kind: str  # arith-1step | arith-2step | conversion | corpus
     question: str
     answer: str
+    working: str = ""  # the expression that computes the answer, for the synthetic preferences
 
 
-def arithmetic_tasks(count: int, rng: random.Random) -> list[Task]:
+def arithmetic_tasks(count: int, rng: random.Random, *, steps: int) -> list[Task]:
+    """Word problems needing one operation (steps=1) or two (steps=2)."""
     def trays():
         a, b = rng.randint(2, 9), rng.randint(2, 12)
-        return f"A baker has {a} trays with {b} cookies on each tray. How many cookies are there in total?", a * b
+        return f"A baker has {a} trays with {b} cookies on each tray. How many cookies are there in total?", \
+            f"{a} * {b}"
+
+    def pens():
+        a, b = rng.randint(2, 9), rng.randint(2, 9)
+        return f"A pen costs {a} dollars. How many dollars do {b} pens cost?", f"{b} * {a}"
+
+    def share():
+        a, b = rng.randint(2, 6), rng.randint(2, 9)
+        return f"{a} friends share {a * b} stickers equally. How many stickers does each friend get?", \
+            f"{a * b} / {a}"
+
+    def apples():
+        a = rng.randint(10, 60)
+        b = rng.randint(2, a - 1)
+        return f"Sara has {a} apples and eats {b} of them. How many apples are left?", f"{a} - {b}"
 
     def marbles():
         a, b = rng.randint(5, 30), rng.randint(2, 20)
         c = rng.randint(1, a)
         return (f"Tom has {a} marbles. He buys {b} more and then gives away {c}. "
-                "How many marbles does he have now?"), a + b - c
-
-    def pens():
-        a, b = rng.randint(2, 9), rng.randint(2, 9)
-        return f"A pen costs {a} dollars. How many dollars do {b} pens cost?", a * b
-
-    def share():
-        a, b = rng.randint(2, 6), rng.randint(2, 9)
-        return f"{a} friends share {a * b} stickers equally. How many stickers does each friend get?", b
+                "How many marbles does he have now?"), f"{a} + {b} - {c}"
 
     def pages():
         a, b, c = rng.randint(2, 9), rng.randint(2, 7), rng.randint(2, 20)
         return (f"Anna reads {a} pages each day for {b} days, and then {c} more pages. "
-                "How many pages did she read in total?"), a * b + c
+                "How many pages did she read in total?"), f"{a} * {b} + {c}"
 
-    def apples():
-        a = rng.randint(10, 60)
-        b = rng.randint(2, a - 1)
-        return f"Sara has {a} apples and eats {b} of them. How many apples are left?", a - b
+    def bus():
+        a = rng.randint(10, 40)
+        b, c = rng.randint(2, a - 1), rng.randint(2, 15)
+        return (f"A bus has {a} people on it. At a stop {b} people get off and {c} people get on. "
+                "How many people are on the bus now?"), f"{a} - {b} + {c}"
 
-    makers = [trays, marbles, pens, share, pages, apples]
+    def crates():
+        a, b = rng.randint(2, 6), rng.randint(3, 9)
+        c = rng.randint(1, a * b - 1)
+        return (f"There are {a} crates with {b} oranges in each crate. {c} oranges are rotten. "
+                "How many good oranges are there?"), f"{a} * {b} - {c}"
+
+    makers = [trays, pens, share, apples] if steps == 1 else [marbles, pages, bus, crates]
     tasks = []
     for i in range(count):
-        question, answer = makers[i % len(makers)]()
-        tasks.append(Task("arithmetic", question, str(answer)))
+        question, working = makers[i % len(makers)]()
+        answer = evaluate(working)
+        tasks.append(Task(f"arith-{steps}step", question, str(answer), working))
     return tasks
 
 
@@ -157,7 +175,7 @@ def is_correct(task: Task, text: str) -> bool:
     """Arithmetic: the final answer (as majority voting reads it) equals the exact one.
     Corpus: the first sentence states the default value, so a later guess does not count."""
     text = text.split("\n\nSources:\n")[0]
-    if task.kind in ("arithmetic", "conversion"):
+    if task.kind != "corpus":
         answer = final_answer(text)
         value = parse_number(answer) if answer else None
         return value is not None and value == Fraction(task.answer)
@@ -184,16 +202,17 @@ def is_correct(task: Task, text: str) -> bool:
 def synthetic_preferences(count: int, rng: random.Random) -> list[tuple[str, str, str, str]]:
     """(prompt, preferred, rejected, kind): the preferred answer shows correct working and a final answer."""
     pairs = []
-    problems = arithmetic_tasks(count, rng)
+    problems = arithmetic_tasks(count // 2, rng, steps=1) + arithmetic_tasks(count - count // 2, rng, steps=2)
+    rng.shuffle(problems)
     for i, task in enumerate(problems):
-        good = f"{worked_solution(task)}\nAnswer: {task.answer}"
+        good = f"{task.working} = {task.answer}\nAnswer: {task.answer}"
         kind = ("wrong_arithmetic", "off_topic", "refusal", "no_working")[i % 4]
         if kind == "wrong_arithmetic":
             wrong = str(int(task.answer) + rng.choice([-3, -2, -1, 1, 2, 3]))
-            bad = f"{worked_solution(task, result=wrong)}\nAnswer: {wrong}"
+            bad = f"{task.working} = {wrong}\nAnswer: {wrong}"
         elif kind == "off_topic":
             other = problems[(i + 1) % len(problems)]
-            bad = f"{worked_solution(other)}\nAnswer: {other.answer}"
+            bad = f"{other.working} = {other.answer}\nAnswer: {other.answer}"
         elif kind == "refusal":
             bad = rng.choice(["I'm not sure, sorry.", "I cannot answer that.", "That is a hard question.",
                               "Please ask a teacher."])
@@ -201,21 +220,6 @@ def synthetic_preferences(count: int, rng: random.Random) -> list[tuple[str, str
             bad = rng.choice(["It is a number.", "You have to count them.", "Math is fun!", "Think about it."])
         pairs.append((task.question, good, bad, kind))
     return pairs
-
-
-def worked_solution(task: Task, result: str | None = None) -> str:
-    numbers = [int(n) for n in re.findall(r"\d+", task.question)]
-    result = result or task.answer
-    q = task.question
-    if "trays" in q or "pen costs" in q:
-        return f"{numbers[0]} * {numbers[1]} = {result}"
-    if "marbles" in q:
-        return f"{numbers[0]} + {numbers[1]} - {numbers[2]} = {result}"
-    if "share" in q:
-        return f"{numbers[1]} / {numbers[0]} = {result}"
-    if "pages" in q:
-        return f"{numbers[0]} * {numbers[1]} + {numbers[2]} = {result}"
-    return f"{numbers[0]} - {numbers[1]} = {result}"
 
 
 def evaluate_reward_model(args, rng) -> tuple[Path, dict]:

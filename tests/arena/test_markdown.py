@@ -50,3 +50,10 @@ def test_it_neutralises_hostile_html():
 def test_links_get_safe_rel():
     html = render_markdown("[site](https://example.org)")
     assert 'href="https://example.org"' in html and "noopener" in html
+
+
+def test_tables_align_by_class_and_strikethrough_survives():
+    html = render_markdown("| a | b |\n|:-:|--:|\n| 1 | 2 |\n\n~~gone~~")
+    assert '<th class="align-center">a</th>' in html and '<td class="align-right">2</td>' in html
+    assert "style=" not in html  # the CSP would block inline styles
+    assert "<s>gone</s>" in html
