@@ -194,5 +194,7 @@ ARENA_LIMITS = {
 }
 RATELIMIT_USE_CACHE = "default"
 LEADERBOARD_BOOTSTRAP = env_int("ARENA_LEADERBOARD_BOOTSTRAP", 0)
+# Style control reads every vote; refit it at most this often (the BT tables are always fresh).
+LEADERBOARD_STYLE_SECONDS = env_int("ARENA_LEADERBOARD_STYLE_SECONDS", 600)
 # Django's own Redis cache increments atomically, which is all django-ratelimit needs.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]

@@ -74,7 +74,7 @@ def main() -> None:
 
         from arena.models import Backend, ModelEndpoint, Vote
         from ratings import snapshots
-        from ratings.queries import CATEGORY_FILTERS, elo_arrays, pair_counts, style_battles
+        from ratings.queries import category_pair_counts, elo_arrays, pair_counts, style_battles
 
         endpoints = [ModelEndpoint.objects.create(name=f"model-{i:02d}", backend=Backend.OPENAI, queue="q",
                                                   params={}) for i in range(50)]
@@ -91,19 +91,23 @@ def main() -> None:
             log(f"timing the recompute of {size:,} votes")
             counts = timed("GROUP BY pair counts (overall)", lambda: pair_counts(ids), parts)
             timed("fit + sandwich (overall)", lambda: snapshots.table_from_counts(names, counts), parts)
-            timed("all 8 categories (GROUP BY + fit)", lambda: [snapshots.table_from_counts(names, pair_counts(ids, c))
-                                                               for c in CATEGORY_FILTERS.values()], parts)
-            timed("online Elo (one row per vote)", lambda: elo_arrays(ids), parts)
+            timed("all 8 categories (one scan + dedup, fits)",
+                  lambda: [snapshots.table_from_counts(names, c) for c in category_pair_counts(ids).values()], parts)
+            timed("online Elo from scratch (one row per vote)", lambda: elo_arrays(ids), parts)
             timed("style control (one row per vote)", lambda: snapshots.compute_leaderboard(style_battles(),
                                                                                              style_control=True), parts)
-            timed("whole recompute()", snapshots.recompute, parts)
+            from ratings.models import LeaderboardSnapshot
+
+            LeaderboardSnapshot.objects.all().delete()
+            timed("first recompute() (Elo and style from scratch)", snapshots.recompute, parts)
+            timed("next recompute() (incremental Elo, style kept)", snapshots.recompute, parts)
             for label, seconds in parts:
                 table.append((f"{size:,}", label, seconds))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"\n{'votes':>10}  {'part':<40} {'seconds':>8}")
-        print("-" * 62)
+        print(f"\n{'votes':>10}  {'part':<50} {'seconds':>8}")
+        print("-" * 72)
         for size, label, seconds in table:
-            print(f"{size:>10}  {label:<40} {seconds:>8.2f}")
+            print(f"{size:>10}  {label:<50} {seconds:>8.2f}")
         print(f"\npeak memory of this process: {peak:.0f} MB; PostgreSQL on the same 2-core machine")
     finally:
         pg.stop()

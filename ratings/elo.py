@@ -23,13 +23,15 @@ def online_elo(
     scale: float = 400.0,
     base: float = 10.0,
     init_rating: float = 1000.0,
+    initial: np.ndarray | None = None,
 ) -> np.ndarray:
     """Ratings (K,) after applying every vote in order; ties and "both bad" score 1/2.
 
     Per vote: E_a = 1 / (1 + base ** ((R_b - R_a) / scale)), R_a += k (S_a - E_a), and
     R_b -= the same amount (FastChat computes E_b = 1 - E_a separately; equal up to rounding).
+    ``initial`` continues from earlier ratings, so new votes can be applied incrementally.
     """
-    ratings = [float(init_rating)] * n_models
+    ratings = [float(init_rating)] * n_models if initial is None else [float(r) for r in initial]
     scores = OUTCOME_SCORE[np.asarray(outcome, dtype=np.int64)].tolist()
     c = math.log(base) / scale
     # A plain loop over Python floats: each update depends on the previous one, and this is

@@ -13,3 +13,20 @@ class LeaderboardSnapshot(models.Model):
     class Meta:
         get_latest_by = "computed_at"
         indexes = [models.Index(fields=["category", "-computed_at"])]
+
+
+class FlaggedClient(models.Model):
+    """A client whose votes are improbable given the ratings (ratings/anomaly.py). Their votes stay
+    in the data but stop counting, until staff clear the flag."""
+
+    client_id = models.CharField(max_length=64, unique=True)
+    z_score = models.FloatField(help_text="Standardised log-likelihood of their votes; very negative is suspicious.")
+    decisive_votes = models.PositiveIntegerField()
+    flagged_at = models.DateTimeField(default=timezone.now)
+    cleared = models.BooleanField(default=False, help_text="Reviewed by staff: this client's votes count again.")
+
+    class Meta:
+        ordering = ["z_score"]
+
+    def __str__(self) -> str:
+        return f"client {self.client_id[:8]}… (z = {self.z_score:.1f})"

@@ -34,7 +34,11 @@ CATEGORY_FILTERS: dict[str, Q | None] = {
 
 
 def counted_votes():
-    return Vote.objects.filter(counts=True)
+    """Votes that enter the ratings: counted when cast, and not from a client flagged as anomalous."""
+    from ratings.models import FlaggedClient
+
+    flagged = FlaggedClient.objects.filter(cleared=False).values("client_id")
+    return Vote.objects.filter(counts=True).exclude(client_id__in=flagged)
 
 
 def deduplicated(votes, *, percentile: float = 99.99):
@@ -81,8 +85,15 @@ def vote_records() -> Iterator[dict]:
 
 
 def exclusion_counts() -> dict[str, int]:
-    rows = Vote.objects.filter(counts=False).values_list("excluded_reason").annotate(n=Count("id"))
-    return {reason or "excluded": n for reason, n in rows}
+    from ratings.models import FlaggedClient
+
+    rows = Vote.objects.filter(counts=False).values_list("excluded_reason").annotate(n=Count("id")).order_by()
+    excluded = {reason or "excluded": n for reason, n in rows}
+    flagged = Vote.objects.filter(counts=True, client_id__in=FlaggedClient.objects.filter(cleared=False)
+                                  .values("client_id")).count()
+    if flagged:
+        excluded["Votes from clients flagged as anomalous (improbable given the ratings)."] = flagged
+    return excluded
 
 
 def compute_per_answer() -> dict[int, dict]:
@@ -108,13 +119,36 @@ def compute_per_answer() -> dict[int, dict]:
             for endpoint, (n, tokens, ms) in totals.items()}
 
 
-def elo_arrays(endpoint_ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Model indices and outcome codes of every counted vote, in vote order (three integers each)."""
+def category_pair_counts(endpoint_ids: list[int]) -> dict[str, PairCounts]:
+    """Pair counts of every category from one scan of the votes (one filtered COUNT per category)."""
     index = {e: i for i, e in enumerate(endpoint_ids)}
-    rows = counted_votes().order_by("created_at", "id").values_list("battle__endpoint_a_id", "battle__endpoint_b_id", "choice")
-    data = np.array([(index[a], index[b], CHOICE_CODE[c]) for a, b, c in rows.iterator(chunk_size=20000)],
-                    dtype=np.int64).reshape(-1, 3)
-    return data[:, 0], data[:, 1], data[:, 2]
+    plain = {name: cond for name, cond in CATEGORY_FILTERS.items() if cond is not DEDUPLICATED}
+    counts = {name: Count("id", filter=cond) if cond is not None else Count("id") for name, cond in plain.items()}
+    rows = list(counted_votes().values_list("battle__endpoint_a_id", "battle__endpoint_b_id", "choice")
+                .annotate(**counts).order_by())
+    pairs = np.array([(index[r[0]], index[r[1]]) for r in rows], dtype=np.int64).reshape(-1, 2)
+    result = {}
+    for column, name in enumerate(plain, start=3):
+        table = np.zeros((len(rows), 4))
+        for row_number, row in enumerate(rows):
+            table[row_number, CHOICE_CODE[row[2]]] = row[column]
+        result[name] = pair_counts_from_arrays(len(index), pairs, table)
+    for name, cond in CATEGORY_FILTERS.items():
+        if cond is DEDUPLICATED:
+            result[name] = pair_counts(endpoint_ids, cond)
+    return {name: result[name] for name in CATEGORY_FILTERS}
+
+
+def elo_arrays(endpoint_ids: list[int], *, after_id: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Model indices and outcome codes of the counted votes after ``after_id``, in vote (id) order,
+    and the last id read: online Elo only ever needs the votes it has not seen."""
+    index = {e: i for i, e in enumerate(endpoint_ids)}
+    rows = counted_votes().filter(id__gt=after_id).order_by("id").values_list(
+        "battle__endpoint_a_id", "battle__endpoint_b_id", "choice", "id")
+    data = np.array([(index[a], index[b], CHOICE_CODE[c], i) for a, b, c, i in rows.iterator(chunk_size=20000)],
+                    dtype=np.int64).reshape(-1, 4)
+    last = int(data[-1, 3]) if len(data) else after_id
+    return data[:, 0], data[:, 1], data[:, 2], last
 
 
 def style_battles():

@@ -23,11 +23,12 @@ from ratings.intervals import (bootstrap_thetas, normal_intervals, quantile_inte
 from ratings.leaderboard import compute_leaderboard
 from ratings.matrices import average_win_rate, battle_count_matrix, predicted_win_rate_matrix, win_fraction_matrix
 from ratings.models import LeaderboardSnapshot
-from ratings.queries import (CATEGORY_FILTERS, compute_per_answer, elo_arrays, exclusion_counts, pair_counts,
-                             style_battles)
+from ratings.queries import (CATEGORY_FILTERS, category_pair_counts, compute_per_answer, elo_arrays,
+                             exclusion_counts, style_battles)
 
 log = logging.getLogger(__name__)
 MIN_VOTES_FOR_STYLE = 30
+STYLE_KEYS = ("style_rating", "style_ci_lower", "style_ci_upper", "style_rank_ub")
 KEEP_SNAPSHOTS = 5
 
 
@@ -70,16 +71,29 @@ def _json_matrix(values: np.ndarray) -> list:
     return np.where(np.isnan(values), None, np.round(values, 4)).tolist()
 
 
-def _add_elo(table: dict, ids: list[int], names: list[str]) -> None:
-    a, b, outcome = elo_arrays(ids)
-    if not len(a):
-        return
-    elo = online_elo(a, b, outcome, len(names))
+def _add_elo(table: dict, ids: list[int], names: list[str], previous: dict | None) -> None:
+    """Online Elo continued from the previous snapshot's state over the votes cast since."""
+    state = (previous or {}).get("elo_state") or {"last_vote_id": 0, "ratings": {}}
+    initial = np.array([state["ratings"].get(str(e), 1000.0) for e in ids])
+    a, b, outcome, last = elo_arrays(ids, after_id=state["last_vote_id"])
+    elo = online_elo(a, b, outcome, len(ids), initial=initial)
+    table["elo_state"] = {"last_vote_id": last, "ratings": {str(e): float(r) for e, r in zip(ids, elo, strict=True)}}
     for row in table["rows"]:
         row["elo"] = float(elo[names.index(row["model"])])
 
 
-def _add_style(table: dict) -> None:
+def _add_style(table: dict, previous: dict | None) -> None:
+    """Style control reads every vote's style numbers, so it is refitted at most every
+    ``LEADERBOARD_STYLE_SECONDS``; in between the last fit is carried over."""
+    last = (previous or {}).get("style_fitted_at", 0)
+    if previous and time.time() - last < settings.LEADERBOARD_STYLE_SECONDS:
+        carried = {r["model"]: r for r in previous.get("rows", []) if "style_rating" in r}
+        for row in table["rows"]:
+            if row["model"] in carried:
+                row.update({k: carried[row["model"]][k] for k in STYLE_KEYS})
+        table["style_fitted_at"] = last
+        return
+    table["style_fitted_at"] = time.time()
     battles: Battles = style_battles()
     if len(battles) < MIN_VOTES_FOR_STYLE:
         return
@@ -91,7 +105,7 @@ def _add_style(table: dict) -> None:
     for row in table["rows"]:
         if row["model"] in styled:
             s = styled[row["model"]]
-            row.update({k: s[k] for k in ("style_rating", "style_ci_lower", "style_ci_upper", "style_rank_ub")})
+            row.update({k: s[k] for k in STYLE_KEYS})
 
 
 def recompute() -> list[LeaderboardSnapshot]:
@@ -102,11 +116,12 @@ def recompute() -> list[LeaderboardSnapshot]:
     excluded = exclusion_counts()
     now = timezone.now()
     snapshots = []
-    for category, condition in CATEGORY_FILTERS.items():
-        table = table_from_counts(names, pair_counts(ids, condition), bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP)
+    previous = latest("overall")
+    for category, counts in category_pair_counts(ids).items():
+        table = table_from_counts(names, counts, bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP)
         if category == "overall" and table["rows"]:
-            _add_elo(table, ids, names)
-            _add_style(table)
+            _add_elo(table, ids, names, previous.data if previous else None)
+            _add_style(table, previous.data if previous else None)
         for row in table["rows"]:
             endpoint = endpoints[names.index(row["model"])]
             row.update(organisation=endpoint.public_organisation, license=endpoint.license, backend=endpoint.backend,

@@ -19,3 +19,11 @@ def schedule_recompute() -> None:
             recompute_leaderboard.apply_async(countdown=DEBOUNCE_SECONDS, queue="arena")
     except Exception:  # the beat schedule recomputes anyway; a vote must never fail over this
         pass
+
+
+@shared_task(ignore_result=True)
+def detect_anomalous_voters() -> None:
+    from ratings.anomalies import detect_anomalous_voters as detect
+
+    if detect():
+        schedule_recompute()

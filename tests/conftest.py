@@ -80,13 +80,41 @@ def tiny_model_dir(tmp_path_factory):
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
+class SupervisedWorker:
+    """The session's Celery worker, restarted if it has exited, as a process supervisor would.
+
+    Celery's Redis transport can crash a worker while it reconnects after a broker restart
+    (kombu restoring unacknowledged messages on a closed connection); production runs workers
+    under a supervisor, and so do the tests.
+    """
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.process = None
+        self.restarts = 0
+
+    def ensure(self):
+        if self.process is not None and self.process.poll() is None:
+            return self.process
+        if self.process is not None:
+            self.restarts += 1
+        self.process = self.stack.start_worker("worker-tiny", ["arena", TINY_QUEUE], concurrency=8)
+        wait_for_queue(TINY_QUEUE, self.process, self.stack)
+        return self.process
+
+
 @pytest.fixture(scope="session")
-def worker(stack, tiny_model_dir):
-    """One Celery worker process serving the maintenance queue and the tiny model's queue."""
-    process = stack.start_worker("worker-tiny", ["arena", TINY_QUEUE], concurrency=8)
-    wait_for_queue(TINY_QUEUE, process, stack)
+def supervised_worker(stack, tiny_model_dir):
+    supervisor = SupervisedWorker(stack)
+    supervisor.ensure()
     stack.start_beat()
-    return process
+    return supervisor
+
+
+@pytest.fixture
+def worker(supervised_worker):
+    """A live Celery worker serving the maintenance queue and the tiny model's queue."""
+    return supervised_worker.ensure()
 
 
 def wait_for_queue(queue: str, process, stack, timeout: float = 90, name: str = "worker-tiny"):

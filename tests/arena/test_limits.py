@@ -12,7 +12,7 @@ from tests.conftest import wait_until
 
 
 @pytest.fixture(scope="module")
-def limited_web(stack, worker):
+def limited_web(stack, supervised_worker):
     port = free_port()
     limits = {"battles": "3/m", "battles_ip": "1000/m", "votes": "1/d", "votes_ip": "1000/d"}
     process = stack.spawn("web-limited", [stack_python(), "-m", "uvicorn", "arena.asgi:application",

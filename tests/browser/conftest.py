@@ -57,7 +57,7 @@ SCRIPTS = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # torn down after the browser tests: a running Playwright loop makes Django refuse ORM calls
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM}; `make test` installs it (Debian package chromium).")
