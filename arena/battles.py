@@ -12,7 +12,7 @@ from arena.errors import Conflict, Forbidden, Invalid, TooLarge, Unavailable
 from arena.battle_features import battle_features
 from arena.identity import find_identity_leak
 from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
-from arena.sampling import choose_pair
+from arena.sampling import choose_active_pair, choose_pair
 
 _rng = random.SystemRandom()
 
@@ -37,6 +37,16 @@ def available_endpoints(*, named: bool = False) -> list[ModelEndpoint]:
     return list(endpoints)
 
 
+def _active_pair(candidates: list[ModelEndpoint]):
+    from ratings.snapshots import latest
+
+    snapshot = latest("overall")
+    if snapshot is None or "sampling" not in snapshot.data:
+        return None
+    return choose_active_pair(candidates, [e.id for e in candidates], [e.sampling_weight for e in candidates],
+                              snapshot.data["sampling"], _rng)
+
+
 def _pick_named(names: list[str], count: int) -> list[ModelEndpoint]:
     if len(names) != count:
         raise Invalid(f"This mode needs exactly {count} model name(s) in \"models\", got {len(names)}.")
@@ -59,7 +69,8 @@ def start_battle(*, prompt: str, mode: str, models: list[str] | None, client_id:
         if models:
             raise Invalid("Anonymous battles choose their models themselves; leave \"models\" out.")
         candidates = available_endpoints()
-        pair = choose_pair(candidates, [e.sampling_weight for e in candidates], _rng)
+        pair = _active_pair(candidates) if settings.ARENA["ACTIVE_SAMPLING"] else None
+        pair = pair or choose_pair(candidates, [e.sampling_weight for e in candidates], _rng)
         if pair is None:
             raise Unavailable("Fewer than two models are available right now, so no battle can start. "
                               "Try again in a minute.")

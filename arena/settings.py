@@ -167,6 +167,8 @@ ARENA = {
     "GENERATION_TIMEOUT": env_int("ARENA_GENERATION_TIMEOUT", 300),
     "STREAM_TTL": env_int("ARENA_STREAM_TTL", 60 * 60 * 24),
     "SSE_MAX_SECONDS": env_int("ARENA_SSE_MAX_SECONDS", 600),
+    # Pick anonymous pairs by the Chatbot Arena paper's active sampling rule (mixed with staff weights).
+    "ACTIVE_SAMPLING": env_bool("ARENA_ACTIVE_SAMPLING", False),
     "MODEL_CACHE": env_str("ARENA_MODEL_CACHE", str(Path.home() / ".cache" / "arena" / "models")),
 }
 

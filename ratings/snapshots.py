@@ -23,6 +23,7 @@ from ratings.intervals import (bootstrap_thetas, normal_intervals, quantile_inte
 from ratings.leaderboard import compute_leaderboard
 from ratings.matrices import average_win_rate, battle_count_matrix, predicted_win_rate_matrix, win_fraction_matrix
 from ratings.models import LeaderboardSnapshot
+from ratings.sampling import active_pair_weights, pair_score_variance
 from ratings.queries import (CATEGORY_FILTERS, category_pair_counts, compute_per_answer, elo_arrays,
                              exclusion_counts, style_battles)
 
@@ -64,6 +65,16 @@ def table_from_counts(names: list[str], counts: PairCounts, *, bootstrap_rounds:
         "predicted_win_rate": _json_matrix(predicted),
         "average_win_rate": _json_matrix(average_win_rate(predicted)),
     }
+
+
+def sampling_state(ids: list[int], counts: PairCounts) -> dict:
+    """What active pair sampling needs, precomputed: the paper's weight per pair and the votes per
+    model (see ratings/sampling.py); the arena reads it when it starts a battle."""
+    n = np.zeros((len(ids), len(ids)))
+    n[counts.pairs[:, 0], counts.pairs[:, 1]] = counts.n
+    n += n.T
+    weights = active_pair_weights(n, pair_score_variance(counts))
+    return {"endpoint_ids": ids, "weights": np.round(weights, 8).tolist(), "votes": n.sum(axis=1).astype(int).tolist()}
 
 
 def _json_matrix(values: np.ndarray) -> list:
@@ -119,6 +130,8 @@ def recompute() -> list[LeaderboardSnapshot]:
     previous = latest("overall")
     for category, counts in category_pair_counts(ids).items():
         table = table_from_counts(names, counts, bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP)
+        if category == "overall":
+            table["sampling"] = sampling_state(ids, counts)
         if category == "overall" and table["rows"]:
             _add_elo(table, ids, names, previous.data if previous else None)
             _add_style(table, previous.data if previous else None)
