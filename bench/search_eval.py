@@ -249,11 +249,11 @@ def evaluate_reward_model(args, rng) -> tuple[Path, dict]:
 
 @dataclass
 class Tally:
-    correct: list[bool] = field(default_factory=list)
+    correct: list[float] = field(default_factory=list)  # 0/1, or a fraction for "mean of N samples"
     tokens: list[int] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)
 
-    def add(self, correct: bool, tokens: int, wall: float) -> None:
+    def add(self, correct: float, tokens: int, wall: float) -> None:
         self.correct.append(correct)
         self.tokens.append(tokens)
         self.wall.append(wall)
@@ -325,7 +325,7 @@ def main(argv=None) -> int:
     tallies: dict[tuple[str, str], Tally] = {}
 
     def record(kind, name, correct, tokens, wall):
-        tallies.setdefault((kind, name), Tally()).add(bool(correct), tokens, wall)
+        tallies.setdefault((kind, name), Tally()).add(float(correct), tokens, wall)
 
     common = {"max_new_tokens": args.max_new_tokens, "seed": args.seed}
     sampled = {**common, "temperature": args.temperature}

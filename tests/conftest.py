@@ -94,11 +94,11 @@ class SupervisedWorker:
         self.restarts = 0
 
     def ensure(self):
-        if self.process is not None and self.process.poll() is None:
-            return self.process
-        if self.process is not None:
-            self.restarts += 1
-        self.process = self.stack.start_worker("worker-tiny", ["arena", TINY_QUEUE], concurrency=8)
+        """A live worker whose heartbeat is current (after a Redis restart it re-announces itself)."""
+        if self.process is None or self.process.poll() is not None:
+            if self.process is not None:
+                self.restarts += 1
+            self.process = self.stack.start_worker("worker-tiny", ["arena", TINY_QUEUE], concurrency=8)
         wait_for_queue(TINY_QUEUE, self.process, self.stack)
         return self.process
 
