@@ -15,7 +15,7 @@ from ninja.utils import check_csrf
 
 from arena import battles as service
 from arena.clients import client_id
-from arena.errors import ArenaError, Invalid, NotFound
+from arena.errors import ArenaError, Invalid, NotFound, Unavailable
 from arena.limits import RateLimited, enforce
 from arena.models import Battle
 from arena.presenters import battle_json, endpoint_json
@@ -206,3 +206,40 @@ def leaderboard(request, category: str = "overall", style_control: bool = False,
         response["Content-Disposition"] = f'attachment; filename="leaderboard-{category}.csv"'
         return response
     return board
+
+
+class PromptBoardIn(Schema):
+    prompt: str
+
+
+@api.post("/leaderboard/for-prompt", summary="Which model is best for prompts like this one? "
+          "Votes weighted by the similarity of their prompts (all-MiniLM embeddings).",
+          auth=session_with_csrf, response={200: dict, 413: Detail, 422: Detail, 503: Detail})
+async def leaderboard_for_prompt(request, payload: PromptBoardIn):
+    import asyncio
+    import json
+    import secrets
+    import time
+
+    from arena.battles import clean_prompt
+    from arena.redis_client import get_async_redis
+    from ratings.prompt_leaderboard import result_key
+    from ratings.tasks import prompt_leaderboard
+    from workers.heartbeat import live_queues
+
+    prompt = clean_prompt(payload.prompt)
+    if "arena" not in await sync_to_async(live_queues)():
+        raise Unavailable("No worker is running the arena's maintenance queue; try again in a minute.")
+    request_id = secrets.token_hex(12)
+    await sync_to_async(prompt_leaderboard.apply_async)((request_id, prompt), queue="arena")
+    r = get_async_redis()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        raw = await r.get(result_key(request_id))
+        if raw:
+            result = json.loads(raw)
+            if "error" in result:
+                raise Unavailable(result["error"])
+            return result
+        await asyncio.sleep(0.2)
+    raise Unavailable("The leaderboard for this prompt took too long; try again.")

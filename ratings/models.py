@@ -30,3 +30,10 @@ class FlaggedClient(models.Model):
 
     def __str__(self) -> str:
         return f"client {self.client_id[:8]}… (z = {self.z_score:.1f})"
+
+
+class PromptEmbedding(models.Model):
+    """The all-MiniLM embedding of a counted vote's prompt, for leaderboards of similar prompts."""
+
+    vote = models.OneToOneField("arena.Vote", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    vector = models.BinaryField(help_text="384 float32 values, unit length")

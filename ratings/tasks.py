@@ -27,3 +27,15 @@ def detect_anomalous_voters() -> None:
 
     if detect():
         schedule_recompute()
+
+
+@shared_task(ignore_result=True)
+def prompt_leaderboard(request_id: str, prompt: str) -> None:
+    from ratings.prompt_leaderboard import leaderboard_for_prompt, publish_result
+    from workers.search.embeddings import get_encoder
+
+    try:
+        result = leaderboard_for_prompt(prompt, get_encoder())
+    except Exception as exc:  # the web side is waiting: tell it, in a sentence
+        result = {"error": f"The leaderboard for this prompt could not be computed ({type(exc).__name__})."}
+    publish_result(request_id, result)

@@ -2,6 +2,44 @@
 "use strict";
 
 (function () {
+  // "Which model is best for prompts like mine?": votes weighted by prompt similarity (server-side).
+  const form = document.getElementById("for-prompt-form");
+  if (!form) return;
+  const status = document.getElementById("for-prompt-status");
+  const table = document.getElementById("for-prompt-table");
+  const cookie = (name) => (document.cookie.split("; ").find((c) => c.startsWith(name + "=")) || "").split("=")[1] || "";
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.textContent = "Weighing the votes on similar prompts…";
+    table.hidden = true;
+    try {
+      if (!cookie("csrftoken")) await fetch("/api/session", { credentials: "same-origin" });
+      const response = await fetch("/api/leaderboard/for-prompt", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(cookie("csrftoken")) },
+        body: JSON.stringify({ prompt: form.prompt.value }),
+      });
+      const data = await response.json();
+      if (!response.ok) { status.textContent = data.detail || `The server answered ${response.status}.`; return; }
+      const body = table.querySelector("tbody");
+      body.replaceChildren();
+      data.rows.forEach((row) => {
+        const tr = document.createElement("tr");
+        [row.model, Math.round(row.rating), `+${Math.round(row.ci_upper - row.rating)} / −${Math.round(row.rating - row.ci_lower)}`,
+         row.weighted_votes].forEach((value) => { const td = document.createElement("td"); td.textContent = String(value); tr.append(td); });
+        body.append(tr);
+      });
+      table.hidden = data.rows.length === 0;
+      status.textContent = data.rows.length
+        ? `Based on about ${data.effective_votes} votes' worth of similar prompts (of ${data.votes_considered}).`
+        : "No counted votes yet.";
+    } catch (err) {
+      status.textContent = "The arena could not be reached; try again.";
+    }
+  });
+})();
+
+(function () {
   const node = document.getElementById("leaderboard-data");
   if (!node || !window.Plotly) return;
   const board = JSON.parse(node.textContent);
