@@ -29,11 +29,15 @@ class ContentSecurityPolicyMiddleware:
               "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
               "frame-ancestors 'none'; form-action 'self'")
 
+    # Plotly injects its own <style> element; inline styles (never scripts) are allowed on that page only.
+    CHART_POLICY = POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
         if not request.path.startswith("/admin/"):
-            response.setdefault("Content-Security-Policy", self.POLICY)
+            policy = self.CHART_POLICY if request.path.startswith("/leaderboard/") else self.POLICY
+            response.setdefault("Content-Security-Policy", policy)
         return response

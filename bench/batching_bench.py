@@ -207,7 +207,8 @@ def main() -> None:
         b, e = summary(alone, alone_cpu), summary(batched, engine_cpu)
         rows.append((n, b, e, same, os.getloadavg()[0]))
         log(f"  engine {e[0]:.1f} tok/s, TTFT p50 {e[1]:.2f} s; one-at-a-time {b[0]:.1f} tok/s, "
-            f"TTFT p50 {b[1]:.2f} s; {same}/{n} texts identical; load average {rows[-1][4]:.1f}")
+            f"TTFT p50 {b[1]:.2f} s; {same}/{n} texts identical; completion tokens "
+            f"{min(t.tokens for t in batched)}-{max(t.tokens for t in batched)}; load average {rows[-1][4]:.1f}")
     engine.close()
 
     print()

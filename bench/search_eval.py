@@ -320,6 +320,9 @@ def main(argv=None) -> int:
     engine = BatchEngine(loaded, max_batch_size=max(16, args.n))
     print(f"# loaded {args.model} in {time.perf_counter() - started:.1f} s", flush=True)
 
+    if args.n > 1:
+        print("# batching check: " + batching_check(engine, loaded, args.n), flush=True)
+
     tasks = (arithmetic_tasks(args.arith // 2, rng, steps=1) + arithmetic_tasks(args.arith - args.arith // 2, rng, steps=2)
              + conversion_tasks(args.conversions, rng) + corpus_tasks(args.corpus, rng))
     tallies: dict[tuple[str, str], Tally] = {}
@@ -386,6 +389,27 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows,
                                          "reward_model": reward_report, "targets": verdicts}, indent=2))
     return 0
+
+
+def batching_check(engine, loaded, n: int, tokens: int = 32) -> str:
+    """Wall time of N rows against one row when every row runs to the same length.
+
+    This isolates what batching buys: best-of-N in the task runs also waits for its
+    longest sample, while a single greedy answer often stops after a dozen tokens.
+    """
+    from workers.engine.batching import SamplingParams
+    from workers.engine.chat import render_prompt
+
+    prompt = render_prompt(loaded.tokenizer, [{"role": "user", "content": "Write a long story about a dragon."}])
+    walls = {}
+    for rows in (1, n, 1, n):  # interleaved, so a burst of load elsewhere hits both
+        started = time.perf_counter()
+        completions = engine.generate([prompt] * rows, SamplingParams(max_new_tokens=tokens, temperature=0.8, seed=0))
+        walls.setdefault(rows, []).append(time.perf_counter() - started)
+        short = min(c.completion_tokens for c in completions)
+    one, many = min(walls[1]), min(walls[n])
+    note = "" if short == tokens else f" (a row stopped at {short} tokens)"
+    return f"{n} rows x {tokens} tokens {many:.2f}s vs 1 row {one:.2f}s: {many / one:.2f}x{note}"
 
 
 def targets(tallies: dict[tuple[str, str], Tally], n: int) -> list[str]:
