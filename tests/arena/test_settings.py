@@ -39,3 +39,9 @@ def test_pages_send_security_headers(api):
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "<script>" not in response.text  # no inline script anywhere on the page
+
+
+def test_the_charts_page_allows_inline_styles_but_never_inline_script(api):
+    csp = api.get("/leaderboard/").headers["Content-Security-Policy"]
+    script = next(part for part in csp.split(";") if part.strip().startswith("script-src"))
+    assert script.strip() == "script-src 'self'"
