@@ -19,6 +19,7 @@ which the demo corpus (pydoc pages) answers. For each task it runs
 It also trains the reward model on a synthetic preference set (the preferred answer is
 known by construction) and reports its pairwise accuracy on held-out pairs, per kind of
 rejected answer. Timing on a shared CPU is noisy: compare ratios measured in the same run.
+The default sizes take about 35 minutes on two shared CPU cores.
 """
 
 from __future__ import annotations
@@ -401,12 +402,12 @@ def batching_check(engine, loaded, n: int, tokens: int = 32) -> str:
     from workers.engine.chat import render_prompt
 
     prompt = render_prompt(loaded.tokenizer, [{"role": "user", "content": "Write a long story about a dragon."}])
-    walls = {}
+    walls, short = {}, tokens
     for rows in (1, n, 1, n):  # interleaved, so a burst of load elsewhere hits both
         started = time.perf_counter()
         completions = engine.generate([prompt] * rows, SamplingParams(max_new_tokens=tokens, temperature=0.8, seed=0))
         walls.setdefault(rows, []).append(time.perf_counter() - started)
-        short = min(c.completion_tokens for c in completions)
+        short = min([short, *(c.completion_tokens for c in completions)])
     one, many = min(walls[1]), min(walls[n])
     note = "" if short == tokens else f" (a row stopped at {short} tokens)"
     return f"{n} rows x {tokens} tokens {many:.2f}s vs 1 row {one:.2f}s: {many / one:.2f}x{note}"

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import DEMO_CORPUS
 from .corpus import DEMO_MODULES, Passage, build_pydoc_corpus, load_documents, split_passages
 from .embeddings import NAME as ENCODER_NAME
 from .embeddings import get_encoder
 
 INDEX_VERSION = 1
-DEMO_CORPUS = "pydoc"
 RRF_K = 60
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
