@@ -24,6 +24,7 @@ from arena.redis_client import get_async_redis
 
 log = logging.getLogger(__name__)
 BLOCK_MS = 1000
+DB_RECHECK_SECONDS = 5
 KEEPALIVE_SECONDS = 15
 RETRY_MS = 1000
 REDIS_PATIENCE_SECONDS = 15
@@ -69,15 +70,17 @@ async def _read(r, key: str, last_id: str, block_ms: int | None):
 async def _events(battle: Battle, last_id: str):
     """Follow until every answer that was unfinished has sent its ``end`` event.
 
-    Unfinished answers come from the database; each ``end`` event ticks one off. If the database
-    says an answer finished but no ``end`` arrived within one quiet read (its event was lost while
-    Redis was away), it is ticked off too, so the stream always ends.
+    Unfinished answers come from the database; each ``end`` event ticks one off. During quiet
+    spells the database is asked again every few seconds (not every read: a thousand open streams
+    must not become a thousand queries a second); an answer it reports finished without an ``end``
+    event (lost while Redis was away) is ticked off too, so the stream always ends.
     """
     r = get_async_redis()
     key = battle.stream_key()
     deadline = time.monotonic() + settings.ARENA["SSE_MAX_SECONDS"]
     last_sent = time.monotonic()
     waiting = await _active_messages(battle.id)
+    last_check = time.monotonic()
     yield f"retry: {RETRY_MS}\n\n"
     try:
         while time.monotonic() < deadline:
@@ -97,7 +100,9 @@ async def _events(battle: Battle, last_id: str):
             if not waiting:
                 yield sse("idle", {"detail": "No answer is being generated."})
                 return
-            waiting = await _active_messages(battle.id)  # a quiet spell: check the database
+            if time.monotonic() - last_check > DB_RECHECK_SECONDS:  # a quiet spell: check the database
+                last_check = time.monotonic()
+                waiting = await _active_messages(battle.id)
             if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
                 last_sent = time.monotonic()
                 yield ": keepalive\n\n"

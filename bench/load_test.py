@@ -13,6 +13,7 @@ Afterwards it checks that every acknowledged vote is in the database exactly onc
 import argparse
 import asyncio
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -179,6 +180,10 @@ def main() -> None:
     parser.add_argument("--vote-rate", type=float, default=100.0)
     parser.add_argument("--votes", type=int, default=300)
     args = parser.parse_args()
+    # A thousand open streams need more file descriptors than the usual soft limit of 1024, in this
+    # client and in the web server it starts (children inherit the limit).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
 
     import django
 
