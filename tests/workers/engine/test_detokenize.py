@@ -1,3 +1,5 @@
+import pytest
+
 from workers.engine.detokenize import IncrementalDecoder
 
 TEXT = "Café 🌍 naïve — 世界! 👩‍👩‍👧 ok"
@@ -14,6 +16,7 @@ def test_it_never_splits_a_character_or_repeats_text(tiny):
     assert all("\ufffd" not in piece for piece in pieces)
 
 
+@pytest.mark.slow
 def test_it_keeps_the_spaces_between_tokens(smollm2):
     text = "The capital of France is Paris. 🇫🇷"
     decoder = IncrementalDecoder(smollm2.tokenizer)
