@@ -31,7 +31,7 @@ def message_json(message: Message, *, reveal: bool) -> dict:
 
 def battle_json(battle: Battle, *, client_id: str) -> dict:
     reveal = battle.reveals_models()
-    vote = getattr(battle, "vote", None) if hasattr(battle, "vote") else None
+    vote = getattr(battle, "vote", None)  # a missing reverse one-to-one raises AttributeError
     turns = []
     messages = {}
     for message in Message.objects.filter(turn__battle=battle).select_related("turn"):

@@ -4,8 +4,6 @@ Pair counts are aggregated by PostgreSQL (GROUP BY), so the overall fit never lo
 vote; the per-vote facts (for Elo, categories and style) come as compact value lists.
 """
 
-from collections.abc import Iterator
-
 import numpy as np
 from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
@@ -72,16 +70,6 @@ def pair_counts(endpoint_ids: list[int], condition: Q | None = None) -> PairCoun
     for row, (_, _, choice, n) in enumerate(rows):
         counts[row, CHOICE_CODE[choice]] = n
     return pair_counts_from_arrays(len(index), pairs, counts)
-
-
-def vote_records() -> Iterator[dict]:
-    """Counted votes as LMSYS battle records, in vote order (for Elo, categories and style)."""
-    names = public_names()
-    rows = counted_votes().order_by("created_at", "id").values_list(
-        "battle__endpoint_a_id", "battle__endpoint_b_id", "choice", "created_at", "features", "battle__mode")
-    for a, b, choice, created_at, features, mode in rows.iterator(chunk_size=5000):
-        yield {"model_a": names[a], "model_b": names[b], "winner": WINNER[choice], "anony": mode == "anony",
-               "tstamp": created_at.timestamp(), **features}
 
 
 def exclusion_counts() -> dict[str, int]:
