@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from arena import events
 from arena.errors import Conflict, Forbidden, Invalid, TooLarge, Unavailable
-from arena.battle_features import battle_features
+from arena.battle_features import battle_features, rating_columns
 from arena.identity import find_identity_leak
 from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 from arena.sampling import choose_active_pair, choose_pair
@@ -174,8 +174,9 @@ def record_vote(*, battle: Battle, choice: str, client_id: str) -> Vote:
     features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
     try:
         with transaction.atomic():
+            columns = rating_columns(battle, features, counts=counts)
             vote = Vote.objects.create(battle=battle, choice=choice, client_id=client_id,
-                                       counts=counts, excluded_reason=reason, features=features)
+                                       counts=counts, excluded_reason=reason, features=features, **columns)
     except IntegrityError:
         raise Conflict("This battle already has a vote; each battle counts once.") from None
     if counts:

@@ -198,5 +198,26 @@ class Vote(models.Model):
     features = models.JSONField(default=dict, blank=True, help_text="Category and style facts for the ratings.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    # The facts the leaderboard recompute reads, as typed columns copied from the battle and from
+    # `features` when the vote is cast: one scan of this table (no join, no JSON) gives every
+    # category's pair counts, and Elo and style control read fixed-width rows (ratings/queries.py).
+    endpoint_a = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="+", null=True)
+    endpoint_b = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="+", null=True)
+    turns = models.PositiveSmallIntegerField(default=1, help_text="User turns before the vote.")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    is_code = models.BooleanField(default=False)
+    is_math = models.BooleanField(default=False)
+    language = models.CharField(max_length=40, blank=True)
+    prompt_hash = models.CharField(max_length=16, blank=True)
+    prompt_nth = models.PositiveIntegerField(
+        default=1, help_text="1 + the counted votes cast earlier on the same prompt (for de-duplication).")
+    style_tokens = models.FloatField(default=0.0, help_text="(a - b) / (a + b) of the answers' token counts.")
+    style_headers = models.FloatField(default=0.0)
+    style_lists = models.FloatField(default=0.0)
+    style_bold = models.FloatField(default=0.0)
+
+    class Meta:
+        indexes = [models.Index(fields=["prompt_hash"], name="vote_prompt_hash")]
+
     def __str__(self) -> str:
         return f"{self.get_choice_display()} on {self.battle.uuid}"

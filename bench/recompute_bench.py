@@ -1,7 +1,9 @@
 """The leaderboard recompute from a real PostgreSQL votes table: N synthetic anonymous votes over
-50 models (inserted with SQL generate_series), then each part of `ratings.snapshots.recompute`
-timed: the GROUP BY pair counts and fit per category, online Elo (reads one row per vote), style
-control (reads four numbers per side per vote), and the whole recompute.
+50 models (inserted with SQL generate_series, with the typed columns record_vote fills), then each
+part of `ratings.snapshots.recompute` timed: the one-scan GROUP BY of every category's pair counts
+and their fits, the binary COPY of every vote for online Elo and style control, and the whole
+recompute — the first (Elo, style and compute per answer from scratch) and the next one after
+new votes (Elo continued, style carried over as it is between LEADERBOARD_STYLE_SECONDS refits).
 
     .venv/bin/python bench/recompute_bench.py --votes 100k,1M
 """
@@ -27,23 +29,34 @@ os.environ.update({"DATABASE_URL": f"postgres://arena@127.0.0.1:{PORT}/arena", "
 
 FILL = """
 INSERT INTO arena_battle (uuid, mode, endpoint_a_id, endpoint_b_id, client_id, created_at, updated_at)
-SELECT md5(i::text || 'b')::uuid, 'anony', e.lo + a, e.lo + b, 'bench', now() - (i || ' seconds')::interval, now()
+SELECT md5(i::text || 'b' || %(tag)s)::uuid, 'anony', e.lo + a, e.lo + b, 'bench', now() - (i || ' seconds')::interval, now()
 FROM (SELECT i, (i::bigint * 7919) %% 50 AS a, ((i::bigint * 7919) %% 50 + 1 + (i::bigint * 104729) %% 49) %% 50 AS b
       FROM generate_series(1, %(n)s) AS i) s, (SELECT min(id) AS lo FROM arena_modelendpoint) e;
-INSERT INTO arena_vote (battle_id, choice, client_id, counts, excluded_reason, features, created_at)
+INSERT INTO arena_vote (battle_id, choice, client_id, counts, excluded_reason, features, created_at,
+                        endpoint_a_id, endpoint_b_id, turns, prompt_tokens, is_code, is_math, language, prompt_hash,
+                        prompt_nth, style_tokens, style_headers, style_lists, style_bold)
 SELECT id, CASE WHEN random() < 0.1 THEN 'tie'
                 WHEN random() < 1 / (1 + power(10, ((endpoint_b_id - endpoint_a_id) * 8.0) / 400)) THEN 'a'
                 ELSE 'b' END,
        'bench', true, '',
-       jsonb_build_object('turn', 1 + (id %% 5 = 0)::int, 'language', CASE WHEN id %% 4 = 0 THEN 'German' ELSE 'English' END,
-                          'prompt_tokens', (id %% 700), 'code', id %% 3 = 0, 'math', id %% 7 = 0,
-                          'prompt_hash', md5((id %% 20000)::text),
-                          'conv_metadata', jsonb_build_object('sum_assistant_a_tokens', 100 + id %% 300,
-                             'sum_assistant_b_tokens', 100 + id %% 250, 'header_count_a', id %% 3, 'header_count_b', id %% 2,
-                             'list_count_a', id %% 5, 'list_count_b', id %% 4, 'bold_count_a', id %% 2, 'bold_count_b', id %% 3)),
-       created_at
-FROM arena_battle;
+       jsonb_build_object('turn', turns, 'language', language, 'prompt_tokens', prompt_tokens, 'code', is_code,
+                          'math', is_math, 'prompt_hash', prompt_hash,
+                          'conv_metadata', jsonb_build_object('sum_assistant_a_tokens', ta, 'sum_assistant_b_tokens', tb,
+                             'header_count_a', ha, 'header_count_b', hb, 'list_count_a', la, 'list_count_b', lb,
+                             'bold_count_a', ba, 'bold_count_b', bb)),
+       created_at, endpoint_a_id, endpoint_b_id, turns, prompt_tokens, is_code, is_math, language, prompt_hash,
+       row_number() OVER (PARTITION BY prompt_hash ORDER BY id),
+       (ta - tb)::float / (ta + tb), (ha - hb)::float / greatest(ha + hb, 1), (la - lb)::float / greatest(la + lb, 1),
+       (ba - bb)::float / greatest(ba + bb, 1)
+FROM (SELECT id, created_at, endpoint_a_id, endpoint_b_id, 1 + (id %% 5 = 0)::int AS turns,
+             CASE WHEN id %% 4 = 0 THEN 'German' ELSE 'English' END AS language, (id %% 700) AS prompt_tokens,
+             id %% 3 = 0 AS is_code, id %% 7 = 0 AS is_math, left(md5((id %% 20000)::text), 16) AS prompt_hash,
+             100 + id %% 300 AS ta, 100 + id %% 250 AS tb, id %% 3 AS ha, id %% 2 AS hb, id %% 5 AS la, id %% 4 AS lb,
+             id %% 2 AS ba, id %% 3 AS bb
+      FROM arena_battle WHERE client_id = 'bench' AND NOT EXISTS (SELECT 1 FROM arena_vote v WHERE v.battle_id = arena_battle.id)) s
+ORDER BY id;
 """
+NEW_VOTES = 1000  # cast between the first and the next recompute
 
 
 def parse_size(text: str) -> int:
@@ -74,7 +87,8 @@ def main() -> None:
 
         from arena.models import Backend, ModelEndpoint, Vote
         from ratings import snapshots
-        from ratings.queries import category_pair_counts, elo_arrays, pair_counts, style_battles
+        from ratings.models import LeaderboardSnapshot
+        from ratings.queries import category_pair_counts, counted_votes, dedup_cap, pair_counts, vote_arrays
 
         endpoints = [ModelEndpoint.objects.create(name=f"model-{i:02d}", backend=Backend.OPENAI, queue="q",
                                                   params={}) for i in range(50)]
@@ -84,23 +98,26 @@ def main() -> None:
             log(f"inserting {size:,} battles and votes")
             with connection.cursor() as cursor:
                 cursor.execute("TRUNCATE arena_vote, arena_battle CASCADE")
-                cursor.execute(FILL, {"n": size})
-                cursor.execute("ANALYZE")
+                cursor.execute(FILL, {"n": size, "tag": "first"})
+                cursor.execute("VACUUM ANALYZE")  # as autovacuum leaves a table at rest
             assert Vote.objects.count() == size
             parts: list = []
             log(f"timing the recompute of {size:,} votes")
-            counts = timed("GROUP BY pair counts (overall)", lambda: pair_counts(ids), parts)
-            timed("fit + sandwich (overall)", lambda: snapshots.table_from_counts(names, counts), parts)
-            timed("all 8 categories (one scan + dedup, fits)",
-                  lambda: [snapshots.table_from_counts(names, c) for c in category_pair_counts(ids).values()], parts)
-            timed("online Elo from scratch (one row per vote)", lambda: elo_arrays(ids), parts)
-            timed("style control (one row per vote)", lambda: snapshots.compute_leaderboard(style_battles(),
-                                                                                             style_control=True), parts)
-            from ratings.models import LeaderboardSnapshot
-
+            counts = timed("GROUP BY pair counts (overall only)", lambda: pair_counts(ids), parts)
+            timed("fit + sandwich CI (overall)", lambda: snapshots.table_from_counts(names, counts), parts)
+            timed("dedup histogram (votes per prompt)", lambda: dedup_cap(counted_votes()), parts)
+            by_category = timed("pair counts of all 8 categories (one scan)", lambda: category_pair_counts(ids), parts)
+            timed("fits + sandwich CIs of all 8 categories",
+                  lambda: [snapshots.table_from_counts(names, c) for c in by_category.values()], parts)
+            votes = timed("every vote as arrays (binary COPY, with style)", lambda: vote_arrays(ids, style=True), parts)
+            timed("online Elo from scratch over those arrays", lambda: snapshots.online_elo(
+                votes["a"], votes["b"], votes["outcome"], len(ids)), parts)
+            timed("style control fit + sandwich CI", lambda: snapshots._style_rows(names, votes), parts)
             LeaderboardSnapshot.objects.all().delete()
-            timed("first recompute() (Elo and style from scratch)", snapshots.recompute, parts)
-            timed("next recompute() (incremental Elo, style kept)", snapshots.recompute, parts)
+            timed("first recompute(): all of it, from scratch", snapshots.recompute, parts)
+            with connection.cursor() as cursor:
+                cursor.execute(FILL, {"n": NEW_VOTES, "tag": "next"})
+            timed(f"next recompute() after {NEW_VOTES:,} new votes", snapshots.recompute, parts)
             for label, seconds in parts:
                 table.append((f"{size:,}", label, seconds))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -24,6 +24,7 @@ from ratings.intervals import (
 from ratings.style import (
     fit_style_bradley_terry,
     pair_frequency_weights,
+    standardize_features,
     style_features,
     style_sandwich_covariance,
 )
@@ -132,12 +133,35 @@ def _bootstrap_scale(theta, samples, anchor_index, anchor, significance):
 def _style_ratings(battles, *, bootstrap_rounds, seed, significance, anchor_index, anchor):
     if "style_a" not in battles.fields or "style_b" not in battles.fields:
         raise ValueError("style control needs the style_a and style_b fields (answer length and markdown counts)")
-    a, b = battles.model_a, battles.model_b
-    score = OUTCOME_SCORE[battles.outcome]
-    features = style_features(battles.fields["style_a"], battles.fields["style_b"])
+    relative = style_features(battles.fields["style_a"], battles.fields["style_b"], standardize=False)
+    return style_controlled_ratings(
+        battles.model_a, battles.model_b, OUTCOME_SCORE[battles.outcome], relative, battles.n_models,
+        bootstrap_rounds=bootstrap_rounds, seed=seed, significance=significance, anchor_index=anchor_index, anchor=anchor,
+    )
+
+
+def style_controlled_ratings(
+    a: np.ndarray,
+    b: np.ndarray,
+    score: np.ndarray,
+    relative: np.ndarray,
+    n_models: int,
+    *,
+    bootstrap_rounds: int = 0,
+    seed: int = 0,
+    significance: float = 0.05,
+    anchor_index: int | None = None,
+    anchor: tuple[str, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Style-controlled rating, lower and upper bound per model from one row per battle.
+
+    `relative` (N, F) holds each battle's (a - b) / (a + b) per style element; it is standardised
+    here, over these battles. Every model must have battles (drop idle ones first).
+    """
+    features = standardize_features(relative)
     weights = pair_frequency_weights(a, b)
-    fit = fit_style_bradley_terry(a, b, score, features, battles.n_models, weights=weights)
-    k = battles.n_models
+    fit = fit_style_bradley_terry(a, b, score, features, n_models, weights=weights)
+    k = n_models
     if not bootstrap_rounds:
         cov = style_sandwich_covariance(fit, a, b, score, features, weights=weights)[:k, :k]
         return _sandwich_scale(fit.theta, cov, anchor_index, anchor, significance)

@@ -1,9 +1,10 @@
 """Recompute the leaderboard from the votes and store it as snapshots; pages only read snapshots.
 
-Every category's table comes from pair counts that PostgreSQL groups (one row per model pair and
-outcome), so the fit never loads one row per vote. Only two things need votes one by one: online
-Elo (which depends on vote order; three integers per vote) and style control (four numbers per
-side, from the features stored with each vote).
+Every category's table comes from pair counts that PostgreSQL groups in one scan of the votes
+table (one row per model pair and outcome, one count column per category), so the fits never load
+one row per vote. Only two things need votes one by one, read as arrays by a binary COPY: online
+Elo (vote order matters; continued from the last snapshot over the new votes only) and style
+control (four relative differences per vote; refitted every LEADERBOARD_STYLE_SECONDS).
 """
 
 import logging
@@ -15,21 +16,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from arena.models import ModelEndpoint
-from ratings.battles import Battles, PairCounts
+from ratings.battles import OUTCOME_SCORE, PairCounts
 from ratings.bradley_terry import fit_bradley_terry, to_rating_scale
 from ratings.elo import online_elo
 from ratings.intervals import (bootstrap_thetas, normal_intervals, quantile_intervals, rank_upper_bound,
                                sandwich_covariance)
-from ratings.leaderboard import compute_leaderboard
+from ratings.leaderboard import style_controlled_ratings
 from ratings.matrices import average_win_rate, battle_count_matrix, predicted_win_rate_matrix, win_fraction_matrix
 from ratings.models import LeaderboardSnapshot
 from ratings.sampling import active_pair_weights, pair_score_variance
-from ratings.queries import (CATEGORY_FILTERS, category_pair_counts, compute_per_answer, elo_arrays,
-                             exclusion_counts, style_battles)
+from ratings.queries import (CATEGORY_FILTERS, category_pair_counts, compute_per_answer, exclusion_counts,
+                             vote_arrays)
 
 log = logging.getLogger(__name__)
 MIN_VOTES_FOR_STYLE = 30
-STYLE_KEYS = ("style_rating", "style_ci_lower", "style_ci_upper", "style_rank_ub")
 KEEP_SNAPSHOTS = 5
 
 
@@ -82,63 +82,71 @@ def _json_matrix(values: np.ndarray) -> list:
     return np.where(np.isnan(values), None, np.round(values, 4)).tolist()
 
 
-def _add_elo(table: dict, ids: list[int], names: list[str], previous: dict | None) -> None:
-    """Online Elo continued from the previous snapshot's state over the votes cast since."""
+def _add_per_vote_parts(table: dict, ids: list[int], names: list[str], previous: dict | None) -> None:
+    """Online Elo, continued from the previous snapshot's state over the votes cast since, and the
+    slower parts (style control over every vote, compute per answer over every answer), refreshed
+    at most every ``LEADERBOARD_STYLE_SECONDS`` and carried over in between. One binary COPY of
+    the votes serves both."""
     state = (previous or {}).get("elo_state") or {"last_vote_id": 0, "ratings": {}}
+    refresh = previous is None or time.time() - previous.get("style_fitted_at", 0) >= settings.LEADERBOARD_STYLE_SECONDS
+    votes = vote_arrays(ids, after_id=0 if refresh else state["last_vote_id"], style=refresh)
+    new = votes["id"] > state["last_vote_id"]
     initial = np.array([state["ratings"].get(str(e), 1000.0) for e in ids])
-    a, b, outcome, last = elo_arrays(ids, after_id=state["last_vote_id"])
-    elo = online_elo(a, b, outcome, len(ids), initial=initial)
-    table["elo_state"] = {"last_vote_id": last, "ratings": {str(e): float(r) for e, r in zip(ids, elo, strict=True)}}
+    elo = online_elo(votes["a"][new], votes["b"][new], votes["outcome"][new], len(ids), initial=initial)
+    last = int(votes["id"][-1]) if len(votes["id"]) else state["last_vote_id"]
+    table["elo_state"] = {"last_vote_id": max(last, state["last_vote_id"]),
+                          "ratings": {str(e): float(r) for e, r in zip(ids, elo, strict=True)}}
     for row in table["rows"]:
         row["elo"] = float(elo[names.index(row["model"])])
-
-
-def _add_style(table: dict, previous: dict | None) -> None:
-    """Style control reads every vote's style numbers, so it is refitted at most every
-    ``LEADERBOARD_STYLE_SECONDS``; in between the last fit is carried over."""
-    last = (previous or {}).get("style_fitted_at", 0)
-    if previous and time.time() - last < settings.LEADERBOARD_STYLE_SECONDS:
-        carried = {r["model"]: r for r in previous.get("rows", []) if "style_rating" in r}
-        for row in table["rows"]:
-            if row["model"] in carried:
-                row.update({k: carried[row["model"]][k] for k in STYLE_KEYS})
-        table["style_fitted_at"] = last
-        return
-    table["style_fitted_at"] = time.time()
-    battles: Battles = style_battles()
-    if len(battles) < MIN_VOTES_FOR_STYLE:
-        return
-    try:
-        styled = {r["model"]: r for r in compute_leaderboard(battles, style_control=True)}
-    except (ValueError, np.linalg.LinAlgError):
-        log.warning("style control could not be fitted on %s votes", len(battles), exc_info=True)
-        return
+    if refresh:
+        table["style_fitted_at"] = time.time()
+        table["style"] = _style_rows(names, votes)
+        table["compute_per_answer"] = {str(e): v for e, v in compute_per_answer().items()}
+    else:
+        for key in ("style_fitted_at", "style", "compute_per_answer"):
+            table[key] = previous.get(key, {})
     for row in table["rows"]:
-        if row["model"] in styled:
-            s = styled[row["model"]]
-            row.update({k: s[k] for k in STYLE_KEYS})
+        row.update(table["style"].get(row["model"], {}))
+
+
+def _style_rows(names: list[str], votes: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Style-controlled rating, interval and UB rank per model name (none below MIN_VOTES_FOR_STYLE votes)."""
+    if len(votes["id"]) < MIN_VOTES_FOR_STYLE:
+        return {}
+    played = np.flatnonzero(np.bincount(votes["a"], minlength=len(names)) + np.bincount(votes["b"], minlength=len(names)))
+    remap = np.full(len(names), -1)
+    remap[played] = np.arange(len(played))
+    try:
+        rating, lower, upper = style_controlled_ratings(remap[votes["a"]], remap[votes["b"]], OUTCOME_SCORE[votes["outcome"]],
+                                                        votes["style"], len(played))
+    except (ValueError, np.linalg.LinAlgError):
+        log.warning("style control could not be fitted on %s votes", len(votes["id"]), exc_info=True)
+        return {}
+    ranks = rank_upper_bound(lower, upper)
+    return {names[m]: {"style_rating": float(rating[i]), "style_ci_lower": float(lower[i]),
+                       "style_ci_upper": float(upper[i]), "style_rank_ub": int(ranks[i])} for i, m in enumerate(played)}
 
 
 def recompute() -> list[LeaderboardSnapshot]:
     started = time.monotonic()
     endpoints = list(ModelEndpoint.objects.order_by("id"))
     ids, names = [e.id for e in endpoints], [e.public_name for e in endpoints]
-    compute = compute_per_answer()
     excluded = exclusion_counts()
     now = timezone.now()
     snapshots = []
     previous = latest("overall")
+    compute: dict = {}
     for category, counts in category_pair_counts(ids).items():
         table = table_from_counts(names, counts, bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP)
         if category == "overall":
             table["sampling"] = sampling_state(ids, counts)
         if category == "overall" and table["rows"]:
-            _add_elo(table, ids, names, previous.data if previous else None)
-            _add_style(table, previous.data if previous else None)
+            _add_per_vote_parts(table, ids, names, previous.data if previous else None)
+            compute = table["compute_per_answer"]
         for row in table["rows"]:
             endpoint = endpoints[names.index(row["model"])]
             row.update(organisation=endpoint.public_organisation, license=endpoint.license, backend=endpoint.backend,
-                       **compute.get(endpoint.id, {}))
+                       **compute.get(str(endpoint.id), {}))
         table["excluded"] = excluded
         total = sum(r["votes"] for r in table["rows"]) // 2
         snapshots.append(LeaderboardSnapshot(category=category, computed_at=now, total_votes=total, data=table))

@@ -66,10 +66,14 @@ def style_features(style_a: np.ndarray, style_b: np.ndarray, *, standardize: boo
     style_b = np.asarray(style_b, dtype=np.float64)
     total = style_a + style_b
     features = (style_a - style_b) / np.where(total == 0, 1.0, total)
-    if standardize:
-        std = features.std(axis=0)
-        features = (features - features.mean(axis=0)) / np.where(std == 0, 1.0, std)
-    return features
+    return standardize_features(features) if standardize else features
+
+
+def standardize_features(features: np.ndarray) -> np.ndarray:
+    """Each column to mean 0 and standard deviation 1 over the battles (a constant column to 0)."""
+    features = np.asarray(features, dtype=np.float64)
+    std = features.std(axis=0)
+    return (features - features.mean(axis=0)) / np.where(std == 0, 1.0, std)
 
 
 def pair_frequency_weights(model_a: np.ndarray, model_b: np.ndarray, *, min_pair_count: int = 50) -> np.ndarray:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from arena.battle_features import battle_features
+from arena.battle_features import battle_features, rating_columns
 from arena.models import Backend, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 
 CHOICE = {"model_a": "a", "model_b": "b", "tie": "tie", "tie (bothbad)": "bothbad", "both_bad": "bothbad"}
@@ -56,6 +56,7 @@ class Command(BaseCommand):
                 text = answers[index] if index < len(answers) else ""
                 messages.append(Message.objects.create(turn=turn, side=side, status=Status.DONE, text=text,
                                                        created_at=when, finished_at=when))
+        features = battle_features(prompts, messages)
         Vote.objects.create(battle=battle, choice=CHOICE[record["winner"]], client_id="import", counts=anony,
                             excluded_reason="" if anony else "Only anonymous battles count toward the ratings.",
-                            features=battle_features(prompts, messages), created_at=when)
+                            features=features, created_at=when, **rating_columns(battle, features, counts=anony))
