@@ -5,7 +5,7 @@ from typing import Literal
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import get_token
@@ -20,6 +20,7 @@ from arena.limits import RateLimited, enforce
 from arena.models import Battle
 from arena.presenters import battle_json, endpoint_json
 from arena.streaming import battle_event_stream
+from arena.threads import off_thread
 
 api = NinjaAPI(title="Model Arena API", version="1", urls_namespace="api",
                openapi_url="/openapi.json", docs_url="/docs")
@@ -36,6 +37,12 @@ def session_with_csrf(request):
         raise AuthenticationError(403, "CSRF check failed: send the csrftoken cookie's value in an "
                                        "X-CSRFToken header (GET /api/session provides both).")
     return client_id(request)
+
+
+async def session_with_csrf_on_loop(request):
+    """The same check for async operations, run on the event loop rather than sent to a thread:
+    it only reads the request and the signed-cookie session."""
+    return session_with_csrf(request)
 
 
 class BattleIn(Schema):
@@ -58,21 +65,6 @@ class Created(Schema):
 
 class Detail(Schema):
     detail: str
-
-
-def off_thread(function):
-    """Run a sync handler in the thread pool rather than on Django's one shared sync thread, so
-    concurrent API calls on one ASGI process proceed in parallel (each thread has its own
-    database connection). Django only tidies connections on its own thread, so this does it here:
-    a connection broken by a database restart is dropped instead of failing every later call."""
-    def run(*args, **kwargs):
-        close_old_connections()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return sync_to_async(run, thread_sensitive=False)
 
 
 def _battle(battle_id: UUID) -> Battle:
@@ -118,7 +110,7 @@ def database_down(request, exc: DatabaseError):
 
 
 @api.get("/session", summary="Start a session; returns the CSRF token for state-changing calls")
-def session(request):
+async def session(request):  # signed-cookie session and CSRF token: no I/O, so it runs on the loop
     client_id(request)
     return {"csrf_token": get_token(request)}
 
@@ -132,7 +124,7 @@ def models(request):
             for e in ModelEndpoint.objects.enabled().for_named_modes().order_by("name")]
 
 
-@api.post("/battles", auth=session_with_csrf, response={201: Created, 409: Detail, 413: Detail, 422: Detail, 429: Detail, 503: Detail})
+@api.post("/battles", auth=session_with_csrf_on_loop, response={201: Created, 409: Detail, 413: Detail, 422: Detail, 429: Detail, 503: Detail})
 async def create_battle(request, payload: BattleIn):
     return await off_thread(_create_battle)(request, payload)
 
@@ -160,26 +152,38 @@ async def stream_battle(request, battle_id: UUID):
     return await battle_event_stream(request, battle_id)
 
 
-@api.post("/battles/{battle_id}/turns", auth=session_with_csrf, response={201: dict, 403: Detail, 404: Detail, 409: Detail, 413: Detail, 422: Detail, 429: Detail})
-def add_turn(request, battle_id: UUID, payload: PromptIn):
+@api.post("/battles/{battle_id}/turns", auth=session_with_csrf_on_loop, response={201: dict, 403: Detail, 404: Detail, 409: Detail, 413: Detail, 422: Detail, 429: Detail})
+async def add_turn(request, battle_id: UUID, payload: PromptIn):
+    return await off_thread(_add_turn)(request, battle_id, payload)
+
+
+def _add_turn(request, battle_id: UUID, payload: PromptIn):
     enforce(request, "turns", client_id=request.auth)
     turn = service.add_turn(battle=_battle(battle_id), prompt=payload.prompt, client_id=request.auth)
     return 201, {"index": turn.index}
 
 
-@api.post("/battles/{battle_id}/regenerate", auth=session_with_csrf, response={202: dict, 403: Detail, 404: Detail, 409: Detail})
-def regenerate(request, battle_id: UUID):
+@api.post("/battles/{battle_id}/regenerate", auth=session_with_csrf_on_loop, response={202: dict, 403: Detail, 404: Detail, 409: Detail})
+async def regenerate(request, battle_id: UUID):
+    return await off_thread(_regenerate)(request, battle_id)
+
+
+def _regenerate(request, battle_id: UUID):
     service.regenerate(battle=_battle(battle_id), client_id=request.auth)
     return 202, {"detail": "Regenerating the last answers."}
 
 
-@api.post("/battles/{battle_id}/stop", auth=session_with_csrf, response={202: dict, 403: Detail, 404: Detail, 409: Detail})
-def stop(request, battle_id: UUID):
+@api.post("/battles/{battle_id}/stop", auth=session_with_csrf_on_loop, response={202: dict, 403: Detail, 404: Detail, 409: Detail})
+async def stop(request, battle_id: UUID):
+    return await off_thread(_stop)(request, battle_id)
+
+
+def _stop(request, battle_id: UUID):
     service.stop(battle=_battle(battle_id), client_id=request.auth)
     return 202, {"detail": "Stopping."}
 
 
-@api.post("/battles/{battle_id}/vote", auth=session_with_csrf, response={200: dict, 403: Detail, 404: Detail, 409: Detail, 422: Detail, 429: Detail})
+@api.post("/battles/{battle_id}/vote", auth=session_with_csrf_on_loop, response={200: dict, 403: Detail, 404: Detail, 409: Detail, 422: Detail, 429: Detail})
 async def vote(request, battle_id: UUID, payload: VoteIn):
     return await off_thread(_vote)(request, battle_id, payload)
 
@@ -214,7 +218,7 @@ class PromptBoardIn(Schema):
 
 @api.post("/leaderboard/for-prompt", summary="Which model is best for prompts like this one? "
           "Votes weighted by the similarity of their prompts (all-MiniLM embeddings).",
-          auth=session_with_csrf, response={200: dict, 413: Detail, 422: Detail, 503: Detail})
+          auth=session_with_csrf_on_loop, response={200: dict, 413: Detail, 422: Detail, 503: Detail})
 async def leaderboard_for_prompt(request, payload: PromptBoardIn):
     import asyncio
     import json

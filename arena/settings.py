@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "arena.middleware.ContentSecurityPolicyMiddleware",
 ]
+# arena/asgi.py serves these through versions whose hooks run on the event loop (arena/middleware.py).
 
 ROOT_URLCONF = "arena.urls"
 ASGI_APPLICATION = "arena.asgi.application"
@@ -170,6 +171,8 @@ ARENA = {
     # Pick anonymous pairs by the Chatbot Arena paper's active sampling rule (mixed with staff weights).
     "ACTIVE_SAMPLING": env_bool("ARENA_ACTIVE_SAMPLING", False),
     "MODEL_CACHE": env_str("ARENA_MODEL_CACHE", str(Path.home() / ".cache" / "arena" / "models")),
+    # Threads (each with its database connection) that run the API's hot database work for one web process.
+    "DB_THREADS": env_int("ARENA_DB_THREADS", 8),
 }
 
 LOGGING = {

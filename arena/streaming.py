@@ -1,5 +1,9 @@
 """Server-Sent Events for a battle, read from its Redis Stream without holding a thread.
 
+The few database reads (the battle when the stream opens, its unfinished answers now and then)
+run on the shared pool of arena/threads.py: a thread, or a database connection, per open stream
+would cap the streams one process can hold at the database's connection limit.
+
 The stream replays from the client's Last-Event-ID (or from the start) and follows new events
 until no message of the battle is still pending or streaming, then sends ``idle`` and ends;
 the client then reads the stored battle. If Redis goes away the stream ends with a ``retry``
@@ -21,6 +25,7 @@ from arena.errors import Invalid, NotFound
 from arena.events import valid_event_id
 from arena.models import ACTIVE_STATUSES, Battle, Message
 from arena.redis_client import get_async_redis
+from arena.threads import off_thread
 
 log = logging.getLogger(__name__)
 BLOCK_MS = 1000
@@ -36,14 +41,19 @@ def sse(event: str, data: dict | str, event_id: str | None = None) -> str:
     return f"{head}event: {event}\ndata: {body}\n\n"
 
 
-async def _active_messages(battle_id: int) -> set[tuple[int, str, int]]:
-    rows = Message.objects.filter(turn__battle_id=battle_id, status__in=ACTIVE_STATUSES).values_list(
-        "turn__index", "side", "attempt")
-    return {row async for row in rows}
+@off_thread
+def _active_messages(battle_id: int) -> set[tuple[int, str, int]]:
+    return set(Message.objects.filter(turn__battle_id=battle_id, status__in=ACTIVE_STATUSES).values_list(
+        "turn__index", "side", "attempt"))
+
+
+@off_thread
+def _battle(battle_uuid: UUID) -> Battle | None:
+    return Battle.objects.filter(uuid=battle_uuid).only("id", "uuid").first()
 
 
 async def battle_event_stream(request, battle_uuid: UUID) -> StreamingHttpResponse:
-    battle = await Battle.objects.filter(uuid=battle_uuid).only("id", "uuid").afirst()
+    battle = await _battle(battle_uuid)
     if battle is None:
         raise NotFound("No battle has this id.")
     last_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "0-0"

@@ -238,6 +238,7 @@ def main() -> None:
 
         async def phase3():
             pairs = await prepare_finished_battles(base, args.votes)
+            log(f"phase 3: {len(pairs)} battles ready; voting")
             result = await paced_votes(base, [b for b, _ in pairs], args.vote_rate, pairs)
             for _, http in pairs:
                 await http.aclose()

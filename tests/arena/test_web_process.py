@@ -1,0 +1,66 @@
+"""One web process under many requests: open event streams and API calls share a bounded pool of
+database connections instead of taking one each (which capped the streams at PostgreSQL's limit)."""
+
+import asyncio
+
+import httpx
+from django.conf import settings
+from django.db import connection
+
+from arena.models import Backend, Battle, Message, Mode, ModelEndpoint, Turn
+
+STREAMS = 40
+
+
+def _waiting_battle() -> Battle:
+    """A battle whose answers stay pending: its streams stay open."""
+    a, b = (ModelEndpoint.objects.create(name=f"idle-{side}", backend=Backend.TRANSFORMERS, queue="nobody",
+                                         params={"model": "none"}) for side in "ab")
+    battle = Battle.objects.create(mode=Mode.NAMED, endpoint_a=a, endpoint_b=b, client_id="streams")
+    turn = Turn.objects.create(battle=battle, index=0, prompt="waiting")
+    for side in "ab":
+        Message.objects.create(turn=turn, side=side)
+    return battle
+
+
+def _connections() -> int:
+    """Connections to the arena's database, other than the one asking (which is then closed)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid()")
+            return cursor.fetchone()[0]
+    finally:
+        connection.close()
+
+
+async def _open_streams(web: str, battle: Battle, count: int, while_open):
+    opened = asyncio.Semaphore(0)
+
+    async def one(http):
+        async with http.stream("GET", f"/api/battles/{battle.uuid}/stream") as response:
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                if line.startswith("retry:"):
+                    opened.release()
+                    await asyncio.Event().wait()  # held until cancelled
+
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with httpx.AsyncClient(base_url=web, timeout=60, limits=limits) as http:
+        tasks = [asyncio.create_task(one(http)) for _ in range(count)]
+        try:
+            for _ in range(count):
+                await asyncio.wait_for(opened.acquire(), timeout=60)
+            return await asyncio.to_thread(while_open)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def test_open_streams_share_the_database_connections(web, arena_db):
+    battle = _waiting_battle()
+    before = _connections()
+    during = asyncio.run(_open_streams(web, battle, STREAMS, _connections))
+    assert during - before <= settings.ARENA["DB_THREADS"], (before, during)
+
