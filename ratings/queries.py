@@ -154,13 +154,15 @@ def vote_arrays(endpoint_ids: list[int], *, after_id: int = 0, style: bool = Fal
         columns += [(name, "f8") for name in STYLE_COLUMNS]
         fields += list(STYLE_COLUMNS)
     votes = (counted_votes().filter(id__gt=after_id, endpoint_a__isnull=False, endpoint_b__isnull=False)
-             .order_by("id").values_list(*fields))
+             .order_by().values_list(*fields))
     data = copy_arrays(votes, columns)
+    order = np.argsort(data["id"], kind="stable")  # cheaper here than an ORDER BY over the whole table
+    data = {name: values[order] for name, values in data.items()}
     ids = np.asarray(endpoint_ids, dtype=np.int64)
-    order = np.argsort(ids)
+    by_id = np.argsort(ids)
     known = np.isin(data["a"], ids) & np.isin(data["b"], ids)  # an endpoint added since endpoint_ids was read
-    a = order[np.searchsorted(ids[order], data["a"][known])]
-    b = order[np.searchsorted(ids[order], data["b"][known])]
+    a = by_id[np.searchsorted(ids[by_id], data["a"][known])]
+    b = by_id[np.searchsorted(ids[by_id], data["b"][known])]
     result = {"id": data["id"][known], "a": a, "b": b, "outcome": data["outcome"][known].astype(np.int64)}
     if style:
         result["style"] = np.stack([data[name][known] for name in STYLE_COLUMNS], axis=1)

@@ -121,6 +121,7 @@ def fit_style_bradley_terry(
     if init is not None:
         params[:k], params[k:] = init
     ridge = 1e-12 * np.eye(k + f)
+    keys = _pair_keys(a, b, k)
     # As in bradley_terry: steps are kept off each connected part's constant direction.
     played = w > 0
     centre = centring_by_part(np.stack([a[played], b[played]], axis=1), k)
@@ -135,8 +136,8 @@ def fit_style_bradley_terry(
         z = params[a] - params[b] + x @ params[k:]
         p = expit(z)
         r = w * (p - o) / rows  # d(loss)/dz per row
-        grad = np.concatenate([_scatter_pairs(a, b, r, k), x.T @ r + reg * params[k:]])
-        hess = _style_hessian(a, b, x, w * p * (1.0 - p) / rows, k)
+        grad = np.concatenate([_scatter_pairs(keys, r, k), x.T @ r + reg * params[k:]])
+        hess = _style_hessian(keys, x, w * p * (1.0 - p) / rows, k)
         hess[k:, k:] += reg * np.eye(f)
         step = -np.linalg.solve(hess + ridge, grad)
         step[:k] = centre(step[None, :k])[0]
@@ -179,31 +180,36 @@ def style_sandwich_covariance(
     w = np.ones(len(o)) if weights is None else np.asarray(weights, dtype=np.float64)
     k, f, rows = len(fit.theta), x.shape[1], len(o)
     p = expit(fit.theta[a] - fit.theta[b] + x @ fit.beta)
-    hess = _style_hessian(a, b, x, p * (1.0 - p) * w / rows, k) + hessian_reg * np.eye(k + f)
-    meat = _style_hessian(a, b, x, ((o - p) * w) ** 2 / rows, k)
+    keys = _pair_keys(a, b, k)
+    hess = _style_hessian(keys, x, p * (1.0 - p) * w / rows, k) + hessian_reg * np.eye(k + f)
+    meat = _style_hessian(keys, x, ((o - p) * w) ** 2 / rows, k)
     padded = np.concatenate([np.zeros(k), fit.beta])
     meat -= reg**2 / rows * np.outer(padded, padded)
     h_inv = np.linalg.inv(hess)
     return h_inv @ meat @ h_inv / rows
 
 
-def _scatter_pairs(a: np.ndarray, b: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
-    return np.bincount(a, values, minlength=k) - np.bincount(b, values, minlength=k)
+def _pair_keys(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    """One integer per battle naming its ordered pair (a * k + b): every sum over battles below is
+    a single bincount over these keys, then a K x K reshape."""
+    return a * k + b
 
 
-def _style_hessian(a: np.ndarray, b: np.ndarray, x: np.ndarray, h: np.ndarray, k: int) -> np.ndarray:
+def _scatter_pairs(keys: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """sum_i values_i (e_a - e_b): per-model totals, + where the model was a, - where it was b."""
+    by_pair = np.bincount(keys, values, minlength=k * k).reshape(k, k)
+    return by_pair.sum(axis=1) - by_pair.sum(axis=0)
+
+
+def _style_hessian(keys: np.ndarray, x: np.ndarray, h: np.ndarray, k: int) -> np.ndarray:
     """sum_i h_i v_i v_i^T with v_i = (e_a - e_b, x_i): the (K+F) x (K+F) Hessian-shaped sum."""
     f = x.shape[1]
     out = np.zeros((k + f, k + f))
-    flat = (
-        np.bincount(a * k + a, h, minlength=k * k)
-        + np.bincount(b * k + b, h, minlength=k * k)
-        - np.bincount(a * k + b, h, minlength=k * k)
-        - np.bincount(b * k + a, h, minlength=k * k)
-    )
-    out[:k, :k] = flat.reshape(k, k)
+    by_pair = np.bincount(keys, h, minlength=k * k).reshape(k, k)
+    symmetric = by_pair + by_pair.T  # (a battle of a model with itself would cancel out below)
+    out[:k, :k] = np.diag(symmetric.sum(axis=1)) - symmetric
     hx = h[:, None] * x
-    cross = np.stack([_scatter_pairs(a, b, hx[:, j], k) for j in range(f)], axis=1)
+    cross = np.stack([_scatter_pairs(keys, hx[:, j], k) for j in range(f)], axis=1)
     out[:k, k:] = cross
     out[k:, :k] = cross.T
     out[k:, k:] = x.T @ hx
