@@ -13,12 +13,14 @@ the caller's thread, so a slow stop check never holds up the batch.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -54,6 +56,8 @@ class Completion:
     finish_reason: str  # "stop" (end-of-turn token), "length" (max_new_tokens) or "stopped" (should_stop/close)
     prompt_tokens: int
     completion_tokens: int
+    # One per token of token_ids when SamplingParams.logprobs was set, else None.
+    token_logprobs: list[float] | None = None
 
 
 @dataclass
@@ -76,6 +80,7 @@ class _Request:
     cancelled: threading.Event = field(default_factory=threading.Event)
     generated: int = 0
     next_token: int = -1  # sampled but not yet fed to the model
+    logprobs: list[float] = field(default_factory=list)  # appended by the engine thread only
 
 
 class BatchEngine:
@@ -123,11 +128,16 @@ class BatchEngine:
         params: SamplingParams | Sequence[SamplingParams],
         *,
         should_stop: Callable[[], bool] | None = None,
+        stop_when: Callable[[int, str], bool] | None = None,
     ) -> list[Completion]:
         """Generate for all prompts together and return their completions in order.
 
         With one ``params`` carrying a seed, prompt ``i`` samples with ``seed + i``, so
         N copies of one prompt give N different (reproducible) answers.
+
+        ``stop_when(i, text)`` is asked with row ``i``'s text so far after each new piece;
+        when it says True the row ends there with finish_reason "stop" and leaves the
+        batch at the next step (e.g. once an answer is complete).
         """
         if isinstance(params, SamplingParams):
             params = [
@@ -137,7 +147,12 @@ class BatchEngine:
             raise ValueError("Pass one SamplingParams, or one per prompt.")
         streams = [self.stream(p, sp, should_stop=should_stop) for p, sp in zip(prompts, params, strict=True)]
         try:
-            return [s.run() for s in streams]
+            if stop_when is None or len(streams) < 2:
+                return [s.run(stop_when=stop_when and functools.partial(stop_when, 0)) for s in streams]
+            # Each row is read as it arrives, so that a row stops when it is done, not when read.
+            with ThreadPoolExecutor(max_workers=len(streams), thread_name_prefix="engine-reader") as pool:
+                return list(pool.map(lambda i: streams[i].run(stop_when=functools.partial(stop_when, i)),
+                                     range(len(streams))))
         finally:
             for s in streams:
                 s.close()
@@ -253,15 +268,23 @@ class BatchEngine:
         self.stats.peak_rows = max(self.stats.peak_rows, len(self._rows))
 
     def _prefill(self, requests: list[_Request]) -> tuple[PaddedKV, torch.Tensor]:
+        # Copies of one prompt (N samples of one question) go through the model once; their rows share it.
+        unique: dict[tuple[int, ...], int] = {}
+        rows = [unique.setdefault(tuple(r.prompt_ids), len(unique)) for r in requests]
         model = self.loaded.model
-        ids, mask, positions = prefill_inputs([r.prompt_ids for r in requests], self._pad_id, self.loaded.device)
+        ids, mask, positions = prefill_inputs([list(p) for p in unique], self._pad_id, self.loaded.device)
         cache = new_cache(model.config)
         output = model(
             input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1
         )
-        lengths = torch.tensor([len(r.prompt_ids) for r in requests], device=self.loaded.device)
+        lengths = torch.tensor([len(p) for p in unique], device=self.loaded.device)
         self.stats.prefills += 1
-        return PaddedKV(cache=cache, mask=mask, next_positions=lengths), output.logits[:, -1, :].float()
+        kv = PaddedKV(cache=cache, mask=mask, next_positions=lengths)
+        logits = output.logits[:, -1, :].float()
+        if len(unique) < len(requests):
+            kv.keep(rows)
+            logits = logits[rows]
+        return kv, logits
 
     def _decode_step(self) -> None:
         kv = self._kv
@@ -297,6 +320,8 @@ class BatchEngine:
             return False
         request.generated += 1
         request.next_token = token
+        if request.params.logprobs:
+            request.logprobs.append(float(torch.log_softmax(logits, dim=-1)[token]))
         request.events.put(("token", token))
         if request.generated >= request.params.max_new_tokens:
             request.events.put(("done", "length"))
@@ -325,18 +350,20 @@ class Stream(Iterator[Delta]):
     def __next__(self) -> Delta:
         return next(self._deltas)
 
-    def run(self) -> Completion:
-        """Consume the stream and return its completion."""
+    def run(self, *, stop_when: Callable[[str], bool] | None = None) -> Completion:
+        """Consume the stream and return its completion; end it as "stop" once ``stop_when(text so far)``."""
         for _ in self:
-            pass
+            if stop_when is not None and stop_when("".join(self._text)):
+                self.close(finish_reason="stop")
+                break
         return self.completion
 
-    def close(self) -> None:
-        """Stop reading; an unfinished request ends as "stopped" with the text read so far."""
+    def close(self, *, finish_reason: str = "stopped") -> None:
+        """Stop reading; an unfinished request ends as ``finish_reason`` with the text read so far."""
         self._request.cancelled.set()
         self._deltas.close()
         if self.completion is None:
-            self.completion = self._completion("stopped")
+            self.completion = self._completion(finish_reason)
 
     def __del__(self) -> None:
         self._request.cancelled.set()
@@ -392,6 +419,7 @@ class Stream(Iterator[Delta]):
             finish_reason=finish_reason,
             prompt_tokens=len(self._request.prompt_ids),
             completion_tokens=len(tokens),
+            token_logprobs=self._request.logprobs[: len(tokens)] if self._request.params.logprobs else None,
         )
 
     def _delta(self, text: str) -> Delta:

@@ -19,6 +19,9 @@ class SamplingParams:
     top_p: float = 1.0
     repetition_penalty: float = 1.0
     seed: int | None = None
+    # Also return each generated token's log-probability under the model (before temperature,
+    # top_p or repetition penalty), e.g. to score candidates without a second forward pass.
+    logprobs: bool = False
 
     def validate(self) -> None:
         if self.max_new_tokens < 1:
@@ -74,7 +77,19 @@ class TokenSampler:
         return token
 
 
+# Sorting the whole vocabulary costs milliseconds per row and step; the nucleus usually lies
+# within the top few dozen tokens, which topk finds far faster.
+NUCLEUS_GUESS = 64
+
+
 def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    if logits.numel() > NUCLEUS_GUESS:
+        _, top_index = torch.topk(logits, NUCLEUS_GUESS)
+        top_probs = torch.softmax(logits, dim=-1)[top_index]
+        before = top_probs.cumsum(dim=-1) - top_probs
+        if before[-1] + top_probs[-1] >= top_p:  # the token after these already has top_p before it
+            kept = top_index[before < top_p]
+            return torch.full_like(logits, float("-inf")).index_copy(0, kept, logits[kept])
     sorted_logits, order = torch.sort(logits, descending=True)
     sorted_probs = torch.softmax(sorted_logits, dim=-1)
     # Drop tokens once the mass before them already reaches top_p; the best token always stays.

@@ -38,6 +38,20 @@ def final_answer(text: str) -> str | None:
     return phrase or None
 
 
+def complete_answer(text: str) -> bool:
+    """Whether the text has announced an answer and finished its line ("Answer: 42" then a line break).
+
+    Generation can stop there: what follows a finished "Answer:" line is at best a repeat.
+    """
+    text = text or ""
+    for pattern in _EXPLICIT:
+        for match in pattern.finditer(text):
+            if pattern is _EXPLICIT[0] or text[match.end():match.end() + 1] == "\n":
+                if _trim(match.group(1)):
+                    return True
+    return False
+
+
 def explicit_answer(text: str) -> str | None:
     """The answer a solution announces ("Answer: 42", "\\boxed{42}"), ignoring bare numbers."""
     for pattern in _EXPLICIT:

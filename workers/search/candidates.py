@@ -23,6 +23,8 @@ class Candidate:
     finish_reason: str = "stop"
     # Tokens the engine generated for this candidate, including any it generated and we cut off.
     generated_tokens: int = 0
+    # The model's log-probability of each of token_ids, when generation reported them (for loglik).
+    token_logprobs: list[float] | None = None
     scores: dict[str, float] = field(default_factory=dict)
     score: float = 0.5
 

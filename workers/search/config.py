@@ -21,7 +21,7 @@ MAX_BATCH = 64
 KNOWN = {
     "strategy", "retrieve", "n", "beam_width", "k", "max_steps", "step_tokens", "verifiers",
     "reward_model", "corpus", "index_dir", "top_k", "temperature", "top_p", "max_new_tokens",
-    "repetition_penalty", "seed",
+    "repetition_penalty", "seed", "stop_at_answer",
 }
 
 
@@ -48,6 +48,9 @@ class SearchConfig:
     max_new_tokens: int = 256
     repetition_penalty: float = 1.0
     seed: int | None = None
+    # End each sample once it has written a complete "Answer: ..." line (see answers.complete_answer),
+    # so a batch does not wait for samples that ramble on after answering. For tasks with one final answer.
+    stop_at_answer: bool = False
 
     @classmethod
     def from_params(cls, params: dict) -> SearchConfig:
@@ -74,6 +77,7 @@ class SearchConfig:
             max_new_tokens=number(params, "max_new_tokens", 256, low=1, high=8192, kind=int),
             repetition_penalty=number(params, "repetition_penalty", 1.0, low=0.5, high=2),
             seed=number(params, "seed", None, low=0, high=2**31, kind=int),
+            stop_at_answer=_flag(params, "stop_at_answer"),
         )
         config._check_together()
         return config
@@ -102,6 +106,13 @@ class SearchConfig:
         return asdict(self)
 
 
+def _flag(params: dict, key: str) -> bool:
+    value = params.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, not {value!r}.")
+    return value
+
+
 def _strategy(params: dict) -> tuple[str, bool]:
     raw = params.get("strategy", "best_of_n")
     if not isinstance(raw, str):
@@ -112,10 +123,7 @@ def _strategy(params: dict) -> tuple[str, bool]:
     choices = ", ".join(STRATEGIES) + ", retrieve, or retrieve+<one of those>"
     if len(rest) > 1 or (rest and rest[0] not in STRATEGIES) or not parts:
         raise ValueError(f"strategy must be one of {choices}; not {raw!r}.")
-    flag = params.get("retrieve", False)
-    if not isinstance(flag, bool):
-        raise ValueError(f"retrieve must be true or false, not {flag!r}.")
-    return (rest[0] if rest else "single"), retrieve or flag
+    return (rest[0] if rest else "single"), retrieve or _flag(params, "retrieve")
 
 
 def _verifiers(raw, strategy: str) -> dict[str, float]:

@@ -41,21 +41,28 @@ class ScriptedEngine:
         self.respond = respond
         self.calls: list[int] = []
         self.served = 0
+        self.stopped_early = 0  # rows cut short, by max_new_tokens or stop_when
 
-    def generate(self, prompts, params, *, should_stop=None):
+    def generate(self, prompts, params, *, should_stop=None, stop_when=None):
         from workers.engine.batching import Completion
 
         self.calls.append(len(prompts))
         if not isinstance(params, (list, tuple)):
             params = [params] * len(prompts)
         out = []
-        for prompt, row_params in zip(prompts, params, strict=True):
+        for row, (prompt, row_params) in enumerate(zip(prompts, params, strict=True)):
             text = self.respond(self.loaded.tokenizer.decode(prompt), self.served)
             self.served += 1
             ids = self.loaded.tokenizer.encode(text, add_special_tokens=False)
             reason = "stop"
             if len(ids) > row_params.max_new_tokens:
                 ids, reason = ids[: row_params.max_new_tokens], "length"
+            if stop_when is not None:
+                end = next((n for n in range(1, len(ids)) if stop_when(row, self.loaded.tokenizer.decode(ids[:n]))),
+                           None)
+                if end is not None:
+                    ids, reason = ids[:end], "stop"
+            self.stopped_early += len(ids) < len(self.loaded.tokenizer.encode(text, add_special_tokens=False))
             out.append(Completion(text=self.loaded.tokenizer.decode(ids), token_ids=ids, finish_reason=reason,
                                   prompt_tokens=len(prompt), completion_tokens=len(ids)))
         return out

@@ -1,6 +1,6 @@
 import pytest
 
-from workers.search.answers import answer_key, explicit_answer, final_answer
+from workers.search.answers import answer_key, complete_answer, explicit_answer, final_answer
 
 
 @pytest.mark.parametrize("text, answer", [
@@ -35,3 +35,16 @@ def test_equal_answers_share_a_key(a, b):
 def test_different_answers_have_different_keys():
     assert answer_key("84") != answer_key("80")
     assert answer_key(None) is None
+
+
+@pytest.mark.parametrize("text, complete", [
+    ("12 * 7 = 84\nAnswer: 84\n", True),
+    ("12 * 7 = 84\nAnswer: 84", False),  # "84" might still grow into "845"
+    ("12 * 7 = 84\nAnswer:", False),
+    ("We get \\boxed{17}", True),
+    ("So the answer is 42.\nBut wait", True),
+    ("12 * 7 = 84\n", False),
+    ("", False),
+])
+def test_it_knows_when_an_answer_is_complete(text, complete):
+    assert complete_answer(text) is complete

@@ -1,11 +1,13 @@
 """Every strategy through run_search: on the tiny model (real engine, real forward passes) and on a
 scripted engine whose answers are known, so the choice each strategy makes can be checked."""
 
+import math
 import re
 
 import pytest
 
 from workers.search import SearchConfig, run_search
+from workers.engine.chat import render_prompt
 from workers.search.verifiers.loglik import mean_logprobs
 
 from .conftest import assert_compute_adds_up
@@ -223,3 +225,62 @@ def test_a_reward_model_can_steer_best_of_n(tiny, scripted, tmp_path):
     result = search(engine, loaded, messages=messages, strategy="best_of_n", n=2, verifiers=["reward"],
                     reward_model=str(path))
     assert result.text == texts[1]
+
+
+def test_loglik_reads_the_generations_own_log_probabilities(tiny):
+    engine, loaded = tiny
+    result = search(engine, loaded, strategy="best_of_n", n=3, max_new_tokens=10, seed=5, verifiers=["loglik"])
+    assert result.scored_tokens == 0  # no second forward pass
+    prompt = render_prompt(loaded.tokenizer, QUESTION)
+    for candidate in result.trace["candidates"]:
+        ids = loaded.tokenizer.encode(candidate["text"], add_special_tokens=False)
+        [expected] = mean_logprobs(loaded, prompt, [ids])
+        assert candidate["scores"]["loglik"] == pytest.approx(math.exp(expected), rel=1e-3)
+
+
+def test_beam_paths_carry_log_probabilities_across_steps(tiny):
+    engine, loaded = tiny
+    result = search(engine, loaded, strategy="beam", beam_width=2, k=2, max_steps=3, step_tokens=4,
+                    max_new_tokens=20, verifiers=["loglik"], seed=2)
+    assert result.scored_tokens == 0
+    prompt = render_prompt(loaded.tokenizer, QUESTION)
+    nodes = {n["id"]: n for n in result.trace["nodes"]}
+    deepest = max(nodes.values(), key=lambda n: n["depth"])
+    assert deepest["depth"] > 0
+    path, node = [], deepest
+    while node:
+        path.insert(0, node["step"])
+        node = nodes.get(node["parent"])
+    ids = loaded.tokenizer.encode("".join(path), add_special_tokens=False)
+    [expected] = mean_logprobs(loaded, prompt, [ids])
+    assert deepest["scores"]["loglik"] == pytest.approx(math.exp(expected), rel=1e-3)
+
+
+def test_stop_at_answer_ends_each_sample_at_its_answer_line(tiny, scripted):
+    _, loaded = tiny
+    texts = ["12 * 7 = 84\nAnswer: 84\nNow a story about cookies that goes on and on.",
+             "12 * 7 = 80\nAnswer: 80\nAnswer: 84\n", "Let me think about the trays first."]
+    engine = scripted(lambda prompt, i: texts[i % len(texts)])
+    result = search(engine, loaded, strategy="majority", n=3, stop_at_answer=True, verifiers=["checker"])
+    got = [(c["text"], c["finish_reason"]) for c in result.trace["candidates"]]
+    assert got == [("12 * 7 = 84\nAnswer: 84\n", "stop"), ("12 * 7 = 80\nAnswer: 80\n", "stop"),
+                   (texts[2], "stop")]
+    assert result.trace["winner"] == "84"
+    assert_compute_adds_up(result)
+    without = search(engine, loaded, strategy="majority", n=3)
+    assert [c["text"] for c in without.trace["candidates"]] == texts
+
+
+def test_stop_at_answer_finishes_a_beam_at_its_answer_line(tiny, scripted):
+    _, loaded = tiny
+
+    def respond(prompt, i):
+        tail = prompt.rsplit("assistant\n", 1)[-1]
+        return "Answer: 84\nand then more" if tail else "12 * 7 = 84\nmore"
+
+    engine = scripted(respond)
+    result = search(engine, loaded, strategy="beam", beam_width=1, k=1, max_steps=5, step_tokens=16,
+                    verifiers=["checker"], stop_at_answer=True)
+    assert result.text == "12 * 7 = 84\nAnswer: 84\n"
+    assert result.trace["rounds"] == 2 and result.trace["nodes"][-1]["finished"]
+    assert_compute_adds_up(result)

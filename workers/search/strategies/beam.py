@@ -8,13 +8,15 @@ finished (end of text or token budget) or after max_steps rounds.
 
 A step is cut at its first line break in token space, so every beam is an exact token
 sequence the model produced; tokens generated past the cut are counted as generated
-but are not part of any beam.
+but are not part of any beam. With stop_at_answer, a beam whose text has a complete
+"Answer: ..." line is finished.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..answers import complete_answer
 from ..candidates import Candidate, Problem
 from .context import Outcome, SearchContext
 
@@ -82,17 +84,27 @@ def run(ctx: SearchContext, problem: Problem) -> Outcome:
             if cut is not None:
                 step, finished, reason = ids[:cut], False, "step"
             else:
+                cut = len(ids)
                 step = ids
                 finished = completion.finish_reason != "length"
                 reason = completion.finish_reason
             path = (parent.path_ids if parent else []) + step
+            text = ctx.decode(path)
+            if not finished and c.stop_at_answer and complete_answer(text):
+                finished, reason = True, "stop"
             if not finished and len(path) >= c.max_new_tokens:
                 finished, reason = True, "length"
+            logprobs = None
+            step_logprobs = getattr(completion, "token_logprobs", None)
+            parent_logprobs = parent.candidate.token_logprobs if parent else []
+            if step_logprobs is not None and parent_logprobs is not None:
+                logprobs = parent_logprobs + list(step_logprobs[:cut])
             node = Node(id=len(nodes), parent=parent.id if parent else None,
                         depth=(parent.depth + 1) if parent else 0, step_ids=step, path_ids=path,
                         generated_tokens=completion.completion_tokens, finished=finished, finish_reason=reason,
-                        candidate=Candidate(text=ctx.decode(path), token_ids=path, finish_reason=reason,
-                                            generated_tokens=completion.completion_tokens))
+                        candidate=Candidate(text=text, token_ids=path, finish_reason=reason,
+                                            generated_tokens=completion.completion_tokens,
+                                            token_logprobs=logprobs))
             nodes.append(node)
             if parent:
                 parent.children.append(node.id)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..accounting import Ledger
+from ..answers import complete_answer
 from ..candidates import Candidate, Problem
 from ..config import SearchConfig
 from ..verifiers import Verifier, score_candidates
@@ -53,6 +54,8 @@ class SearchContext:
             "repetition_penalty": c.repetition_penalty,
             # The engine adds the row index to the seed; spacing calls apart keeps every row's seed distinct.
             "seed": None if c.seed is None else c.seed + 10_007 * self.calls + row,
+            # loglik then reads the generation's own token log-probabilities: no second forward pass.
+            "logprobs": any(v.name == "loglik" for v, _ in self.verifiers),
         }
         names = {f.name for f in dataclasses.fields(SamplingParams)} if dataclasses.is_dataclass(SamplingParams) \
             else set(values)
@@ -60,7 +63,8 @@ class SearchContext:
 
     def generate(self, prompts: list[list[int]], params) -> list:
         self.calls += 1
-        return self.ledger.generate(self.engine, prompts, params, should_stop=self.should_stop)
+        stop_when = (lambda _row, text: complete_answer(text)) if self.config.stop_at_answer else None
+        return self.ledger.generate(self.engine, prompts, params, should_stop=self.should_stop, stop_when=stop_when)
 
     def score(self, problem: Problem, candidates: Sequence[Candidate]) -> None:
         score_candidates(problem, candidates, self.verifiers, self.ledger)
@@ -70,4 +74,5 @@ class SearchContext:
 
     def candidate(self, completion) -> Candidate:
         return Candidate(text=completion.text, token_ids=list(completion.token_ids),
-                         finish_reason=completion.finish_reason, generated_tokens=completion.completion_tokens)
+                         finish_reason=completion.finish_reason, generated_tokens=completion.completion_tokens,
+                         token_logprobs=getattr(completion, "token_logprobs", None))

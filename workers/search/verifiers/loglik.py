@@ -1,6 +1,9 @@
 """The base model's own confidence: mean log-probability of a candidate's tokens given the prompt.
 
-All candidates share the prompt, so the prompt goes through the model once and its
+Candidates sampled by the engine carry the log-probability of each token they were
+sampled with (SamplingParams.logprobs), so scoring them is free. Others (handed in
+without them, or cut where the logits were not kept) are scored by a forward pass:
+all candidates share the prompt, so the prompt goes through the model once and its
 key/value cache is repeated for the batch of candidates, which then go through as one
 right-padded batch: the cost is prompt + N × candidate tokens, not N × (prompt +
 candidate), which matters when retrieval has made the prompt long. Only the hidden
@@ -28,7 +31,19 @@ class LoglikVerifier:
         self.loaded = loaded
 
     def score(self, problem: Problem, candidates: Sequence[Candidate], ledger: Ledger) -> list[float]:
-        means = mean_logprobs(self.loaded, problem.prompt_ids, [c.token_ids for c in candidates], ledger=ledger)
+        means: list[float | None] = [None] * len(candidates)
+        # Generation already computed these log-probabilities; only candidates without them go through the model.
+        rescore = []
+        for i, c in enumerate(candidates):
+            if c.token_logprobs is not None and len(c.token_logprobs) == len(c.token_ids):
+                means[i] = sum(c.token_logprobs) / len(c.token_logprobs) if c.token_logprobs else None
+            else:
+                rescore.append(i)
+        if rescore:
+            found = mean_logprobs(self.loaded, problem.prompt_ids, [candidates[i].token_ids for i in rescore],
+                                  ledger=ledger)
+            for i, m in zip(rescore, found):
+                means[i] = m
         # exp(mean log p) is the geometric-mean token probability: already in [0, 1].
         return [math.exp(m) if m is not None else 0.5 for m in means]
 

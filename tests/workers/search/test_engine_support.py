@@ -1,0 +1,73 @@
+"""What the search strategies need from the batching engine, on the tiny model: token log-probabilities,
+rows that stop on their own condition, and N copies of one prompt sharing one prefill."""
+
+import torch
+
+from tests.conftest import wait_until
+from workers.engine.batching import SamplingParams
+from workers.engine.chat import render_prompt
+from workers.engine.sampling import _top_p_filter
+
+
+def prompt(loaded, text="Hi"):
+    return render_prompt(loaded.tokenizer, [{"role": "user", "content": text}])
+
+
+def test_it_returns_the_log_probability_of_each_token_when_asked(tiny):
+    engine, loaded = tiny
+    ids = prompt(loaded)
+    params = SamplingParams(max_new_tokens=6, temperature=1.0, top_p=0.9, seed=3, logprobs=True)
+    [completion] = engine.generate([ids], params)
+    assert len(completion.token_logprobs) == len(completion.token_ids) == 6
+    with torch.inference_mode():
+        logits = loaded.model(torch.tensor([ids + completion.token_ids])).logits[0].float()
+    logp = torch.log_softmax(logits, -1)
+    for j, (token, value) in enumerate(zip(completion.token_ids, completion.token_logprobs)):
+        assert abs(logp[len(ids) - 1 + j, token].item() - value) < 1e-3
+    [plain] = engine.generate([ids], SamplingParams(max_new_tokens=6, temperature=1.0, top_p=0.9, seed=3))
+    assert plain.token_ids == completion.token_ids and plain.token_logprobs is None
+
+
+def test_a_row_ends_when_its_stop_condition_holds_and_the_others_go_on(tiny):
+    engine, loaded = tiny
+    params = SamplingParams(max_new_tokens=40, temperature=1.0, seed=1)
+    asked = []
+
+    def stop_when(row, text):
+        asked.append(row)
+        return row == 1 and len(text) >= 5
+
+    first, second, third = engine.generate([prompt(loaded)] * 3, params, stop_when=stop_when)
+    assert second.finish_reason == "stop" and 5 <= len(second.text) and second.completion_tokens < 40
+    assert first.completion_tokens == third.completion_tokens == 40
+    assert set(asked) == {0, 1, 2}
+    wait_until(lambda: engine.stats.rows == 0)
+
+
+def test_copies_of_one_prompt_share_a_prefill_and_sample_as_they_would_alone(tiny):
+    engine, loaded = tiny
+    ids = prompt(loaded, "Tell me something")
+    params = SamplingParams(max_new_tokens=8, temperature=1.0, seed=20)
+    prefills = engine.stats.prefills
+    together = engine.generate([ids] * 4, params)
+    assert engine.stats.prefills == prefills + 1
+    for i, completion in enumerate(together):
+        [alone] = engine.generate([ids], SamplingParams(max_new_tokens=8, temperature=1.0, seed=20 + i))
+        assert alone.token_ids == completion.token_ids
+
+
+def full_sort_top_p(logits, top_p):
+    sorted_logits, order = torch.sort(logits, descending=True)
+    probs = torch.softmax(sorted_logits, -1)
+    drop_sorted = (probs.cumsum(-1) - probs) >= top_p
+    return logits.masked_fill(torch.zeros_like(drop_sorted).scatter(0, order, drop_sorted), float("-inf"))
+
+
+def test_the_fast_top_p_filter_keeps_the_same_tokens_as_a_full_sort():
+    generator = torch.Generator().manual_seed(0)
+    for sharpness in (0.5, 3.0, 8.0, 20.0):  # flat (full sort needed) to peaked (top few tokens hold the mass)
+        for top_p in (0.5, 0.9, 0.95, 1.0 - 1e-6):
+            logits = torch.randn(5000, generator=generator) * sharpness
+            fast, full = _top_p_filter(logits, top_p), full_sort_top_p(logits, top_p)
+            assert torch.equal(torch.isinf(fast), torch.isinf(full))
+            assert torch.equal(fast[~torch.isinf(fast)], logits[~torch.isinf(full)])
