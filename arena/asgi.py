@@ -7,8 +7,9 @@ Two changes to Django's handler, both about threads under load:
 - Django gives each request a thread of its own for its sync code (signal receivers, closing the
   response, sync views). asgiref starts that thread, and a second one to join it, from the event
   loop for every request, and starting a thread waits for the GIL: under load the loop stalled
-  there. Here the per-request threads are kept and handed to later requests instead; each still
-  serves one request at a time, so thread-sensitive code sees what it expects.
+  there, and the more requests waited the more threads it started. Here a fixed set of threads
+  serves them: a request's sync code all runs on one thread, as Django expects, which it may share
+  with other requests (as it did on asgiref's single shared thread before per-request threads).
 """
 
 import os
@@ -25,26 +26,25 @@ from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
 from arena.middleware import ON_THE_LOOP  # noqa: E402
 
-KEEP_IDLE_THREADS = 64
+REQUEST_THREADS = 16  # each may keep a database connection for the sync views it serves
 
 
 class ArenaASGIHandler(ASGIHandler):
     def __init__(self):
         super().__init__()
-        self.idle: list[ThreadPoolExecutor] = []
+        self.threads = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="request") for _ in range(REQUEST_THREADS)]
+        self.requests_on = [0] * REQUEST_THREADS
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        executor = self.idle.pop() if self.idle else ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        least_busy = min(range(REQUEST_THREADS), key=self.requests_on.__getitem__)
+        self.requests_on[least_busy] += 1
         try:
-            async with ThreadSensitiveContext(executor=executor):
+            async with ThreadSensitiveContext(executor=self.threads[least_busy]):
                 await self.handle(scope, receive, send)
         finally:
-            if len(self.idle) < KEEP_IDLE_THREADS:
-                self.idle.append(executor)
-            else:  # after a burst: the thread ends once its work is done; nothing waits for it
-                executor.shutdown(wait=False)
+            self.requests_on[least_busy] -= 1
 
 
 settings.MIDDLEWARE = [ON_THE_LOOP.get(path, path) for path in settings.MIDDLEWARE]

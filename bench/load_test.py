@@ -7,11 +7,16 @@ Phases, each printed as a row:
   votes     votes paced at a fixed rate; latency percentiles
 Afterwards it checks that every acknowledged vote is in the database exactly once.
 
+Each client asks its own question, as people do. ``--same-prompt`` makes every battle ask the
+same one: counted votes on one prompt take their de-duplication numbers one at a time (an
+advisory lock in the vote's transaction), so that is the worst case for vote latency.
+
     .venv/bin/python bench/load_test.py [--clients 200] [--streams 1000] [--vote-rate 100]
 """
 
 import argparse
 import asyncio
+import itertools
 import os
 import resource
 import sys
@@ -41,7 +46,12 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
 
 
+PROMPTS = itertools.count()
+
+
 class Client:
+    same_prompt = False
+
     def __init__(self, http):
         self.http = http
 
@@ -50,7 +60,8 @@ class Client:
         self.http.headers["X-CSRFToken"] = token
 
     async def battle(self) -> str:
-        r = await self.http.post("/api/battles", json={"prompt": "Say something short."})
+        prompt = "Say something short." if self.same_prompt else f"Say something short about topic {next(PROMPTS)}."
+        r = await self.http.post("/api/battles", json={"prompt": prompt})
         r.raise_for_status()
         return r.json()["id"]
 
@@ -179,7 +190,13 @@ def main() -> None:
     parser.add_argument("--hold", type=float, default=5.0, help="seconds to hold the open streams")
     parser.add_argument("--vote-rate", type=float, default=100.0)
     parser.add_argument("--votes", type=int, default=300)
+    parser.add_argument("--same-prompt", action="store_true", help="every battle asks the same question")
+    parser.add_argument("--phases", default="battles,streams,votes", help="which phases to run (comma-separated)")
+    parser.add_argument("--web-workers", type=int, default=1, help="uvicorn worker processes (the streams "
+                        "target is for one)")
     args = parser.parse_args()
+    phases = set(args.phases.split(","))
+    Client.same_prompt = args.same_prompt
     # A thousand open streams need more file descriptors than the usual soft limit of 1024, in this
     # client and in the web server it starts (children inherit the limit).
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -207,7 +224,7 @@ def main() -> None:
                                      params={"model": str(tiny)}, enabled=True)
         stack.start_worker("worker", ["arena", "tiny"], concurrency=32)
         port = free_port()
-        stack.start_web(port)
+        stack.start_web(port, workers=args.web_workers)
         base = f"http://127.0.0.1:{port}"
         from workers.heartbeat import live_queues
 
@@ -215,38 +232,43 @@ def main() -> None:
         while "tiny" not in live_queues() and time.time() < deadline:
             time.sleep(0.2)
 
-        rows = []
-        log(f"phase 1: {args.clients} clients each running a battle and voting")
-        latencies, ack1, seconds = asyncio.run(run_battles(base, args.clients))
-        rows.append(("battles", f"{args.clients} clients", f"{len(ack1) / seconds:.1f} battles/s",
-                     f"vote p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms"))
+        rows, ack1, ack3 = [], [], []
+        if "battles" in phases:
+            log(f"phase 1: {args.clients} clients each running a battle and voting")
+            latencies, ack1, seconds = asyncio.run(run_battles(base, args.clients))
+            rows.append(("battles", f"{args.clients} clients", f"{len(ack1) / seconds:.1f} battles/s",
+                         f"vote p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+                         f"p99 {percentile(latencies, 99) * 1000:.0f} ms"))
 
-        log(f"phase 2: {args.streams} SSE streams held open for {args.hold:.0f} s on one web process")
-        from arena.models import Battle, Message, Mode, Turn
+        if "streams" in phases:
+            log(f"phase 2: {args.streams} SSE streams held open for {args.hold:.0f} s on one web process")
+            from arena.models import Battle, Message, Mode, Turn
 
-        pending = Battle.objects.create(mode=Mode.NAMED, endpoint_a=ModelEndpoint.objects.get(name="never-1"),
-                                        endpoint_b=ModelEndpoint.objects.get(name="never-2"), client_id="load")
-        turn = Turn.objects.create(battle=pending, index=0, prompt="waiting")
-        Message.objects.create(turn=turn, side="a")
-        Message.objects.create(turn=turn, side="b")
-        held, took = asyncio.run(hold_streams(base, str(pending.uuid), args.streams, args.hold))
-        web_rss = _rss_mb(stack)
-        rows.append(("streams", f"{args.streams} opened", f"{held} held at once",
-                     f"all open after {took:.1f} s; web process RSS {web_rss:.0f} MB"))
+            pending = Battle.objects.create(mode=Mode.NAMED, endpoint_a=ModelEndpoint.objects.get(name="never-1"),
+                                            endpoint_b=ModelEndpoint.objects.get(name="never-2"), client_id="load")
+            turn = Turn.objects.create(battle=pending, index=0, prompt="waiting")
+            Message.objects.create(turn=turn, side="a")
+            Message.objects.create(turn=turn, side="b")
+            held, took = asyncio.run(hold_streams(base, str(pending.uuid), args.streams, args.hold))
+            web_rss = _rss_mb(stack)
+            rows.append(("streams", f"{args.streams} opened", f"{held} held at once",
+                         f"all open after {took:.1f} s; web process RSS {web_rss:.0f} MB"))
 
-        log(f"phase 3: {args.votes} votes paced at {args.vote_rate:.0f}/s")
+        if "votes" in phases:
+            log(f"phase 3: {args.votes} votes paced at {args.vote_rate:.0f}/s")
 
-        async def phase3():
-            pairs = await prepare_finished_battles(base, args.votes)
-            log(f"phase 3: {len(pairs)} battles ready; voting")
-            result = await paced_votes(base, [b for b, _ in pairs], args.vote_rate, pairs)
-            for _, http in pairs:
-                await http.aclose()
-            return result
+            async def phase3():
+                pairs = await prepare_finished_battles(base, args.votes)
+                log(f"phase 3: {len(pairs)} battles ready; voting")
+                result = await paced_votes(base, [b for b, _ in pairs], args.vote_rate, pairs)
+                for _, http in pairs:
+                    await http.aclose()
+                return result
 
-        latencies, ack3 = asyncio.run(phase3())
-        rows.append(("votes", f"{args.votes} at {args.vote_rate:.0f}/s", f"{len(ack3)} acknowledged",
-                     f"p50 {percentile(latencies, 50) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms"))
+            latencies, ack3 = asyncio.run(phase3())
+            rows.append(("votes", f"{args.votes} at {args.vote_rate:.0f}/s", f"{len(ack3)} acknowledged",
+                         f"p50 {percentile(latencies, 50) * 1000:.1f} ms, "
+                         f"p99 {percentile(latencies, 99) * 1000:.1f} ms"))
 
         acknowledged = ack1 + ack3
         stored = {str(u): c for u, c in Vote.objects.values_list("battle__uuid", "choice")}
@@ -260,7 +282,9 @@ def main() -> None:
         print("-" * 100)
         for row in rows:
             print(f"{row[0]:<10} {row[1]:<22} {row[2]:<22} {row[3]}")
-        print(f"\nmachine: {os.cpu_count()} cores, one uvicorn process, one Celery worker (tiny model, 8 tokens)")
+        web = "one uvicorn process" if args.web_workers == 1 else f"{args.web_workers} uvicorn processes"
+        print(f"\nmachine: {os.cpu_count()} cores, {web}, one Celery worker (tiny model, 8 tokens); "
+              f"{'one prompt for every battle' if args.same_prompt else 'a different prompt per battle'}")
         if missing or duplicates:
             sys.exit("acknowledged votes were lost or duplicated")
     finally:
