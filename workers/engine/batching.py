@@ -129,6 +129,7 @@ class BatchEngine:
         *,
         should_stop: Callable[[], bool] | None = None,
         stop_when: Callable[[int, str], bool] | None = None,
+        enough: int | None = None,
     ) -> list[Completion]:
         """Generate for all prompts together and return their completions in order.
 
@@ -137,7 +138,8 @@ class BatchEngine:
 
         ``stop_when(i, text)`` is asked with row ``i``'s text so far after each new piece;
         when it says True the row ends there with finish_reason "stop" and leaves the
-        batch at the next step (e.g. once an answer is complete).
+        batch at the next step (e.g. once an answer is complete). Once ``enough`` rows have
+        ended, the rows still going end too, as "stopped" with their text so far.
         """
         if isinstance(params, SamplingParams):
             params = [
@@ -145,14 +147,31 @@ class BatchEngine:
             ]
         if len(params) != len(prompts):
             raise ValueError("Pass one SamplingParams, or one per prompt.")
-        streams = [self.stream(p, sp, should_stop=should_stop) for p, sp in zip(prompts, params, strict=True)]
+        if enough is None or enough >= len(prompts):
+            enough, row_should_stop = None, should_stop
+        else:
+            cut, ended, lock = threading.Event(), [0], threading.Lock()
+
+            def row_should_stop() -> bool:
+                return cut.is_set() or (should_stop is not None and should_stop())
+
+        streams = [self.stream(p, sp, should_stop=row_should_stop) for p, sp in zip(prompts, params, strict=True)]
+
+        def read(i: int) -> Completion:
+            completion = streams[i].run(stop_when=stop_when and functools.partial(stop_when, i))
+            if enough is not None:
+                with lock:
+                    ended[0] += 1
+                    if ended[0] >= enough:
+                        cut.set()
+            return completion
+
         try:
-            if stop_when is None or len(streams) < 2:
-                return [s.run(stop_when=stop_when and functools.partial(stop_when, 0)) for s in streams]
+            if (stop_when is None and enough is None) or len(streams) < 2:
+                return [read(i) for i in range(len(streams))]
             # Each row is read as it arrives, so that a row stops when it is done, not when read.
             with ThreadPoolExecutor(max_workers=len(streams), thread_name_prefix="engine-reader") as pool:
-                return list(pool.map(lambda i: streams[i].run(stop_when=functools.partial(stop_when, i)),
-                                     range(len(streams))))
+                return list(pool.map(read, range(len(streams))))
         finally:
             for s in streams:
                 s.close()

@@ -30,9 +30,10 @@ class Ledger:
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
-    def generate(self, engine, prompts: list[list[int]], params, *, should_stop=None, stop_when=None) -> list:
+    def generate(self, engine, prompts: list[list[int]], params, *, should_stop=None, stop_when=None,
+                 enough=None) -> list:
         with self.phase("generate"):
-            extra = {"stop_when": stop_when} if stop_when is not None else {}
+            extra = {k: v for k, v in (("stop_when", stop_when), ("enough", enough)) if v is not None}
             completions = engine.generate(prompts, params, should_stop=should_stop, **extra)
         if len(completions) != len(prompts):
             raise RuntimeError(f"The engine returned {len(completions)} completions for {len(prompts)} prompts.")

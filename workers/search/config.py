@@ -21,7 +21,7 @@ MAX_BATCH = 64
 KNOWN = {
     "strategy", "retrieve", "n", "beam_width", "k", "max_steps", "step_tokens", "verifiers",
     "reward_model", "corpus", "index_dir", "top_k", "temperature", "top_p", "max_new_tokens",
-    "repetition_penalty", "seed", "stop_at_answer",
+    "repetition_penalty", "seed", "stop_at_answer", "quorum",
 }
 
 
@@ -31,6 +31,9 @@ class SearchConfig:
     retrieve: bool = False
     # best_of_n / majority: candidates sampled in one batch.
     n: int = 4
+    # best_of_n / majority: the batch ends once this many samples have ended; the others are cut
+    # where they are (finish_reason "stopped") and still scored. None waits for all n.
+    quorum: int | None = None
     # beam: beams kept per round, continuations sampled per beam, rounds, tokens per step.
     beam_width: int = 2
     k: int = 2
@@ -63,6 +66,7 @@ class SearchConfig:
             strategy=strategy,
             retrieve=retrieve,
             n=number(params, "n", 4, low=1, high=MAX_BATCH, kind=int),
+            quorum=number(params, "quorum", None, low=1, high=MAX_BATCH, kind=int),
             beam_width=number(params, "beam_width", 2, low=1, high=16, kind=int),
             k=number(params, "k", 2, low=1, high=16, kind=int),
             max_steps=number(params, "max_steps", 8, low=1, high=64, kind=int),
@@ -83,6 +87,8 @@ class SearchConfig:
         return config
 
     def _check_together(self) -> None:
+        if self.quorum is not None and self.quorum > self.n:
+            raise ValueError(f"quorum must be at most n ({self.n}), not {self.quorum}.")
         if self.strategy == "beam" and self.beam_width * self.k > MAX_BATCH:
             raise ValueError(f"beam_width × k must be at most {MAX_BATCH}, "
                              f"not {self.beam_width} × {self.k} = {self.beam_width * self.k}.")

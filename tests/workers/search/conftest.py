@@ -43,7 +43,7 @@ class ScriptedEngine:
         self.served = 0
         self.stopped_early = 0  # rows cut short, by max_new_tokens or stop_when
 
-    def generate(self, prompts, params, *, should_stop=None, stop_when=None):
+    def generate(self, prompts, params, *, should_stop=None, stop_when=None, enough=None):
         from workers.engine.batching import Completion
 
         self.calls.append(len(prompts))
@@ -65,6 +65,13 @@ class ScriptedEngine:
             self.stopped_early += len(ids) < len(self.loaded.tokenizer.encode(text, add_special_tokens=False))
             out.append(Completion(text=self.loaded.tokenizer.decode(ids), token_ids=ids, finish_reason=reason,
                                   prompt_tokens=len(prompt), completion_tokens=len(ids)))
+        if enough is not None and enough < len(out):
+            # All rows advance a token a step: when the `enough`-th shortest ends, the longer ones are cut there.
+            limit = sorted(c.completion_tokens for c in out)[enough - 1]
+            out = [c if c.completion_tokens <= limit else
+                   Completion(text=self.loaded.tokenizer.decode(c.token_ids[:limit]), token_ids=c.token_ids[:limit],
+                              finish_reason="stopped", prompt_tokens=c.prompt_tokens, completion_tokens=limit)
+                   for c in out]
         return out
 
 

@@ -71,3 +71,14 @@ def test_the_fast_top_p_filter_keeps_the_same_tokens_as_a_full_sort():
             fast, full = _top_p_filter(logits, top_p), full_sort_top_p(logits, top_p)
             assert torch.equal(torch.isinf(fast), torch.isinf(full))
             assert torch.equal(fast[~torch.isinf(fast)], logits[~torch.isinf(full)])
+
+
+def test_once_enough_rows_have_ended_the_rest_are_cut(tiny):
+    engine, loaded = tiny
+    params = SamplingParams(max_new_tokens=60, temperature=1.0, seed=4)
+    rows = engine.generate([prompt(loaded)] * 4, params, stop_when=lambda row, text: row < 2 and len(text) >= 5,
+                           enough=2)
+    assert [c.finish_reason for c in rows[:2]] == ["stop", "stop"]
+    assert [c.finish_reason for c in rows[2:]] == ["stopped", "stopped"]
+    assert all(c.completion_tokens < 60 for c in rows)
+    wait_until(lambda: engine.stats.rows == 0)

@@ -284,3 +284,19 @@ def test_stop_at_answer_finishes_a_beam_at_its_answer_line(tiny, scripted):
     assert result.text == "12 * 7 = 84\nAnswer: 84\n"
     assert result.trace["rounds"] == 2 and result.trace["nodes"][-1]["finished"]
     assert_compute_adds_up(result)
+
+
+def test_a_quorum_cuts_the_samples_still_going_and_still_scores_them(tiny, scripted):
+    _, loaded = tiny
+    texts = ["12 * 7 = 84\nAnswer: 84", "Answer: 84", "12 * 7 = 80\nAnswer: 80",
+             "First I will count the trays, then the cookies on each tray, then multiply them all."]
+    engine = scripted(lambda prompt, i: texts[i % len(texts)])
+    result = search(engine, loaded, strategy="majority", n=4, quorum=3, verifiers=["checker"])
+    candidates = result.trace["candidates"]
+    assert [c["finish_reason"] for c in candidates] == ["stop", "stop", "stop", "stopped"]
+    assert candidates[3]["tokens"] == max(c["tokens"] for c in candidates[:3])
+    assert "checker" in candidates[3]["scores"]
+    assert result.trace["winner"] == "84"
+    assert_compute_adds_up(result)
+    with pytest.raises(ValueError, match="quorum must be at most n"):
+        SearchConfig.from_params({"strategy": "best_of_n", "n": 2, "quorum": 3})

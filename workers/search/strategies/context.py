@@ -61,10 +61,11 @@ class SearchContext:
             else set(values)
         return SamplingParams(**{k: v for k, v in values.items() if k in names})
 
-    def generate(self, prompts: list[list[int]], params) -> list:
+    def generate(self, prompts: list[list[int]], params, *, enough: int | None = None) -> list:
         self.calls += 1
         stop_when = (lambda _row, text: complete_answer(text)) if self.config.stop_at_answer else None
-        return self.ledger.generate(self.engine, prompts, params, should_stop=self.should_stop, stop_when=stop_when)
+        return self.ledger.generate(self.engine, prompts, params, should_stop=self.should_stop, stop_when=stop_when,
+                                    enough=enough)
 
     def score(self, problem: Problem, candidates: Sequence[Candidate]) -> None:
         score_candidates(problem, candidates, self.verifiers, self.ledger)

@@ -18,7 +18,7 @@ from .context import Outcome, SearchContext
 def run(ctx: SearchContext, problem: Problem) -> Outcome:
     if ctx.stopped():
         return Outcome(None, [], {"candidates": []})
-    completions = ctx.generate([problem.prompt_ids] * ctx.config.n, ctx.sampling())
+    completions = ctx.generate([problem.prompt_ids] * ctx.config.n, ctx.sampling(), enough=ctx.config.quorum)
     candidates = [ctx.candidate(c) for c in completions]
     if ctx.verifiers and not ctx.stopped():
         ctx.score(problem, candidates)
