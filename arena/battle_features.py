@@ -64,9 +64,12 @@ def rating_columns(battle: Battle, features: dict, *, counts: bool) -> dict:
 
 
 def next_prompt_occurrence(prompt_hash: str) -> int:
-    """1 + the counted votes already cast on this prompt. The advisory lock (held to the end of the
+    """1 + the counted votes already cast on this prompt (votes are never deleted, so that is the
+    last number taken + 1). The advisory lock (held to the end of the
     transaction) makes concurrent votes on the same prompt take their numbers one after another."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [PROMPT_LOCK_SPACE, prompt_hash])
-    return Vote.objects.filter(prompt_hash=prompt_hash, counts=True).count() + 1
+    last = (Vote.objects.filter(prompt_hash=prompt_hash, counts=True).order_by("-prompt_nth")
+            .values_list("prompt_nth", flat=True).first())
+    return (last or 0) + 1
 

@@ -217,7 +217,9 @@ class Vote(models.Model):
     style_bold = models.FloatField(default=0.0)
 
     class Meta:
-        indexes = [models.Index(fields=["prompt_hash"], name="vote_prompt_hash")]
+        # The last number taken on a prompt is one index lookup, however many votes it has.
+        indexes = [models.Index(fields=["prompt_hash", "prompt_nth"], name="vote_prompt_nth",
+                                condition=Q(counts=True))]
 
     def __str__(self) -> str:
         return f"{self.get_choice_display()} on {self.battle.uuid}"

@@ -106,7 +106,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='vote',
-            index=models.Index(fields=['prompt_hash'], name='vote_prompt_hash'),
+            index=models.Index(condition=models.Q(('counts', True)), fields=['prompt_hash', 'prompt_nth'], name='vote_prompt_nth'),
         ),
         migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
     ]
