@@ -2,9 +2,9 @@
 
 A middleware that is sync only makes Django run the rest of the chain, and the async views, on a
 thread started for each request; Django's own middleware, though async-capable, still send each of
-their hooks to that thread (about a dozen hops a request). Under load every hop waits its turn for
-the GIL, which is where vote latency went. The hooks used here do no I/O (sessions and messages
-live in signed cookies), so they run on the loop; blocking work stays on threads.
+their hooks to that thread (about a dozen hops a request), and under load every hop waits its turn
+for the GIL. The hooks used here do no I/O (sessions and messages live in signed cookies), so they
+run on the loop; blocking work stays on threads.
 """
 
 from collections.abc import Callable

@@ -120,7 +120,7 @@ def run() -> None:
         queues = os.environ.get("ARENA_QUEUES", "arena,smollm2").split(",")
         stack.start_worker("worker", queues)
         stack.start_beat()
-        stack.start_web(port)
+        stack.start_web(port, workers=int(os.environ.get("WEB_WORKERS", "1")))  # more processes serve more votes at once
         log(f"the arena is up at http://127.0.0.1:{port}/  (admin: /admin/, API: /api/docs; Ctrl-C stops everything)")
         log("the first battle waits for the demo model to load; the worker log shows its progress")
         restarts: list[float] = []

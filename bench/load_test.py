@@ -11,7 +11,7 @@ Each client asks its own question, as people do. ``--same-prompt`` makes every b
 same one: counted votes on one prompt take their de-duplication numbers one at a time (an
 advisory lock in the vote's transaction), so that is the worst case for vote latency.
 
-    .venv/bin/python bench/load_test.py [--clients 200] [--streams 1000] [--vote-rate 100]
+    .venv/bin/python bench/load_test.py [--clients 200] [--streams 1000] [--vote-rate 100 [50 ...]]
 """
 
 import argparse
@@ -188,8 +188,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--hold", type=float, default=5.0, help="seconds to hold the open streams")
-    parser.add_argument("--vote-rate", type=float, default=100.0)
-    parser.add_argument("--votes", type=int, default=300)
+    parser.add_argument("--vote-rate", type=float, nargs="+", default=[100.0],
+                        help="votes per second; several rates give a row each")
+    parser.add_argument("--votes", type=int, default=300, help="votes at the first rate (3 s of them at the others)")
     parser.add_argument("--same-prompt", action="store_true", help="every battle asks the same question")
     parser.add_argument("--phases", default="battles,streams,votes", help="which phases to run (comma-separated)")
     parser.add_argument("--web-workers", type=int, default=1, help="uvicorn worker processes (the streams "
@@ -254,19 +255,21 @@ def main() -> None:
             rows.append(("streams", f"{args.streams} opened", f"{held} held at once",
                          f"all open after {took:.1f} s; web process RSS {web_rss:.0f} MB"))
 
-        if "votes" in phases:
-            log(f"phase 3: {args.votes} votes paced at {args.vote_rate:.0f}/s")
+        for n, rate in enumerate(args.vote_rate if "votes" in phases else []):
+            votes = args.votes if n == 0 else int(3 * rate)
+            log(f"phase 3: {votes} votes paced at {rate:.0f}/s")
 
             async def phase3():
-                pairs = await prepare_finished_battles(base, args.votes)
+                pairs = await prepare_finished_battles(base, votes)
                 log(f"phase 3: {len(pairs)} battles ready; voting")
-                result = await paced_votes(base, [b for b, _ in pairs], args.vote_rate, pairs)
+                result = await paced_votes(base, [b for b, _ in pairs], rate, pairs)
                 for _, http in pairs:
                     await http.aclose()
                 return result
 
-            latencies, ack3 = asyncio.run(phase3())
-            rows.append(("votes", f"{args.votes} at {args.vote_rate:.0f}/s", f"{len(ack3)} acknowledged",
+            latencies, acked = asyncio.run(phase3())
+            ack3 += acked
+            rows.append(("votes", f"{votes} at {rate:.0f}/s", f"{len(acked)} acknowledged",
                          f"p50 {percentile(latencies, 50) * 1000:.1f} ms, "
                          f"p99 {percentile(latencies, 99) * 1000:.1f} ms"))
 
