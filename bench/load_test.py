@@ -135,8 +135,6 @@ async def hold_streams(base: str, battle_id: str, count: int, hold: float) -> tu
 
 
 async def paced_votes(base: str, battle_ids: list[str], rate: float, cookies_by_battle) -> tuple[list[float], list]:
-    import httpx
-
     latencies, acknowledged = [], []
 
     async def vote(http, battle_id):
