@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import connection
 
 from arena.models import Backend, Battle, Message, Mode, ModelEndpoint, Turn
+from tests.conftest import wait_until
 
 STREAMS = 40
 
@@ -64,3 +65,16 @@ def test_open_streams_share_the_database_connections(web, arena_db):
     during = asyncio.run(_open_streams(web, battle, STREAMS, _connections))
     assert during - before <= settings.ARENA["DB_THREADS"], (before, during)
 
+
+
+def _streams_reading_redis() -> int:
+    from arena.redis_client import get_redis
+
+    return sum(1 for client in get_redis().client_list() if client.get("cmd") == "xread")
+
+
+def test_streams_end_when_their_clients_leave(web, arena_db):
+    battle = _waiting_battle()
+    asyncio.run(_open_streams(web, battle, 10, lambda: wait_until(
+        lambda: _streams_reading_redis() >= 10, timeout=20, what="ten streams following the battle")))
+    wait_until(lambda: _streams_reading_redis() == 0, timeout=20, what="the server to end the abandoned streams")
