@@ -204,7 +204,7 @@ class WorkerPath:
 
     name = "worker path"
 
-    def __init__(self, max_new_tokens: int):
+    def __init__(self, max_new_tokens: int, dtype: str = "auto"):
         from arena.localservices import free_port
 
         self.state = Path(tempfile.mkdtemp(prefix="arena-batching-"))
@@ -232,7 +232,8 @@ class WorkerPath:
         for name, tokens in ((self.endpoint, max_new_tokens), ("bench-warmup", 8)):
             ModelEndpoint.objects.create(name=name, organisation="bench", backend=Backend.TRANSFORMERS,
                                          queue=WORKER_QUEUE,
-                                         params={"model": "smollm2", "temperature": 0, "max_new_tokens": tokens})
+                                         params={"model": "smollm2", "dtype": dtype, "temperature": 0,
+                                                 "max_new_tokens": tokens})
         self.worker = self.stack.start_worker("worker", [WORKER_QUEUE], concurrency=WORKER_CONCURRENCY)
         self._wait_for_worker()
         log("warming up the worker path ...")
@@ -328,7 +329,8 @@ def main() -> None:
     parser.add_argument("--mode", choices=["worker", "engine"], default="worker")
     parser.add_argument("--levels", default="1,4,8,16")
     parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--dtype", default="auto", help="engine mode only, e.g. bfloat16 to try CPU AMX kernels")
+    parser.add_argument("--dtype", default="auto", help="both sides (the endpoint's dtype parameter in worker mode), "
+                        "e.g. bfloat16 to use a CPU's AMX kernels; auto is float32 on CPU")
     parser.add_argument("--skip-cold-load", action="store_true")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
@@ -355,12 +357,12 @@ def main() -> None:
             log(f"  {cold['cache']:.1f} s")
 
     log("loading SmolLM2 for the one-at-a-time runs ...")
-    loaded = load_model("smollm2", dtype=args.dtype if args.mode == "engine" else "auto")
+    loaded = load_model("smollm2", dtype=args.dtype)
     prompts = loaded_prompts(loaded)
     run_baseline(loaded, prompts[:1], 8)
     if args.mode == "worker":
         log("starting PostgreSQL, Redis and a Celery worker serving SmolLM2 ...")
-        path = WorkerPath(args.max_new_tokens)
+        path = WorkerPath(args.max_new_tokens, args.dtype)
     else:
         path = EnginePath(loaded, args.max_new_tokens, max(levels))
 

@@ -53,13 +53,13 @@ def warm_up(queues: list[str]) -> None:
         params = endpoint.params.get("base", endpoint.params) if endpoint.backend == Backend.SEARCH else endpoint.params
         if not isinstance(params, dict):
             continue  # a search endpoint over a named endpoint: that one is warmed up itself
-        key = (params.get("model"), params.get("device", "auto"))
+        key = (params.get("model"), params.get("device", "auto"), params.get("dtype", "auto"))
         if key in seen or not key[0]:
             continue
         seen.add(key)
         log.info("loading %s for endpoint %s", key[0], endpoint.name)
         try:
-            get_engine(key[0], device=key[1])
+            get_engine(key[0], device=key[1], dtype=key[2])
         except Exception:
             log.exception("could not load %s; its endpoints will fail until fixed", key[0])
 

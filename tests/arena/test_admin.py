@@ -47,6 +47,16 @@ def test_it_refuses_a_missing_local_model(staff):
     assert "does not exist on this host" in response.content.decode()
 
 
+def test_it_refuses_an_unknown_dtype_and_takes_bfloat16(staff):
+    response = staff.post("/admin/arena/modelendpoint/add/",
+                          _form(backend="transformers", params=json.dumps({"model": "smollm2", "dtype": "int3"})))
+    assert "dtype must be one of auto, float32, bfloat16, float16, not &#x27;int3&#x27;" in response.content.decode()
+    response = staff.post("/admin/arena/modelendpoint/add/",
+                          _form(backend="transformers", params=json.dumps({"model": "smollm2", "dtype": "bfloat16"})))
+    assert response.status_code == 302
+    assert ModelEndpoint.objects.get(name="new-model").params["dtype"] == "bfloat16"
+
+
 def test_it_keeps_api_keys_out_of_pages(staff):
     response = staff.post("/admin/arena/modelendpoint/add/", _form(api_key="sk-very-secret-key-123"))
     assert response.status_code == 302, response.content.decode()[:2000]

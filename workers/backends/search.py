@@ -48,7 +48,7 @@ class SearchBackend:
         base = self.params["base"]
         if isinstance(base, str):
             base = _base_endpoint_params(base)
-        engine = get_engine(base["model"], device=base["device"])
+        engine = get_engine(base["model"], device=base["device"], dtype=base.get("dtype", "auto"))
         try:
             result = run_search(self.config, engine=engine, loaded=engine.loaded, messages=conversation,
                                 should_stop=should_stop, system_prompt=base.get("system_prompt") or None,

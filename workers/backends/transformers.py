@@ -5,9 +5,12 @@ from pathlib import Path
 
 from .base import Delta, Usage, number, refuse_unknown, text
 
-KNOWN = {"model", "device", "temperature", "top_p", "max_new_tokens", "repetition_penalty", "seed",
+KNOWN = {"model", "device", "dtype", "temperature", "top_p", "max_new_tokens", "repetition_penalty", "seed",
          "system_prompt", "chat_template"}
 DEVICES = ("auto", "cpu", "cuda")
+# auto: bfloat16 on CUDA (float16 where bf16 is missing), float32 on CPU. bfloat16 on a CPU with
+# AMX makes a batch step much cheaper relative to a single one (see bench/batching_bench.py).
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def clean_params(params: dict) -> dict:
@@ -26,9 +29,13 @@ def clean_params(params: dict) -> dict:
     device = params.get("device", "auto")
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}.")
+    dtype = params.get("dtype", "auto")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}.")
     return {
         "model": model,
         "device": device,
+        "dtype": dtype,
         "temperature": number(params, "temperature", 0.7, low=0, high=2),
         "top_p": number(params, "top_p", 1.0, low=0.01, high=1),
         "max_new_tokens": number(params, "max_new_tokens", 256, low=1, high=8192, kind=int),
@@ -47,7 +54,7 @@ class TransformersBackend:
         from workers.engine import SamplingParams, get_engine, render_prompt
 
         p = self.params
-        engine = get_engine(p["model"], device=p["device"])
+        engine = get_engine(p["model"], device=p["device"], dtype=p["dtype"])
         prompt_ids = render_prompt(engine.loaded.tokenizer, conversation,
                                    system_prompt=p["system_prompt"] or None, chat_template=p["chat_template"])
         sampling = SamplingParams(max_new_tokens=p["max_new_tokens"], temperature=p["temperature"],

@@ -456,6 +456,7 @@ def get_engine(
     source: str,
     *,
     device: str = "auto",
+    dtype: str = "auto",
     cache_dir: Path | None = None,
     max_batch_size: int = 16,
 ) -> BatchEngine:
@@ -465,7 +466,7 @@ def get_engine(
     gets the same engine. ``cache_dir`` and ``max_batch_size`` only take effect
     on the first call for a model.
     """
-    loaded = load_model(source, device=device, cache_dir=cache_dir)
+    loaded = load_model(source, device=device, dtype=dtype, cache_dir=cache_dir)
     with _engines_lock:
         engine = _engines.get(id(loaded))
         if engine is None or not engine.is_alive:

@@ -175,3 +175,14 @@ def test_get_engine_shares_one_engine_per_model(tiny_dir, tiny):
     engine = get_engine(str(tiny_dir), device="cpu")
     assert get_engine(str(tiny_dir) + "/", device="cpu") is engine
     assert engine.loaded is tiny
+
+
+def test_get_engine_loads_the_requested_dtype_as_its_own_engine(tiny_dir, tiny):
+    import torch
+
+    engine = get_engine(str(tiny_dir), device="cpu", dtype="bfloat16")
+    assert engine.loaded.dtype == torch.bfloat16 and next(engine.loaded.model.parameters()).dtype == torch.bfloat16
+    assert engine is not get_engine(str(tiny_dir), device="cpu")
+    completion = engine.generate([chat(tiny, "Hi")], GREEDY)[0]
+    assert completion.completion_tokens > 0
+    engine.close()
