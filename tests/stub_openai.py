@@ -3,12 +3,14 @@ back a fixed reply chosen by the requested model id, so tests control exactly wh
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class StubServer:
-    def __init__(self, replies: dict[str, str]):
+    def __init__(self, replies: dict[str, str], *, delay: float = 0.0):
         self.replies = replies
+        self.delay = delay  # seconds between chunks: a slow remote model
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,10 +29,16 @@ class StubServer:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for i in range(0, len(reply), 7):
-                    chunk = {"choices": [{"index": 0, "delta": {"content": reply[i:i + 7]}}]}
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.write(b"data: [DONE]\n\n")
+                try:
+                    for i in range(0, len(reply), 7):
+                        chunk = {"choices": [{"index": 0, "delta": {"content": reply[i:i + 7]}}]}
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        if stub.delay:
+                            self.wfile.flush()
+                            time.sleep(stub.delay)
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client went away (a killed worker)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"

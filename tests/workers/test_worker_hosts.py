@@ -8,6 +8,7 @@ import pytest
 
 from arena.models import Backend, Message, ModelEndpoint
 from tests.conftest import wait_for_queue, wait_until
+from tests.stub_openai import StubServer
 from workers.heartbeat import live_queues
 
 pytestmark = pytest.mark.slow
@@ -19,14 +20,22 @@ def _endpoint(name, queue, tiny_model_dir, **params):
         params={"model": str(tiny_model_dir), "temperature": 0, "max_new_tokens": 24, **params})
 
 
-def test_battles_route_to_their_workers_and_a_killed_worker_fails_cleanly(api, stack, arena_db, tiny_model_dir):
+@pytest.fixture
+def slow():
+    with StubServer({"slow": "word " * 1000}, delay=0.1) as server:
+        yield server
+
+
+def test_battles_route_to_their_workers_and_a_killed_worker_fails_cleanly(api, stack, arena_db, tiny_model_dir, slow):
     host_a = stack.start_worker("host-a", ["queue-a"], concurrency=4)
     host_b = stack.start_worker("host-b", ["queue-b"], concurrency=4)
     try:
         wait_for_queue("queue-a", host_a, stack, name="host-a")
         wait_for_queue("queue-b", host_b, stack, name="host-b")
         _endpoint("on-host-a", "queue-a", tiny_model_dir)
-        _endpoint("on-host-b", "queue-b", tiny_model_dir, max_new_tokens=100_000)
+        # Host b answers slowly (a remote model streaming for a minute), so it is surely mid-answer when killed.
+        ModelEndpoint.objects.create(name="on-host-b", organisation="org", backend=Backend.OPENAI, queue="queue-b",
+                                     params={"base_url": slow.url, "model": "slow"})
 
         battle_id = api.start("Hello", mode="named", models=["on-host-a", "on-host-b"])
         wait_until(lambda: Message.objects.filter(turn__battle__uuid=battle_id, side="b", status="streaming").exists(),
@@ -51,8 +60,8 @@ def test_battles_route_to_their_workers_and_a_killed_worker_fails_cleanly(api, s
         assert data["turns"][0]["a"]["status"] == "done"
         assert api.post(f"/api/battles/{battle_id}/vote", {"choice": "a"}).status_code == 409
 
-        ModelEndpoint.objects.filter(name="on-host-b").update(params={"model": str(tiny_model_dir), "temperature": 0,
-                                                                       "max_new_tokens": 16})
+        ModelEndpoint.objects.filter(name="on-host-b").update(
+            backend=Backend.TRANSFORMERS, params={"model": str(tiny_model_dir), "temperature": 0, "max_new_tokens": 16})
         host_b = stack.start_worker("host-b", ["queue-b"], concurrency=4)
         wait_for_queue("queue-b", host_b, stack, name="host-b")
         assert api.post(f"/api/battles/{battle_id}/regenerate").status_code == 202
