@@ -164,13 +164,14 @@ def stop(*, battle: Battle, client_id: str) -> None:
 def record_vote(*, battle: Battle, choice: str, client_id: str) -> Vote:
     if battle.client_id != client_id:
         raise Forbidden("Only the person who started this battle can vote on it.")
-    messages = list(Message.objects.filter(turn__battle=battle).select_related("turn"))
+    messages = list(Message.objects.filter(turn__battle=battle).select_related("turn").order_by("turn__index", "side"))
     if any(m.status in ACTIVE_STATUSES for m in messages):
         raise Conflict("Both answers must finish before you vote.")
-    if any(m.status == Status.FAILED for m in _last_turn_messages(battle)):
+    last_turn = max((m.turn.index for m in messages), default=0)
+    if any(m.status == Status.FAILED and m.turn.index == last_turn for m in messages):
         raise Conflict("An answer failed; regenerate it before voting.")
     counts, reason = _counts_for_ratings(battle, messages)
-    prompts = list(battle.turns.order_by("index").values_list("prompt", flat=True))
+    prompts = list({m.turn.index: m.turn.prompt for m in messages}.values())  # every turn has its messages
     features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
     try:
         with transaction.atomic():

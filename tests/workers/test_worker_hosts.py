@@ -58,7 +58,8 @@ def test_battles_route_to_their_workers_and_a_killed_worker_fails_cleanly(api, s
         assert data["turns"][0]["b"]["status"] == "failed"
         assert data["turns"][0]["b"]["error"] and "host-b" not in data["turns"][0]["b"]["error"]
         assert data["turns"][0]["a"]["status"] == "done"
-        assert api.post(f"/api/battles/{battle_id}/vote", {"choice": "a"}).status_code == 409
+        refused = api.post(f"/api/battles/{battle_id}/vote", {"choice": "a"})
+        assert refused.status_code == 409 and "regenerate it before voting" in refused.json()["detail"]
 
         ModelEndpoint.objects.filter(name="on-host-b").update(
             backend=Backend.TRANSFORMERS, params={"model": str(tiny_model_dir), "temperature": 0, "max_new_tokens": 16})
