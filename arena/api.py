@@ -190,9 +190,10 @@ async def vote(request, battle_id: UUID, payload: VoteIn):
 
 def _vote(request, battle_id: UUID, payload: VoteIn):
     enforce(request, "votes", client_id=request.auth)
-    battle = _battle(battle_id)
-    battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth)
-    return 200, battle_json(battle, client_id=request.auth)
+    messages = service.messages_for_vote(battle_id)  # one query serves the checks, the vote and the answer
+    battle = messages[0].turn.battle
+    battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth, messages=messages)
+    return 200, battle_json(battle, client_id=request.auth, messages=messages)
 
 
 @api.get("/leaderboard", summary="The latest leaderboard snapshot (JSON, or CSV with format=csv)")

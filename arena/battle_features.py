@@ -1,11 +1,14 @@
 """What the ratings need to know about a battle, computed once when it is voted on: the facts that
 decide its categories and its style features (the LMSYS record fields, minus the conversations)."""
 
+import functools
 import hashlib
+from contextlib import nullcontext
 
-from django.db import connection
+from django.db import connection, transaction
 
-from arena.models import Battle, Message, Vote
+from arena.identity import find_identity_leak
+from arena.models import Battle, Message, ModelEndpoint, Vote
 from ratings.categories import detect_language, is_code, is_math
 from ratings.style import count_markdown_elements, count_tokens
 
@@ -13,16 +16,34 @@ PROMPT_CHARS_KEPT = 4000
 PROMPT_LOCK_SPACE = 7301  # first key of the advisory locks that number votes per prompt
 
 
+def answer_style(text: str) -> dict[str, int]:
+    """One answer's style counts (LMSYS's conv_metadata elements, for one message)."""
+    return {"tokens": count_tokens(text), **count_markdown_elements(text)}
+
+
+def finished_answer_facts(text: str) -> dict:
+    """What a vote needs to know about an answer, worked out once by the worker that finishes it
+    (stored on the message) rather than by every vote: the model or maker it names, with the
+    endpoints' words as they are when it finishes, and its style counts."""
+    leak = find_identity_leak([text], ModelEndpoint.objects.all())
+    return {"identity_leak": (leak or "")[:100], "style_counts": answer_style(text)}
+
+
+def message_style(message: Message) -> dict[str, int]:
+    """The counts stored when the answer finished, or counted now for an answer stored without them."""
+    return getattr(message, "style_counts", None) or answer_style(message.text)
+
+
 def battle_features(prompts: list[str], messages: list[Message]) -> dict:
+    """A side's style counts are the sums over its answers, one per turn."""
     prompt = "".join(f"{p}\n" for p in prompts)
     meta = {}
     for side in ("a", "b"):
-        answer = "\n".join(m.text for m in messages if m.side == side)
-        markdown = count_markdown_elements(answer)
-        meta[f"sum_assistant_{side}_tokens"] = count_tokens(answer)
-        meta[f"header_count_{side}"] = markdown["headers"]
-        meta[f"list_count_{side}"] = markdown["lists"]
-        meta[f"bold_count_{side}"] = markdown["bold"]
+        styles = [message_style(m) for m in messages if m.side == side]
+        meta[f"sum_assistant_{side}_tokens"] = sum(s["tokens"] for s in styles)
+        meta[f"header_count_{side}"] = sum(s["headers"] for s in styles)
+        meta[f"list_count_{side}"] = sum(s["lists"] for s in styles)
+        meta[f"bold_count_{side}"] = sum(s["bold"] for s in styles)
     return {"turn": len(prompts), "language": detect_language(prompt), "prompt": prompt[:PROMPT_CHARS_KEPT],
             "prompt_tokens": count_tokens(prompt), "code": is_code(prompt), "math": is_math(prompt),
             "prompt_hash": hashlib.sha1(prompt.strip().lower().encode()).hexdigest()[:16], "conv_metadata": meta}
@@ -45,11 +66,16 @@ def relative_difference(a: float, b: float) -> float:
 def rating_columns(battle: Battle, features: dict, *, counts: bool) -> dict:
     """The typed Vote columns the leaderboard recompute reads, from the battle and its features.
     Call it inside the vote's transaction: a counted vote takes its number among the votes on its
-    prompt (`prompt_nth`, for de-duplication) there."""
-    meta = features.get("conv_metadata") or {}
+    prompt (`prompt_nth`, for de-duplication) there. (`insert_vote` does both in one round trip.)"""
     prompt_hash = features.get("prompt_hash", "")
+    return {"prompt_nth": next_prompt_occurrence(prompt_hash) if counts and prompt_hash else 1,
+            **typed_columns(battle, features)}
+
+
+def typed_columns(battle: Battle, features: dict) -> dict:
+    """The typed Vote columns but `prompt_nth`."""
+    meta = features.get("conv_metadata") or {}
     return {
-        "prompt_nth": next_prompt_occurrence(prompt_hash) if counts and prompt_hash else 1,
         "endpoint_a_id": battle.endpoint_a_id,
         "endpoint_b_id": battle.endpoint_b_id,
         "turns": features.get("turn", 1),
@@ -57,7 +83,7 @@ def rating_columns(battle: Battle, features: dict, *, counts: bool) -> dict:
         "is_code": bool(features.get("code")),
         "is_math": bool(features.get("math")),
         "language": features.get("language", ""),
-        "prompt_hash": prompt_hash,
+        "prompt_hash": features.get("prompt_hash", ""),
         **{column: relative_difference(meta.get(key.format("a"), 0), meta.get(key.format("b"), 0))
            for column, key in STYLE_COLUMNS.items()},
     }
@@ -73,3 +99,43 @@ def next_prompt_occurrence(prompt_hash: str) -> int:
             .values_list("prompt_nth", flat=True).first())
     return (last or 0) + 1
 
+
+def insert_vote(vote: Vote) -> None:
+    """Insert an unsaved vote in one round trip; a counted one gets its `prompt_nth` on the way.
+
+    The advisory lock of `next_prompt_occurrence` and an INSERT that reads the last number on the
+    prompt go as two statements of one simple-protocol query (Django's psycopg cursors bind on the
+    client). Outside an atomic block PostgreSQL runs them as one implicit transaction: the lock is
+    held until the vote is committed, and the INSERT, a statement of its own, sees every vote
+    committed before the lock was granted (READ COMMITTED takes a snapshot per statement). That is
+    one round trip where BEGIN, lock, read, insert and COMMIT were five, and under load each round
+    trip also waits its turn for the GIL. Raises IntegrityError when the battle has a vote already.
+    """
+    fields, insert = _vote_insert()
+    values = [field.get_db_prep_save(field.pre_save(vote, add=True), connection) for field in fields]
+    numbered = vote.counts and bool(vote.prompt_hash)
+    if numbered:
+        table = connection.ops.quote_name(Vote._meta.db_table)
+        next_nth = f'COALESCE((SELECT MAX("prompt_nth") FROM {table} WHERE "prompt_hash" = %s AND "counts"), 0) + 1'
+        sql = "SELECT pg_advisory_xact_lock(%s, hashtext(%s));\n" + insert.format(prompt_nth=next_nth)
+        params = [PROMPT_LOCK_SPACE, vote.prompt_hash,
+                  *(vote.prompt_hash if f.name == "prompt_nth" else v for f, v in zip(fields, values))]
+    else:
+        sql, params = insert.format(prompt_nth="%s"), values
+    # Inside an atomic block (tests, management commands) a savepoint keeps a refused vote from
+    # breaking the surrounding transaction.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if numbered:
+            cursor.nextset()  # past the lock's result
+        vote.id, vote.prompt_nth = cursor.fetchone()
+    vote._state.adding, vote._state.db = False, connection.alias
+
+
+@functools.cache
+def _vote_insert() -> tuple[list, str]:
+    fields = [f for f in Vote._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = ", ".join("{prompt_nth}" if f.name == "prompt_nth" else "%s" for f in fields)
+    table = connection.ops.quote_name(Vote._meta.db_table)
+    return fields, f'INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING "id", "prompt_nth"'

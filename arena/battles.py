@@ -8,8 +8,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from arena import events
-from arena.errors import Conflict, Forbidden, Invalid, TooLarge, Unavailable
-from arena.battle_features import battle_features, rating_columns
+from arena.battle_features import battle_features, insert_vote, typed_columns
+from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from arena.identity import find_identity_leak
 from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 from arena.sampling import choose_active_pair, choose_pair
@@ -144,7 +144,7 @@ def regenerate(*, battle: Battle, client_id: str) -> None:
             Message.objects.filter(pk=message.pk).update(
                 attempt=F("attempt") + 1, status=Status.PENDING, text="", tokens=0, ttft_ms=None,
                 duration_ms=None, error="", compute={}, worker="", started_at=None, finished_at=None,
-                queued_at=timezone.now())
+                identity_leak=None, style_counts=None, queued_at=timezone.now())
             message.refresh_from_db(fields=["attempt"])
             _enqueue(message, battle.endpoint_for(message.side))
 
@@ -161,10 +161,25 @@ def stop(*, battle: Battle, client_id: str) -> None:
                                                  "tokens": 0, "ttft_ms": None, "duration_ms": None})
 
 
-def record_vote(*, battle: Battle, choice: str, client_id: str) -> Vote:
+def messages_for_vote(battle_id) -> list[Message]:
+    """The battle's messages in turn order, each with its turn, battle and endpoints: what a vote
+    checks, stores and answers with, in one query. Raises NotFound for an unknown battle."""
+    messages = list(Message.objects.filter(turn__battle__uuid=battle_id)
+                    .select_related("turn__battle__endpoint_a", "turn__battle__endpoint_b")
+                    .order_by("turn__index", "side"))
+    if not messages:  # a battle is created with its first turn's messages
+        raise NotFound("No battle has this id.")
+    return messages
+
+
+def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[Message] | None = None) -> Vote:
+    """``messages``: the battle's messages with their turns, in turn order, when the caller has read
+    them already (``messages_for_vote``)."""
     if battle.client_id != client_id:
         raise Forbidden("Only the person who started this battle can vote on it.")
-    messages = list(Message.objects.filter(turn__battle=battle).select_related("turn").order_by("turn__index", "side"))
+    if messages is None:
+        messages = list(Message.objects.filter(turn__battle=battle).select_related("turn")
+                        .order_by("turn__index", "side"))
     if any(m.status in ACTIVE_STATUSES for m in messages):
         raise Conflict("Both answers must finish before you vote.")
     last_turn = max((m.turn.index for m in messages), default=0)
@@ -173,11 +188,10 @@ def record_vote(*, battle: Battle, choice: str, client_id: str) -> Vote:
     counts, reason = _counts_for_ratings(battle, messages)
     prompts = list({m.turn.index: m.turn.prompt for m in messages}.values())  # every turn has its messages
     features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
+    vote = Vote(battle=battle, choice=choice, client_id=client_id, counts=counts, excluded_reason=reason,
+                features=features, **typed_columns(battle, features))
     try:
-        with transaction.atomic():
-            columns = rating_columns(battle, features, counts=counts)
-            vote = Vote.objects.create(battle=battle, choice=choice, client_id=client_id,
-                                       counts=counts, excluded_reason=reason, features=features, **columns)
+        insert_vote(vote)
     except IntegrityError:
         raise Conflict("This battle already has a vote; each battle counts once.") from None
     if counts:
@@ -192,8 +206,15 @@ def _counts_for_ratings(battle: Battle, messages: list[Message]) -> tuple[bool, 
         return False, "Only anonymous battles count toward the ratings."
     if any(m.status != Status.DONE for m in messages):
         return False, "An answer was stopped or failed, so this battle does not count."
-    endpoints = list(ModelEndpoint.objects.all())
-    leak = find_identity_leak([m.text for m in messages], endpoints)
+    leak = _identity_leak(messages)
     if leak:
         return False, f"An answer names a model or its maker ({leak}), so the vote cannot be blind and does not count."
     return True, ""
+
+
+def _identity_leak(messages: list[Message]) -> str | None:
+    """The first model or maker the answers name: as the workers found when each answer finished,
+    or looked up now for answers stored before workers did that."""
+    if any(m.identity_leak is None for m in messages):
+        return find_identity_leak([m.text for m in messages], ModelEndpoint.objects.all())
+    return next((m.identity_leak for m in messages if m.identity_leak), None)

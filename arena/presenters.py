@@ -29,16 +29,19 @@ def message_json(message: Message, *, reveal: bool) -> dict:
     return data
 
 
-def battle_json(battle: Battle, *, client_id: str) -> dict:
+def battle_json(battle: Battle, *, client_id: str, messages: list[Message] | None = None) -> dict:
+    """``messages``: the battle's messages with their turns, when the caller has read them already."""
     reveal = battle.reveals_models()
     vote = getattr(battle, "vote", None)  # a missing reverse one-to-one raises AttributeError
+    if messages is None:
+        messages = Message.objects.filter(turn__battle=battle).select_related("turn")
+    by_turn = {}  # every turn is created with its messages
+    for message in messages:
+        by_turn.setdefault(message.turn_id, (message.turn, {}))[1][message.side] = message
     turns = []
-    messages = {}
-    for message in Message.objects.filter(turn__battle=battle).select_related("turn"):
-        messages.setdefault(message.turn_id, {})[message.side] = message
-    for turn in battle.turns.all():
+    for turn, sides in sorted(by_turn.values(), key=lambda entry: entry[0].index):
         entry = {"index": turn.index, "prompt": turn.prompt}
-        for side, message in sorted(messages.get(turn.id, {}).items()):
+        for side, message in sorted(sides.items()):
             entry[side] = message_json(message, reveal=reveal)
         turns.append(entry)
     data = {
@@ -47,7 +50,7 @@ def battle_json(battle: Battle, *, client_id: str) -> dict:
         "created_at": battle.created_at.isoformat(),
         "yours": battle.client_id == client_id,
         "turns": turns,
-        "finished": all(m.is_finished() for per_turn in messages.values() for m in per_turn.values()),
+        "finished": all(m.is_finished() for _, sides in by_turn.values() for m in sides.values()),
         "vote": None,
         "models": None,
     }

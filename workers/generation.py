@@ -10,6 +10,7 @@ import time
 from django.utils import timezone
 
 from arena import events
+from arena.battle_features import finished_answer_facts
 from arena.models import Message, Status
 from workers.backends import BackendError, Delta, Usage, get_backend
 
@@ -91,9 +92,10 @@ def generate(message_id: int, attempt: int, *, worker: str) -> None:
 
     duration_ms = int((time.monotonic() - started) * 1000)
     text = "".join(pieces)
+    facts = finished_answer_facts(text) if status == Status.DONE else {}  # what a vote will read
     finished = _current(message_id, attempt).update(
         status=status, text=text, tokens=tokens, ttft_ms=ttft_ms, duration_ms=duration_ms,
-        error=error, compute=compute, finished_at=timezone.now())
+        error=error, compute=compute, finished_at=timezone.now(), **facts)
     if finished:
         events.publish(key, {"type": "end", **where, "status": status, "tokens": tokens,
                              "ttft_ms": ttft_ms, "duration_ms": duration_ms})
