@@ -23,8 +23,12 @@ class Candidate:
     finish_reason: str = "stop"
     # Tokens the engine generated for this candidate, including any it generated and we cut off.
     generated_tokens: int = 0
-    # The model's log-probability of each of token_ids, when generation reported them (for loglik).
+    # The model's log-probability of each of token_ids, when generation reported them (for loglik);
+    # NaN where a tool, not the model, wrote the token.
     token_logprobs: list[float] | None = None
+    # Tokens of token_ids the calculator wrote, and what it corrected (see calculator.py).
+    tool_tokens: int = 0
+    corrections: list[dict] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
     score: float = 0.5
 
@@ -33,6 +37,7 @@ class Candidate:
             "text": self.text,
             "tokens": len(self.token_ids),
             "generated_tokens": self.generated_tokens,
+            **({"tool_tokens": self.tool_tokens, "corrections": self.corrections} if self.tool_tokens else {}),
             "finish_reason": self.finish_reason,
             "scores": {k: round(v, 6) for k, v in self.scores.items()},
             "score": round(self.score, 6),

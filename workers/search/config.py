@@ -21,7 +21,7 @@ MAX_BATCH = 64
 KNOWN = {
     "strategy", "retrieve", "n", "beam_width", "k", "max_steps", "step_tokens", "verifiers",
     "reward_model", "corpus", "index_dir", "top_k", "temperature", "top_p", "max_new_tokens",
-    "repetition_penalty", "seed", "stop_at_answer", "quorum",
+    "repetition_penalty", "seed", "stop_at_answer", "quorum", "calculator",
 }
 
 
@@ -54,6 +54,9 @@ class SearchConfig:
     # End each sample once it has written a complete "Answer: ..." line (see answers.complete_answer),
     # so a batch does not wait for samples that ramble on after answering. For tasks with one final answer.
     stop_at_answer: bool = False
+    # Correct stated arithmetic while sampling ("4 * 19 = 74" becomes "= 76" and sampling goes on from
+    # there), as the calculator of Cobbe et al. 2021 did; see calculator.py. Any strategy.
+    calculator: bool = False
 
     @classmethod
     def from_params(cls, params: dict) -> SearchConfig:
@@ -82,6 +85,7 @@ class SearchConfig:
             repetition_penalty=number(params, "repetition_penalty", 1.0, low=0.5, high=2),
             seed=number(params, "seed", None, low=0, high=2**31, kind=int),
             stop_at_answer=_flag(params, "stop_at_answer"),
+            calculator=_flag(params, "calculator"),
         )
         config._check_together()
         return config

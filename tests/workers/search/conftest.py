@@ -107,11 +107,14 @@ def assert_compute_adds_up(result) -> None:
     assert result.candidates == len(listed)
     assert result.generated_tokens == sum(item["generated_tokens"] for item in listed)
     assert result.sequences == len(listed)
-    assert 0 <= result.answer_tokens <= result.generated_tokens
-    assert result.overhead_tokens == result.generated_tokens - result.answer_tokens
+    # The calculator writes tokens too (tool tokens); the answer holds only generated and tool tokens.
+    assert 0 <= result.answer_tokens <= result.generated_tokens + result.tool_tokens
+    assert result.overhead_tokens == result.generated_tokens + result.tool_tokens - result.answer_tokens
+    if "candidates" in trace:
+        assert result.tool_tokens == sum(item.get("tool_tokens", 0) for item in listed)
     assert sum(result.phase_s.values()) <= result.wall_s
     compute = result.compute()
-    assert compute["generated_tokens"] == compute["answer_tokens"] + compute["overhead_tokens"]
+    assert compute["generated_tokens"] + compute["tool_tokens"] == compute["answer_tokens"] + compute["overhead_tokens"]
     import json
 
     json.dumps(result.to_json())  # the trace must be storable as JSON

@@ -99,12 +99,19 @@ def run(ctx: SearchContext, problem: Problem) -> Outcome:
             parent_logprobs = parent.candidate.token_logprobs if parent else []
             if step_logprobs is not None and parent_logprobs is not None:
                 logprobs = parent_logprobs + list(step_logprobs[:cut])
+            # Calculator tokens in this step (those past the cut were written, and dropped with the rest).
+            tool = sum(getattr(completion, "tool_mask", [])[:cut])
+            step_chars = len(ctx.decode(step)) if getattr(completion, "corrections", None) else 0
+            corrections = [c.to_json() for c in getattr(completion, "corrections", []) if c.at < step_chars]
             node = Node(id=len(nodes), parent=parent.id if parent else None,
                         depth=(parent.depth + 1) if parent else 0, step_ids=step, path_ids=path,
                         generated_tokens=completion.completion_tokens, finished=finished, finish_reason=reason,
                         candidate=Candidate(text=text, token_ids=path, finish_reason=reason,
                                             generated_tokens=completion.completion_tokens,
-                                            token_logprobs=logprobs))
+                                            token_logprobs=logprobs,
+                                            tool_tokens=tool + (parent.candidate.tool_tokens if parent else 0),
+                                            corrections=(parent.candidate.corrections if parent else [])
+                                            + corrections))
             nodes.append(node)
             if parent:
                 parent.children.append(node.id)

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..accounting import Ledger
 from ..answers import complete_answer
+from ..calculator import generate_with_calculator
 from ..candidates import Candidate, Problem
 from ..config import SearchConfig
 from ..verifiers import Verifier, score_candidates
@@ -62,10 +63,21 @@ class SearchContext:
         return SamplingParams(**{k: v for k, v in values.items() if k in names})
 
     def generate(self, prompts: list[list[int]], params, *, enough: int | None = None) -> list:
+        """One batched generation; with the calculator on, rows whose arithmetic it corrected take more calls."""
         self.calls += 1
         stop_when = (lambda _row, text: complete_answer(text)) if self.config.stop_at_answer else None
-        return self.ledger.generate(self.engine, prompts, params, should_stop=self.should_stop, stop_when=stop_when,
-                                    enough=enough)
+        if not self.config.calculator:
+            return self.ledger.generate(self.engine, prompts, params, should_stop=self.should_stop,
+                                        stop_when=stop_when, enough=enough)
+
+        def call(prompts, params, *, stop_when, enough, continuation):
+            return self.ledger.generate(self.engine, prompts, params, should_stop=self.should_stop,
+                                        stop_when=stop_when, enough=enough, continuation=continuation)
+
+        completions = generate_with_calculator(call, self.tokenizer, prompts, params, stop_when=stop_when,
+                                               enough=enough)
+        self.ledger.tool_tokens += sum(c.tool_tokens for c in completions)
+        return completions
 
     def score(self, problem: Problem, candidates: Sequence[Candidate]) -> None:
         score_candidates(problem, candidates, self.verifiers, self.ledger)
@@ -76,4 +88,6 @@ class SearchContext:
     def candidate(self, completion) -> Candidate:
         return Candidate(text=completion.text, token_ids=list(completion.token_ids),
                          finish_reason=completion.finish_reason, generated_tokens=completion.completion_tokens,
-                         token_logprobs=getattr(completion, "token_logprobs", None))
+                         token_logprobs=getattr(completion, "token_logprobs", None),
+                         tool_tokens=getattr(completion, "tool_tokens", 0),
+                         corrections=[c.to_json() for c in getattr(completion, "corrections", [])])

@@ -16,25 +16,15 @@ from fractions import Fraction
 from ..accounting import Ledger
 from ..answers import explicit_answer, parse_number
 from ..candidates import Candidate, Problem
-from ..safe_math import UnsafeExpression, evaluate
+from ..arithmetic import EQUALS, EXPRESSION, MAX_LINE_CHARS, agrees, has_operator, strip_units, value_of
 
 MAX_TEXT_CHARS = 50_000
 MAX_CODE_CHARS = 20_000
 MAX_CHECKS = 50
 
-_NUM = r"\d{1,30}(?:\.\d{1,30})?"
-# A number may carry a few unit words ("12 trays * 7 cookies per tray = 88"); they are dropped
-# before evaluation. "x" is never a unit word: it is the multiplication sign.
-_UNIT = r"(?:[ \t]{1,4}(?![xX]\b)[A-Za-z]{2,20}){0,3}"
-# Quantifiers are bounded, and lines longer than MAX_LINE_CHARS are not searched, so that no
-# input can make the search backtrack for long.
-_ATOM = r"\({0,8}[ \t]{0,4}-?[ \t]{0,4}" + _NUM + _UNIT + r"[ \t]{0,4}\){0,8}"
-_EXPR = _ATOM + r"(?:[ \t]{0,4}(?:\*\*|[+\-*/×÷xX^])[ \t]{0,4}" + _ATOM + r"){0,16}"
-_CHAIN = re.compile(r"(?<![\w.])" + _EXPR + r"(?:[ \t]{0,4}(?<![<>!=])=(?!=)[ \t]{0,4}" + _EXPR + r"){1,8}")
-MAX_LINE_CHARS = 1_000
+_CHAIN = re.compile(r"(?<![\w.])" + EXPRESSION + r"(?:" + EQUALS + EXPRESSION + r"){1,8}")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _CURRENCY = re.compile(r"[$€£](?=\s?\d)")
-_OPERATOR = re.compile(r"\d\s*[+\-*/×÷xX^]\s*[\d(]|\)\s*[+\-*/×÷xX^]")
 
 
 @dataclass
@@ -96,16 +86,15 @@ def _check_arithmetic(prose: str, report: CheckReport) -> Fraction | None:
     for match in (m for piece in _pieces(prose) for m in _CHAIN.finditer(piece)):
         if len(report.passed) + len(report.failed) >= MAX_CHECKS:
             break
-        sides = [re.sub(r"[A-Za-z]{2,}", " ", s).strip() for s in match.group(0).split("=")]
+        sides = [strip_units(s) for s in match.group(0).split("=")]
         for left, right in zip(sides, sides[1:]):
-            if not (_OPERATOR.search(left) or _OPERATOR.search(right)):
+            if not (has_operator(left) or has_operator(right)):
                 continue  # "x = 5" or "5 = 5" claims nothing we can check
-            try:
-                lhs, rhs = evaluate(left), evaluate(right)
-            except UnsafeExpression:
+            lhs, rhs = value_of(left), value_of(right)
+            if lhs is None or rhs is None:
                 continue
             claim = " ".join(f"{left} = {right}".split())
-            if _agrees(lhs, rhs, right):
+            if agrees(lhs, rhs, right):
                 report.passed.append(claim)
             else:
                 report.failed.append(claim)
@@ -124,23 +113,12 @@ def _pieces(prose: str):
                 yield sentence
 
 
-def _agrees(computed: Fraction, stated: Fraction, stated_text: str) -> bool:
-    if computed == stated:
-        return True
-    # "10 / 3 = 3.33": accept the true value rounded to the decimals written.
-    decimals = re.search(r"\.(\d+)\s*$", stated_text)
-    if decimals:
-        places = len(decimals.group(1))
-        return round(computed, places) == round(stated, places)
-    return False
-
-
 def _check_final_answer(prose: str, last_value: Fraction, report: CheckReport) -> None:
     answer = explicit_answer(prose)
     stated = parse_number(answer) if answer else None
     if stated is None:
         return
-    if _agrees(last_value, stated, answer.strip()):
+    if agrees(last_value, stated, answer.strip()):
         report.passed.append("final answer matches the working")
     else:
         report.failed.append("final answer does not match the working")

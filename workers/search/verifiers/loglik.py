@@ -36,7 +36,9 @@ class LoglikVerifier:
         rescore = []
         for i, c in enumerate(candidates):
             if c.token_logprobs is not None and len(c.token_logprobs) == len(c.token_ids):
-                means[i] = sum(c.token_logprobs) / len(c.token_logprobs) if c.token_logprobs else None
+                # NaN marks a token the calculator wrote: the model's confidence is over its own tokens.
+                own = [v for v in c.token_logprobs if not math.isnan(v)]
+                means[i] = sum(own) / len(own) if own else None
             else:
                 rescore.append(i)
         if rescore:

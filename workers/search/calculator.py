@@ -1,0 +1,223 @@
+"""A calculator in the loop while sampling, after Cobbe et al. 2021 (GSM8K).
+
+There, solutions carried annotations like "<<48/2=24>>" and at sampling time the
+calculator's result overrode the model's number. Our models write plain "48 / 2 = 24",
+so the calculator watches each row as it is generated: once a stated result is
+complete ("4 * 19 = 74" and then a character that ends the number) and safe_math
+computes something else, the row is stopped, its tokens are cut back to just before
+the wrong number, the right one ("76") is appended as tokens, and sampling continues
+from there, so later steps build on the corrected value. A result the model got right
+costs nothing: only rows with a wrong result take another engine call, all such rows
+of a batch together.
+
+Inserted tokens (the right number, and the rest of its line as the model wrote it, tokenised
+again) are the calculator's: they are counted as tool tokens, not generated ones, and their
+log-probability slot is NaN so that loglik ignores them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from .arithmetic import (EQUALS, EXPRESSION, MAX_LINE_CHARS, agrees, format_value, has_operator, strip_units,
+                         value_of)
+
+# Corrections per row in one generate call; a row that needs more keeps its last wrong result.
+MAX_CORRECTIONS = 8
+# A result is complete once a character follows that cannot continue the number: "74\n", "74 ", "74. ".
+_STATED = re.compile(r"(?<![\w.])(" + EXPRESSION + r")" + EQUALS
+                     + r"(-?\d{1,30}(?:\.\d{1,30})?)(?=[^\d.,]|[.,][^\d])")
+
+
+@dataclass(frozen=True)
+class Correction:
+    expression: str
+    stated: str
+    value: str
+    # Where the wrong number starts in the row's text.
+    at: int
+
+    def to_json(self) -> dict:
+        return {"expression": self.expression, "stated": self.stated, "value": self.value}
+
+
+@dataclass
+class CalculatedCompletion:
+    """An engine Completion with the calculator's corrections applied (same fields, plus what the tool did)."""
+
+    text: str
+    token_ids: list[int]
+    finish_reason: str
+    prompt_tokens: int
+    # Tokens the model generated, including any cut off at a correction.
+    completion_tokens: int
+    token_logprobs: list[float] | None = None
+    tool_tokens: int = 0
+    corrections: list[Correction] = field(default_factory=list)
+    # True for each of token_ids that the calculator wrote.
+    tool_mask: list[bool] = field(default_factory=list)
+
+
+def first_wrong_result(text: str, start: int = 0) -> Correction | None:
+    """The first complete stated result in text[start:]'s lines that safe arithmetic disagrees with."""
+    line_start = text.rfind("\n", 0, start) + 1
+    offset = line_start
+    # Each line keeps its line break: it is what shows that the line's last number is complete.
+    for line in text[line_start:].splitlines(keepends=True):
+        if len(line) <= MAX_LINE_CHARS:
+            for match in _STATED.finditer(line):
+                expression, stated = match.group(1), match.group(2)
+                if not has_operator(strip_units(expression)):
+                    continue
+                computed = value_of(expression)
+                if computed is None or agrees(computed, Fraction(stated), stated):
+                    continue
+                return Correction(expression=" ".join(expression.split()), stated=stated,
+                                  value=format_value(computed), at=offset + match.start(2))
+        offset += len(line)
+    return None
+
+
+@dataclass
+class _Row:
+    index: int
+    ids: list[int] = field(default_factory=list)
+    mask: list[bool] = field(default_factory=list)
+    logprobs: list[float] | None = field(default_factory=list)
+    text: str = ""
+    generated: int = 0
+    tool: int = 0
+    prompt_tokens: int = 0
+    finish_reason: str = "stop"
+    corrections: list[Correction] = field(default_factory=list)
+    # Text length already searched while streaming: only lines touched after it need a look.
+    checked: int = 0
+
+
+def generate_with_calculator(
+    call: Callable[..., list],
+    tokenizer,
+    prompts: list[list[int]],
+    params,
+    *,
+    stop_when: Callable[[int, str], bool] | None = None,
+    enough: int | None = None,
+) -> list[CalculatedCompletion]:
+    """Generate like engine.generate, correcting stated arithmetic as it is written.
+
+    `call(prompts, params, stop_when=, enough=, continuation=)` runs one engine call;
+    `stop_when(row, text)` sees each row's whole text so far, corrections included.
+    `enough` ends the first call once that many rows have ended; a row the calculator
+    stopped then continues only while fewer than `enough` rows have really finished.
+    """
+    if not isinstance(params, (list, tuple)):
+        # The engine gives row i of a shared seeded params the seed + i; keep that per row across calls.
+        params = [params if params.seed is None else dataclasses.replace(params, seed=params.seed + i)
+                  for i in range(len(prompts))]
+    rows = [_Row(index=i) for i in range(len(prompts))]
+    active = list(rows)
+    finished = 0
+    for round_ in range(MAX_CORRECTIONS + 1):
+        last_round = round_ == MAX_CORRECTIONS
+
+        def row_stop(j: int, text: str, active=active, last_round=last_round) -> bool:
+            row = active[j]
+            full = row.text + text
+            if not last_round and first_wrong_result(full, row.checked) is not None:
+                return True
+            row.checked = max(len(row.text), len(full) - 1)
+            return stop_when is not None and stop_when(row.index, full)
+
+        round_params = []
+        for row in active:
+            p = params[row.index]
+            round_params.append(dataclasses.replace(
+                p, max_new_tokens=p.max_new_tokens - len(row.ids),
+                seed=None if p.seed is None else p.seed + 7_919 * round_))
+        need = None if enough is None else enough - finished
+        completions = call([prompts[row.index] + row.ids for row in active], round_params, stop_when=row_stop,
+                           enough=need if need is not None and 0 < need < len(active) else None,
+                           continuation=round_ > 0)
+        again = []
+        for row, completion in zip(active, completions, strict=True):
+            start = len(row.text)
+            _append(row, completion, len(prompts[row.index]))
+            wrong = None
+            budget = params[row.index].max_new_tokens - len(row.ids)
+            if not last_round and completion.finish_reason == "stop" and budget > 0:
+                # A row that ended right after a wrong number ("= 74" then end of text) is corrected too.
+                wrong = first_wrong_result(row.text + "\n", start)
+            if wrong is None:
+                finished += 1
+                continue
+            _correct(row, wrong, start, len(completion.token_ids), tokenizer)
+            if len(row.ids) >= params[row.index].max_new_tokens:
+                row.finish_reason = "length"  # the corrected number used up the budget
+                finished += 1
+                continue
+            again.append(row)
+        if not again:
+            break
+        if enough is not None and finished >= enough:
+            for row in again:
+                row.finish_reason = "stopped"
+            break
+        active = again
+    return [CalculatedCompletion(text=r.text, token_ids=r.ids, finish_reason=r.finish_reason,
+                                 prompt_tokens=r.prompt_tokens, completion_tokens=r.generated,
+                                 token_logprobs=r.logprobs, tool_tokens=r.tool, corrections=r.corrections,
+                                 tool_mask=r.mask)
+            for r in rows]
+
+
+def _append(row: _Row, completion, prompt_tokens: int) -> None:
+    if not row.prompt_tokens:
+        row.prompt_tokens = prompt_tokens
+    row.ids += list(completion.token_ids)
+    row.mask += [False] * len(completion.token_ids)
+    row.text += completion.text
+    row.generated += completion.completion_tokens
+    row.finish_reason = completion.finish_reason
+    logprobs = getattr(completion, "token_logprobs", None)
+    if row.logprobs is not None and logprobs is not None:
+        row.logprobs += list(logprobs)
+    else:
+        row.logprobs = None
+
+
+def _correct(row: _Row, wrong: Correction, start: int, new_tokens: int, tokenizer) -> None:
+    """Cut the row's newest tokens back to just before the wrong number; append the right one and what
+    followed the wrong one on its line.
+
+    What followed ("\n", " apples") is what showed the number was complete; without it the
+    model, continuing from a bare "= 7", may well append digits to the calculator's number.
+    """
+    old = row.ids[len(row.ids) - new_tokens:]
+    base = row.ids[: len(row.ids) - new_tokens]
+    keep_chars = wrong.at - start
+    # The longest run of the new tokens whose text ends at or before the wrong number.
+    keep, kept_text = 0, ""
+    for n in range(len(old), -1, -1):
+        piece = tokenizer.decode(old[:n], skip_special_tokens=True)
+        if len(piece) <= keep_chars:
+            keep, kept_text = n, piece
+            break
+    head = row.text[:start] + kept_text
+    after = row.text[wrong.at + len(wrong.stated):]
+    line_end = after.find("\n")
+    tail = after if line_end < 0 else after[: line_end + 1]
+    inserted_text = row.text[len(head): wrong.at] + wrong.value + tail
+    inserted = tokenizer.encode(inserted_text, add_special_tokens=False)
+    row.ids = base + old[:keep] + inserted
+    row.mask = row.mask[: len(base) + keep] + [True] * len(inserted)
+    row.text = head + inserted_text
+    row.checked = len(row.text)
+    if row.logprobs is not None:
+        row.logprobs = row.logprobs[: len(base) + keep] + [math.nan] * len(inserted)
+    row.tool += len(inserted)
+    row.corrections.append(wrong)
