@@ -13,7 +13,7 @@ from pathlib import Path
 from workers.backends.base import number, refuse_unknown, text
 
 STRATEGIES = ("single", "best_of_n", "majority", "beam")
-VERIFIERS = ("loglik", "consensus", "reward", "checker")
+VERIFIERS = ("loglik", "consensus", "reward", "checker", "grounding")
 DEMO_CORPUS = "pydoc"
 # Sequences generated in one engine call; beyond this a CPU host thrashes.
 MAX_BATCH = 64

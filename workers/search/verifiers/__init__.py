@@ -40,6 +40,10 @@ def build_verifiers(weights: dict[str, float], *, loaded=None, reward_model: str
             from .reward import RewardVerifier
 
             built.append((RewardVerifier.from_file(reward_model), weight))
+        elif name == "grounding":
+            from .grounding import GroundingVerifier
+
+            built.append((GroundingVerifier(), weight))
         elif name == "checker":
             from .checker import CheckerVerifier
 
