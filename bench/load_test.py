@@ -4,7 +4,9 @@
 Phases, each printed as a row:
   battles   N clients each run a whole battle (create, follow the SSE stream, vote)
   streams   M SSE streams held open at once on one web process (answers that never start)
-  votes     votes paced at a fixed rate; latency percentiles
+  votes     votes paced at a fixed rate; latency percentiles, and under them the web server's CPU
+            per vote, the share of a core this client used (it runs on the same cores as the
+            server, PostgreSQL, Redis and the worker) and how busy the whole machine was
 Afterwards it checks that every acknowledged vote is in the database exactly once.
 
 Each client asks its own question, as people do. ``--same-prompt`` makes every battle ask the
@@ -223,7 +225,7 @@ def main() -> None:
                                      params={"model": str(tiny)}, enabled=True)
         stack.start_worker("worker", ["arena", "tiny"], concurrency=32)
         port = free_port()
-        stack.start_web(port, workers=args.web_workers)
+        web_group = stack.start_web(port, workers=args.web_workers).pid  # its own process group
         base = f"http://127.0.0.1:{port}"
         from workers.heartbeat import live_queues
 
@@ -260,16 +262,21 @@ def main() -> None:
             async def phase3():
                 pairs = await prepare_finished_battles(base, votes)
                 log(f"phase 3: {len(pairs)} battles ready; voting")
+                before = CpuUse(web_group)
                 result = await paced_votes(base, [b for b, _ in pairs], rate, pairs)
+                used = before.since()
                 for _, http in pairs:
                     await http.aclose()
-                return result
+                return result, used
 
-            latencies, acked = asyncio.run(phase3())
+            (latencies, acked), used = asyncio.run(phase3())
             ack3 += acked
             rows.append(("votes", f"{votes} at {rate:.0f}/s", f"{len(acked)} acknowledged",
                          f"p50 {percentile(latencies, 50) * 1000:.1f} ms, "
                          f"p99 {percentile(latencies, 99) * 1000:.1f} ms"))
+            rows.append(("", "", "", f"web {used['web'] / max(len(acked), 1) * 1000:.1f} ms CPU a vote; "
+                         f"this client {used['client'] / used['wall']:.0%} of a core; "
+                         f"machine {used['busy'] / used['wall'] / os.cpu_count():.0%} busy"))
 
         acknowledged = ack1 + ack3
         stored = {str(u): c for u, c in Vote.objects.values_list("battle__uuid", "choice")}
@@ -290,6 +297,36 @@ def main() -> None:
             sys.exit("acknowledged votes were lost or duplicated")
     finally:
         stack.stop()
+
+
+class CpuUse:
+    """CPU seconds spent from now on: by the web server's processes, by this load client (which
+    shares the machine's cores with the server, PostgreSQL, Redis and the worker) and by the whole
+    machine, beside the wall-clock seconds."""
+
+    def __init__(self, web_group: int):
+        self.web_group = web_group
+        self.start = self._now()
+
+    def _now(self) -> dict:
+        tick = os.sysconf("SC_CLK_TCK")
+        web = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the process ended meanwhile
+            if int(fields[2]) == self.web_group:  # pgrp
+                web += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        with open("/proc/stat") as f:
+            jiffies = [int(v) for v in f.readline().split()[1:]]
+        own = os.times()
+        return {"web": web, "client": own.user + own.system, "busy": (sum(jiffies) - jiffies[3] - jiffies[4]) / tick,
+                "wall": time.perf_counter()}
+
+    def since(self) -> dict:
+        now = self._now()
+        return {key: now[key] - self.start[key] for key in now}
 
 
 def _rss_mb(stack) -> float:
