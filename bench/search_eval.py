@@ -5,32 +5,44 @@
     .venv/bin/python bench/search_eval.py --arith 2 --conversions 1 --corpus 2 --n 4   # a quick look
 
 Tasks come from a seeded generator: arithmetic word problems in three tiers (easy: one
-operation on one-digit numbers; medium: one operation on two- and three-digit numbers;
+operation on one-digit numbers; medium: one operation on two-digit numbers;
 hard: two operations), unit conversions, and questions about default parameter values in
 the standard library, which the demo corpus (pydoc pages) answers. For each task it runs
 
-* plain: the model alone, greedy, one answer;
+* plain: the model alone, greedy, one answer; and the same with the calculator in the loop
+  (workers/search/calculator.py: a wrong stated result is corrected as it is written and
+  sampling goes on from the right number, as in Cobbe et al. 2021);
 * a pool of N samples scored by every verifier at once, from which it derives what
   best-of-N with each verifier, and majority voting, would have chosen (same samples,
   so the comparison between verifiers is paired); the wall time credited to each is the
-  pool's wall time without the verifiers plus that verifier's own scoring time;
-* beam search (arithmetic), retrieval (corpus questions), each as a real run_search call.
+  pool's wall time without the verifiers plus that verifier's own scoring time. The pool
+  is drawn twice with the same seeds, without and with the calculator, so the two differ
+  only by the corrections;
+* best-of-N (loglik) and majority with the calculator, each ending once a quorum of the N
+  samples has ended (the rest are cut and still scored), for the wall-time target;
+* beam search with the calculator (arithmetic), retrieval (corpus questions), each as a
+  real run_search call.
 
 It runs the model in bfloat16 (--dtype): on this CPU's AMX units a step of 8 rows costs
 about 1.25x a step of one, against about 2x in float32, and the batching check prints both.
 Math tasks end with "Answer: N", so every math run, the plain one included, stops a
 sample at its finished answer line (stop_at_answer).
 
-The x2 target is judged on the medium tier, chosen on the dev seed (--seed 1): with
-two- and three-digit numbers the plain model solved none (too hard to double fairly),
-with two-digit numbers 0.38, and two-step problems none. Choices (tiers, temperature
-0.6 over 0.8, quorum 6 of 8) were made on --seed 1 only; the default --seed 0 is the
-test set.
+The x2 target is judged on all arithmetic tiers together (--target-tier all), as the issue
+states it ("on the arithmetic set"); each tier is printed too. An earlier version judged
+the medium tier alone, chosen on the dev seed; on the test seed its plain accuracy (0.50)
+equalled the oracle's, so no selection rule could move it, and a tier chosen after
+seeing results is a selection of its own. Choices were made on the dev seed (--seed 1)
+only: the tiers, temperature 0.6 over 0.8, quorum 6 of 8, the calculator, the grounding
+verifier weighting the votes (dev: 14/24 right against plain's 6/24; unweighted or
+checker-weighted majority 13/24, the greedy answer with the calculator 12/24), and keeping the prompt (one equation, then "Answer: N")
+over one asking for one calculation per line (the same 14/24 at best). The beam's
+verifier weights were not tuned. The default --seed 0 is the test set.
 
 It also trains the reward model on a synthetic preference set (the preferred answer is
 known by construction) and reports its pairwise accuracy on held-out pairs, per kind of
 rejected answer. Timing on a shared CPU is noisy: compare ratios measured in the same run.
-The default sizes take about 12 minutes on two CPU cores.
+The default sizes take about 20 minutes on two CPU cores.
 """
 
 from __future__ import annotations
@@ -70,7 +82,7 @@ FEW_SHOT = [
     {"role": "assistant", "content": "20 + 5 - 8 = 17\nAnswer: 17"},
 ]
 SYSTEM_DOCS = "Answer the question about Python briefly."
-VERIFIERS = ("loglik", "consensus", "reward", "checker")
+VERIFIERS = ("loglik", "consensus", "reward", "checker", "grounding")
 KIND_ORDER = ["arith-easy", "arith-medium", "arith-hard", "conversion", "corpus"]
 TEST_SEED, DEV_SEED = 0, 1
 
@@ -304,7 +316,7 @@ def run(engine, loaded, task: Task, **params):
                       messages=[*shots, {"role": "user", "content": task.question}], system_prompt=system)
 
 
-def pool_choices(task: Task, result, n: int) -> dict[str, tuple[bool, float]]:
+def pool_choices(task: Task, result, n: int, *, calculator: bool = False) -> dict[str, tuple[bool, float]]:
     """What each selection rule picks from one scored pool: name -> (correct, wall seconds it would take)."""
     candidates = result.trace["candidates"]
     texts = [c["text"] for c in candidates]
@@ -313,20 +325,29 @@ def pool_choices(task: Task, result, n: int) -> dict[str, tuple[bool, float]]:
     base = result.wall_s - result.phase_s.get("verify", 0.0)
     vs = result.verifier_s
     scores = {v: [c["scores"][v] for c in candidates] for v in VERIFIERS if v in candidates[0]["scores"]}
+    calc = ", calculator" if calculator else ""
     out = {
         # One sample alone and the oracle are not runs of their own: no wall time to report.
-        f"sample (mean of {n})": (statistics.mean(right), float("nan")),
-        f"pass@{n} (oracle)": (any(right), float("nan")),
+        f"sample (mean of {n}){calc}": (statistics.mean(right), float("nan")),
+        f"pass@{n} (oracle){calc}": (any(right), float("nan")),
     }
     for v in scores:
-        out[f"best-of-{n} {v}"] = (right[pick_best(scores[v])], base + vs.get(v, 0.0))
+        out[f"best-of-{n} {v}{calc}"] = (right[pick_best(scores[v])], base + vs.get(v, 0.0))
+
+    def cost(*names):
+        return base + sum(vs.get(v, 0.0) for v in names)
+
     combined = [(2 * c + g) / 3 for c, g in zip(scores["checker"], scores["loglik"])]
-    out[f"best-of-{n} checker+loglik"] = (right[pick_best(combined)],
-                                          base + vs.get("checker", 0) + vs.get("loglik", 0))
-    best, _, _ = vote(texts, [1.0] * len(texts))
-    out[f"majority-{n}"] = (right[best], base)
-    best, _, _ = vote(texts, scores["checker"])
-    out[f"majority-{n} checker-weighted"] = (right[best], base + vs.get("checker", 0.0))
+    out[f"best-of-{n} checker+loglik{calc}"] = (right[pick_best(combined)], cost("checker", "loglik"))
+    combined = [g + lo for g, lo in zip(scores["grounding"], scores["loglik"])]
+    out[f"best-of-{n} grounding+loglik{calc}"] = (right[pick_best(combined)], cost("grounding", "loglik"))
+    for label, weights, names in [
+        ("", [1.0] * len(texts), ()),
+        (" checker-weighted", scores["checker"], ("checker",)),
+        (" grounding-weighted", scores["grounding"], ("grounding",)),
+    ]:
+        best, _, _ = vote(texts, weights)
+        out[f"majority-{n}{label}{calc}"] = (right[best], cost(*names))
     return out
 
 
@@ -334,15 +355,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiers", default="easy,medium,hard", help="arithmetic tiers to run")
     parser.add_argument("--arith", type=int, default=8, help="arithmetic word problems per tier")
-    parser.add_argument("--target-tier", default="medium",
+    parser.add_argument("--target-tier", default="all",
                         help="the tier the x2 target is judged on (chosen on the dev seed, see the docstring)")
     parser.add_argument("--conversions", type=int, default=4, help="unit conversion questions")
     parser.add_argument("--corpus", type=int, default=6, help="questions the demo corpus answers")
     parser.add_argument("--prefs", type=int, default=240, help="synthetic preference pairs for the reward model")
     parser.add_argument("--n", type=int, default=8, help="candidates per best-of-N / majority pool")
     parser.add_argument("--quorum", type=int, default=6,
-                        help="also run checker-weighted majority that ends once this many of the N samples "
+                        help="also run majority with the calculator that ends once this many of the N samples "
                              "have ended, cutting the rest (0: off)")
+    parser.add_argument("--quorum-verifiers", default="grounding",
+                        help="comma-separated verifiers that weight the votes of the quorum run (empty: unweighted)")
     parser.add_argument("--beam", default="2x4", help="beam_width x k, or 'off'")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--temperature", type=float, default=0.6,
@@ -388,6 +411,7 @@ def main(argv=None) -> int:
     tasks += conversion_tasks(args.conversions, rng("conversions")) + corpus_tasks(args.corpus, rng("corpus"))
     tallies: dict[tuple[str, str], Tally] = {}
     splits: list[dict] = []
+    walls: list[dict[str, tuple[float, int, int]]] = []  # per task: run -> (wall s, generated tokens, longest)
 
     def record(kind, name, correct, tokens, wall):
         tallies.setdefault((kind, name), Tally()).add(float(correct), tokens, wall)
@@ -412,54 +436,84 @@ def main(argv=None) -> int:
                    rag_n.generated_tokens, rag_n.wall_s)
             marks.append(f"retrieve+bo4 {'Y' if is_correct(task, rag_n.text) else 'n'} {rag_n.wall_s:.1f}s")
         else:
-            pool = run(engine, loaded, task, strategy="best_of_n", n=args.n, verifiers=verifiers,
-                       reward_model=str(reward_path) if reward_path else None, **sampled, **math)
-            record(task.kind, f"best-of-{args.n} all verifiers (measured)", is_correct(task, pool.text),
-                   pool.generated_tokens, pool.wall_s)
-            for name, (correct, wall) in pool_choices(task, pool, args.n).items():
-                tokens = pool.generated_tokens // args.n if name.startswith("sample") else pool.generated_tokens
-                record(task.kind, name, correct, tokens, wall)
-            splits.append({"plain_wall": plain.wall_s, "plain_tokens": plain.generated_tokens,
-                           "generate": pool.phase_s.get("generate", 0.0), "verify": pool.phase_s.get("verify", 0.0),
-                           "longest": max(c["generated_tokens"] for c in pool.trace["candidates"])})
-            marks.append(f"pool {sum(is_correct(task, c['text']) for c in pool.trace['candidates'])}/{args.n} "
-                         f"{pool.wall_s:.1f}s")
+            calc = run(engine, loaded, task, strategy="single", temperature=0, calculator=True, **common, **math)
+            record(task.kind, "plain + calculator (greedy)", is_correct(task, calc.text), calc.generated_tokens,
+                   calc.wall_s)
+            marks.append(f"plain+calc {'Y' if is_correct(task, calc.text) else 'n'} {calc.wall_s:.1f}s")
+            timing = {"plain": (plain.wall_s, plain.generated_tokens, plain.generated_tokens),
+                      "plain + calculator": (calc.wall_s, calc.generated_tokens, calc.generated_tokens)}
+            # The same N samples (same seeds) without and with the calculator: a paired comparison.
+            for with_calculator in (False, True):
+                pool = run(engine, loaded, task, strategy="best_of_n", n=args.n, verifiers=verifiers,
+                           reward_model=str(reward_path) if reward_path else None, calculator=with_calculator,
+                           **sampled, **math)
+                label = f"best-of-{args.n} all verifiers{', calculator' if with_calculator else ''}"
+                record(task.kind, f"{label} (measured)", is_correct(task, pool.text), pool.generated_tokens,
+                       pool.wall_s)
+                for name, (correct, wall) in pool_choices(task, pool, args.n, calculator=with_calculator).items():
+                    tokens = pool.generated_tokens // args.n if name.startswith("sample") else pool.generated_tokens
+                    record(task.kind, name, correct, tokens, wall)
+                timing[label] = (pool.wall_s, pool.generated_tokens, longest(pool))
+                splits.append({"calculator": with_calculator, "generate": pool.phase_s.get("generate", 0.0),
+                               "verify": pool.phase_s.get("verify", 0.0), "engine_calls": pool.engine_calls})
+                marks.append(f"pool{'+calc' if with_calculator else ''} "
+                             f"{sum(is_correct(task, c['text']) for c in pool.trace['candidates'])}/{args.n} "
+                             f"{pool.wall_s:.1f}s")
             if 0 < args.quorum < args.n:
+                # Best-of-N as the wall-time target names it, ending at the quorum (no calculator: its extra
+                # engine calls are measured in the next run).
+                quick = run(engine, loaded, task, strategy="best_of_n", n=args.n, quorum=args.quorum,
+                            verifiers={"loglik": 1}, **sampled, **math)
+                label = f"best-of-{args.n} loglik, quorum {args.quorum}"
+                record(task.kind, f"{label} (measured)", is_correct(task, quick.text), quick.generated_tokens,
+                       quick.wall_s)
+                timing[label] = (quick.wall_s, quick.generated_tokens, longest(quick))
+                weights = {v: 1 for v in args.quorum_verifiers.split(",") if v}
                 quick = run(engine, loaded, task, strategy="majority", n=args.n, quorum=args.quorum,
-                            verifiers={"checker": 1}, **sampled, **math)
-                record(task.kind, f"majority-{args.n} checker, quorum {args.quorum}", is_correct(task, quick.text),
-                       quick.generated_tokens, quick.wall_s)
+                            verifiers=weights, calculator=True, **sampled, **math)
+                label = f"majority-{args.n} {'+'.join(weights) or 'unweighted'}, calculator, quorum {args.quorum}"
+                record(task.kind, f"{label} (measured)", is_correct(task, quick.text), quick.generated_tokens,
+                       quick.wall_s)
+                timing[label] = (quick.wall_s, quick.generated_tokens, longest(quick))
                 marks.append(f"quorum {'Y' if is_correct(task, quick.text) else 'n'} {quick.wall_s:.1f}s")
             if args.beam != "off" and task.kind.startswith("arith"):
                 width, k = (int(x) for x in args.beam.split("x"))
                 beam = run(engine, loaded, task, strategy="beam", beam_width=width, k=k, max_steps=4,
-                           step_tokens=32, verifiers={"checker": 2, "loglik": 1}, **sampled, **math)
-                record(task.kind, f"beam {width}x{k} checker+loglik", is_correct(task, beam.text),
-                       beam.generated_tokens, beam.wall_s)
+                           step_tokens=32, verifiers={"checker": 1, "grounding": 1, "loglik": 1}, calculator=True,
+                           **sampled, **math)
+                record(task.kind, f"beam {width}x{k} checker+grounding+loglik, calculator (measured)",
+                       is_correct(task, beam.text), beam.generated_tokens, beam.wall_s)
                 marks.append(f"beam {'Y' if is_correct(task, beam.text) else 'n'} {beam.wall_s:.1f}s")
+            walls.append(timing)
         print(f"[{i}/{len(tasks)} {task.kind}] answer {task.answer}: " + " | ".join(marks)
               + f"  ({time.perf_counter() - t0:.0f}s)", flush=True)
     engine.close()
 
     rows = []
     print()
-    print(f"{'task set':<12} {'strategy':<38} {'acc':>6} {'n':>3} {'gen tok/task':>12} {'wall s/task':>11}")
+    print(f"{'task set':<12} {'strategy':<56} {'acc':>6} {'n':>3} {'gen tok/task':>12} {'wall s/task':>11}")
     for (kind, name), t in sorted(tallies.items(), key=lambda kv: KIND_ORDER.index(kv[0][0])):
         row = {"tasks": kind, "strategy": name, "accuracy": round(statistics.mean(t.correct), 3),
                "count": len(t.correct), "generated_tokens": round(statistics.mean(t.tokens), 1),
                "wall_s": round(statistics.mean(t.wall), 2)}
         rows.append(row)
-        print(f"{kind:<12} {name:<38} {row['accuracy']:>6.2f} {row['count']:>3} "
+        print(f"{kind:<12} {name:<56} {row['accuracy']:>6.2f} {row['count']:>3} "
               f"{row['generated_tokens']:>12.0f} {row['wall_s']:>11.1f}")
 
-    verdicts = targets(tallies, args.n, args.target_tier, splits)
+    verdicts = targets(tallies, args.n, args.target_tier)
+    times = wall_table(walls, splits)
     print()
-    for line in verdicts:
+    for line in [*verdicts, "", *times]:
         print(line)
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows,
-                                         "reward_model": reward_report, "targets": verdicts}, indent=2))
+                                         "reward_model": reward_report, "targets": verdicts,
+                                         "wall_table": times}, indent=2))
     return 0
+
+
+def longest(result) -> int:
+    return max(c["generated_tokens"] for c in result.trace["candidates"])
 
 
 def batching_check(engine, loaded, n: int, tokens: int = 32) -> str:
@@ -483,7 +537,7 @@ def batching_check(engine, loaded, n: int, tokens: int = 32) -> str:
     return f"{n} rows x {tokens} tokens {many:.2f}s vs 1 row {one:.2f}s: {many / one:.2f}x{note}"
 
 
-def targets(tallies: dict[tuple[str, str], Tally], n: int, target_tier: str, splits: list[dict]) -> list[str]:
+def targets(tallies: dict[tuple[str, str], Tally], n: int, target_tier: str) -> list[str]:
     lines = []
 
     def merged(kinds, name) -> Tally | None:
@@ -494,38 +548,53 @@ def targets(tallies: dict[tuple[str, str], Tally], n: int, target_tier: str, spl
                      [w for p in parts for w in p.wall])
 
     arith = tuple(k for k in KIND_ORDER if k.startswith("arith-") and any(kind == k for kind, _ in tallies))
-    math_sets = [(f"arith-{target_tier} (the target set)", (f"arith-{target_tier}",)),
-                 *((k, (k,)) for k in arith if k != f"arith-{target_tier}"), ("all arithmetic tiers", arith)]
+    target = arith if target_tier == "all" else (f"arith-{target_tier}",)
+    label = "all arithmetic tiers" if target_tier == "all" else f"arith-{target_tier}"
+    math_sets = [(f"{label} (the target set)", target),
+                 *((k, (k,)) for k in arith if (k,) != target),
+                 *([("all arithmetic tiers", arith)] if target != arith else [])]
     for label, kinds in math_sets:
         plain = merged(kinds, "plain (greedy)")
         if not plain:
             continue
         # Real selection rules only: one sample's mean and the oracle choose nothing.
-        names = {name for kind, name in tallies if kind in kinds and not name.startswith(("plain", "sample", "pass@"))}
+        names = {name for kind, name in tallies if kind in kinds and not name.startswith(("plain (", "sample", "pass@"))}
         best_name = max(sorted(names), key=lambda name: statistics.mean(merged(kinds, name).correct))
         base, best = statistics.mean(plain.correct), statistics.mean(merged(kinds, best_name).correct)
+        oracle = merged(kinds, f"pass@{n} (oracle), calculator")
+        oracle_note = f"; pass@{n} with the calculator {statistics.mean(oracle.correct):.2f}" if oracle else ""
         lines.append(f"target {label} x2: plain {base:.2f}, best {best_name} {best:.2f} "
-                     f"({best / base if base else float('inf'):.2f}x) -> {'MET' if best >= 2 * base and best > 0 else 'NOT MET'}")
+                     f"({best / base if base else float('inf'):.2f}x{oracle_note}) -> "
+                     f"{'MET' if best >= 2 * base and best > 0 else 'NOT MET'}")
     no_rag, rag = merged(("corpus",), "plain (greedy)"), merged(("corpus",), "retrieve (greedy)")
     if rag:
         a, b = statistics.mean(no_rag.correct), statistics.mean(rag.correct)
         lines.append(f"target retrieval beats none: {a:.2f} -> {b:.2f} -> {'MET' if b > a else 'NOT MET'}")
-    kinds = (*arith, "conversion")
-    base = merged(kinds, "plain (greedy)")
-    quorum = [name for kind, name in tallies if ", quorum " in name][:1]
-    for name in (f"best-of-{n} all verifiers (measured)", f"best-of-{n} checker+loglik", *quorum):
-        t = merged(kinds, name)
-        if base and t:
-            ratio = statistics.mean(t.wall) / statistics.mean(base.wall)
-            per_task = statistics.median(w / b for w, b in zip(t.wall, base.wall))
-            lines.append(f"target {name} wall <= 2x plain (greedy): {statistics.mean(t.wall):.2f}s vs "
-                         f"{statistics.mean(base.wall):.2f}s, mean {ratio:.2f}x, median per task {per_task:.2f}x"
-                         f" -> {'MET' if ratio <= 2 else 'NOT MET'}")
-    if splits:
-        mean = {k: statistics.mean(s[k] for s in splits) for k in splits[0]}
-        lines.append(f"best-of-{n} time split: generate {mean['generate']:.2f}s + verify {mean['verify']:.2f}s; "
-                     f"longest candidate {mean['longest']:.1f} tokens vs the plain answer's "
-                     f"{mean['plain_tokens']:.1f} ({mean['plain_wall']:.2f}s)")
+    return lines
+
+
+def wall_table(walls: list[dict[str, tuple[float, int, int]]], splits: list[dict]) -> list[str]:
+    """Each measured run against one plain answer to the same task (arithmetic and conversions)."""
+    if not walls:
+        return []
+    plain = [w["plain"][0] for w in walls]
+    lines = [f"{'run (wall time vs one plain greedy answer)':<58} {'wall s':>7} {'mean x':>7} {'median x':>8} "
+             f"{'gen tok':>8} {'longest':>8}"]
+    for name in walls[0]:
+        runs = [w[name] for w in walls if name in w]
+        wall = statistics.mean(r[0] for r in runs)
+        ratio = wall / statistics.mean(plain)
+        per_task = statistics.median(r[0] / w["plain"][0] for r, w in zip(runs, walls))
+        target = "  <= 2x " + ("MET" if ratio <= 2 else "NOT MET") if name.startswith(("best-of-", "majority-")) else ""
+        lines.append(f"{name:<58} {wall:>7.2f} {ratio:>7.2f} {per_task:>8.2f} "
+                     f"{statistics.mean(r[1] for r in runs):>8.1f} {statistics.mean(r[2] for r in runs):>8.1f}{target}")
+    for with_calculator in (False, True):
+        part = [s for s in splits if s["calculator"] == with_calculator]
+        if part:
+            mean = {k: statistics.mean(s[k] for s in part) for k in ("generate", "verify", "engine_calls")}
+            lines.append(f"best-of-N{' with the calculator' if with_calculator else ''} time split: generate "
+                         f"{mean['generate']:.2f}s + verify {mean['verify']:.2f}s, {mean['engine_calls']:.2f} "
+                         "engine calls per task")
     return lines
 
 

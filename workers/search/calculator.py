@@ -112,8 +112,9 @@ def generate_with_calculator(
 
     `call(prompts, params, stop_when=, enough=, continuation=)` runs one engine call;
     `stop_when(row, text)` sees each row's whole text so far, corrections included.
-    `enough` ends the first call once that many rows have ended; a row the calculator
-    stopped then continues only while fewer than `enough` rows have really finished.
+    `enough` is passed to the first call, where a row stopped for a correction counts as
+    ended too (the engine cannot tell), so the batch may stop waiting a little early; the
+    corrected rows then continue to their end, unless `enough` rows have really finished.
     """
     if not isinstance(params, (list, tuple)):
         # The engine gives row i of a shared seeded params the seed + i; keep that per row across calls.
@@ -153,7 +154,7 @@ def generate_with_calculator(
                 # A row that ended right after a wrong number ("= 74" then end of text) is corrected too.
                 wrong = first_wrong_result(row.text + "\n", start)
             if wrong is None:
-                finished += 1
+                finished += completion.finish_reason != "stopped"  # a row cut at the quorum did not finish
                 continue
             _correct(row, wrong, start, len(completion.token_ids), tokenizer)
             if len(row.ids) >= params[row.index].max_new_tokens:
