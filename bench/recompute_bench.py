@@ -1,9 +1,11 @@
 """The leaderboard recompute from a real PostgreSQL votes table: N synthetic anonymous votes over
 50 models (inserted with SQL generate_series, with the typed columns record_vote fills), then each
 part of `ratings.snapshots.recompute` timed: the one-scan GROUP BY of every category's pair counts
-and their fits, the binary COPY of every vote for online Elo and style control, and the whole
-recompute — the first (Elo, style and compute per answer from scratch) and the next one after
-new votes (Elo continued, style carried over as it is between LEADERBOARD_STYLE_SECONDS refits).
+and their fits, reading every vote for online Elo and style control (a binary COPY of every row,
+then the packed chunks of ratings/vote_chunks.py plus a COPY of the rest), and the whole
+recompute: the first ever (which packs the chunks), a full one (Elo, style and compute per answer
+from scratch, as every LEADERBOARD_STYLE_SECONDS) and the next one after new votes (Elo
+continued, style carried over as it is between refits).
 
     .venv/bin/python bench/recompute_bench.py --votes 100k,1M
 """
@@ -38,7 +40,7 @@ INSERT INTO arena_vote (battle_id, choice, client_id, counts, excluded_reason, f
 SELECT id, CASE WHEN random() < 0.1 THEN 'tie'
                 WHEN random() < 1 / (1 + power(10, ((endpoint_b_id - endpoint_a_id) * 8.0) / 400)) THEN 'a'
                 ELSE 'b' END,
-       'bench', true, '',
+       md5((id %% 100000)::text), true, '',  -- 100,000 browsers' 32-character client ids
        jsonb_build_object('turn', turns, 'language', language, 'prompt_tokens', prompt_tokens, 'code', is_code,
                           'math', is_math, 'prompt_hash', prompt_hash,
                           'conv_metadata', jsonb_build_object('sum_assistant_a_tokens', ta, 'sum_assistant_b_tokens', tb,
@@ -87,7 +89,7 @@ def main() -> None:
 
         from arena.models import Backend, ModelEndpoint, Vote
         from ratings import snapshots
-        from ratings.models import LeaderboardSnapshot
+        from ratings.models import LeaderboardSnapshot, VoteChunk
         from ratings.queries import category_pair_counts, counted_votes, dedup_cap, pair_counts, vote_arrays
 
         endpoints = [ModelEndpoint.objects.create(name=f"model-{i:02d}", backend=Backend.OPENAI, queue="q",
@@ -109,12 +111,22 @@ def main() -> None:
             by_category = timed("pair counts of all 8 categories (one scan)", lambda: category_pair_counts(ids), parts)
             timed("fits + sandwich CIs of all 8 categories",
                   lambda: [snapshots.table_from_counts(names, c) for c in by_category.values()], parts)
-            votes = timed("every vote as arrays (binary COPY, with style)", lambda: vote_arrays(ids, style=True), parts)
+            VoteChunk.objects.all().delete()
+            timed("every vote as arrays, none packed (binary COPY)", lambda: vote_arrays(ids, style=True), parts)
+            LeaderboardSnapshot.objects.all().delete()
+            timed("first recompute() ever: packs the chunks, then all", snapshots.recompute, parts)
+            chunks = VoteChunk.objects.count()
+            votes = timed(f"every vote as arrays ({chunks} chunks + COPY of the rest)",
+                          lambda: vote_arrays(ids, style=True), parts)
             timed("online Elo from scratch over those arrays", lambda: snapshots.online_elo(
                 votes["a"], votes["b"], votes["outcome"], len(ids)), parts)
-            timed("style control fit + sandwich CI", lambda: snapshots._style_rows(names, votes), parts)
+            timed("style control fit + sandwich CI (from zero)", lambda: snapshots._style_rows(names, votes), parts)
+            start = timed("plain BT strengths from those arrays", lambda: snapshots._plain_strengths(votes, len(ids)),
+                          parts)
+            timed("style control fit + sandwich CI (from plain BT)",
+                  lambda: snapshots._style_rows(names, votes, start), parts)
             LeaderboardSnapshot.objects.all().delete()
-            timed("first recompute(): all of it, from scratch", snapshots.recompute, parts)
+            timed("full recompute(): Elo, style, all from scratch", snapshots.recompute, parts)
             with connection.cursor() as cursor:
                 cursor.execute(FILL, {"n": NEW_VOTES, "tag": "next"})
             timed(f"next recompute() after {NEW_VOTES:,} new votes", snapshots.recompute, parts)

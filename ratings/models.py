@@ -37,3 +37,26 @@ class PromptEmbedding(models.Model):
 
     vote = models.OneToOneField("arena.Vote", on_delete=models.CASCADE, primary_key=True, related_name="+")
     vector = models.BinaryField(help_text="384 float32 values, unit length")
+
+
+class VoteChunk(models.Model):
+    """The counted votes with an id in (lo, hi], packed once as one column-store blob, so that a
+    refit over every vote reads a few large rows instead of a million small ones.
+
+    Packed by ratings/vote_chunks.py; a trigger on arena_vote (migration 0004) deletes a chunk as
+    soon as a vote in its range is inserted, changed or deleted, and the next recompute packs it again.
+    """
+
+    lo = models.BigIntegerField(unique=True, help_text="Votes with an id above this one ...")
+    hi = models.BigIntegerField(help_text="... up to and including this one.")
+    votes = models.PositiveIntegerField()
+    layout = models.CharField(max_length=200, help_text="The numpy dtype the data was packed with.")
+    data = models.BinaryField()
+    packed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["lo"]
+        indexes = [models.Index(fields=["hi"], name="votechunk_hi")]
+
+    def __str__(self) -> str:
+        return f"votes {self.lo + 1}..{self.hi} ({self.votes})"

@@ -71,7 +71,7 @@ def style_features(style_a: np.ndarray, style_b: np.ndarray, *, standardize: boo
 
 def standardize_features(features: np.ndarray) -> np.ndarray:
     """Each column to mean 0 and standard deviation 1 over the battles (a constant column to 0)."""
-    features = np.asarray(features, dtype=np.float64)
+    features = np.asfortranarray(features, dtype=np.float64)  # column by column: contiguous reductions
     std = features.std(axis=0)
     return (features - features.mean(axis=0)) / np.where(std == 0, 1.0, std)
 
@@ -80,9 +80,9 @@ def pair_frequency_weights(model_a: np.ndarray, model_b: np.ndarray, *, min_pair
     """arena-rank's reweighting: 1 / max(battles of this unordered pair, min), mean 1."""
     lo = np.minimum(model_a, model_b).astype(np.int64)
     hi = np.maximum(model_a, model_b).astype(np.int64)
-    key = lo * (int(max(hi.max(initial=0), lo.max(initial=0))) + 1) + hi
-    _, inverse, pair_counts = np.unique(key, return_inverse=True, return_counts=True)
-    weights = 1.0 / np.maximum(pair_counts[inverse], min_pair_count)
+    key = lo * (int(hi.max(initial=0)) + 1) + hi
+    pair_counts = np.bincount(key)
+    weights = 1.0 / np.maximum(pair_counts[key], min_pair_count)
     return weights / weights.mean()
 
 
@@ -118,22 +118,25 @@ def fit_style_bradley_terry(
     w = np.ones(len(o)) if weights is None else np.asarray(weights, dtype=np.float64)
     k, f, rows = n_models, x.shape[1], len(o)
     params = np.zeros(k + f)
-    if init is not None:
-        params[:k], params[k:] = init
     ridge = 1e-12 * np.eye(k + f)
     keys = _pair_keys(a, b, k)
     # As in bradley_terry: steps are kept off each connected part's constant direction.
     played = w > 0
     centre = centring_by_part(np.stack([a[played], b[played]], axis=1), k)
+    if init is not None:  # centred like the fit from zero, so that any start ends at the same optimum
+        params[:k], params[k:] = centre(np.asarray(init[0], dtype=np.float64)[None, :])[0], init[1]
     final = 0.1 * np.sqrt(tol)
 
-    def objective(par: np.ndarray) -> float:
-        z = par[a] - par[b] + x @ par[k:]
-        return float(-(w * (o * z - np.logaddexp(0.0, z))).sum() / rows + 0.5 * reg * par[k:] @ par[k:])
+    def logits(par: np.ndarray) -> np.ndarray:
+        return (par[:k, None] - par[None, :k]).ravel()[keys] + x @ par[k:]
 
-    f0 = objective(params)
+    def objective(z: np.ndarray, par: np.ndarray) -> float:
+        softplus = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))  # log(1 + e^z), stable; 3x np.logaddexp's speed
+        return float(-(w * (o * z - softplus)).sum() / rows + 0.5 * reg * par[k:] @ par[k:])
+
+    z = logits(params)
+    f0 = objective(z, params)
     for _ in range(max_iter):
-        z = params[a] - params[b] + x @ params[k:]
         p = expit(z)
         r = w * (p - o) / rows  # d(loss)/dz per row
         grad = np.concatenate([_scatter_pairs(keys, r, k), x.T @ r + reg * params[k:]])
@@ -145,10 +148,12 @@ def fit_style_bradley_terry(
             params = params + step
             break
         slope, t = grad @ step, 1.0
-        f_new = objective(params + step)
+        z = logits(params + step)
+        f_new = objective(z, params + step)
         while f_new > f0 + 1e-4 * t * slope + 1e-14 * abs(f0) and t > 1e-12:
             t *= 0.5
-            f_new = objective(params + t * step)
+            z = logits(params + t * step)
+            f_new = objective(z, params + t * step)
         params, f_old, f0 = params + t * step, f0, f_new
         if np.abs(t * step).max() <= tol or f_old - f_new <= FTOL * max(abs(f_new), 1.0):
             break
@@ -208,7 +213,8 @@ def _style_hessian(keys: np.ndarray, x: np.ndarray, h: np.ndarray, k: int) -> np
     by_pair = np.bincount(keys, h, minlength=k * k).reshape(k, k)
     symmetric = by_pair + by_pair.T  # (a battle of a model with itself would cancel out below)
     out[:k, :k] = np.diag(symmetric.sum(axis=1)) - symmetric
-    hx = h[:, None] * x
+    hx = np.empty_like(x, order="F")  # column by column: each bincount below reads one contiguous column
+    np.multiply(x, h[:, None], out=hx)
     cross = np.stack([_scatter_pairs(keys, hx[:, j], k) for j in range(f)], axis=1)
     out[:k, k:] = cross
     out[k:, :k] = cross.T

@@ -119,3 +119,19 @@ def test_it_separates_a_style_effect_from_strength():
     assert fit.beta[0] == pytest.approx(1.5 * raw.std(), rel=0.1)
     assert np.abs(fit.beta[1:]).max() < 1e-12  # constant features carry nothing
 
+
+
+def test_a_start_from_plain_ratings_saves_steps_and_ends_at_the_same_optimum(monkeypatch):
+    fit, (a, b, score, features, weights) = _reference_style_fit()
+    steps = []
+    solve = np.linalg.solve
+    monkeypatch.setattr(np.linalg, "solve", lambda *args: steps.append(1) or solve(*args))
+    fit_style_bradley_terry(a, b, score, features, len(fit.theta), weights=weights)
+    from_zero = len(steps)
+    steps.clear()
+    start = fit.theta + 0.3 + np.random.default_rng(1).normal(0, 0.05, len(fit.theta))  # off, and not centred
+    started = fit_style_bradley_terry(a, b, score, features, len(fit.theta), weights=weights,
+                                      init=(start, np.zeros(features.shape[1])))
+    assert len(steps) < from_zero
+    np.testing.assert_allclose(started.theta, fit.theta, atol=1e-10)
+    np.testing.assert_allclose(started.beta, fit.beta, atol=1e-10)

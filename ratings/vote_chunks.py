@@ -1,0 +1,126 @@
+"""Counted votes packed into column-store chunks in PostgreSQL, for the refits that need every vote.
+
+Online Elo and style control need one row per vote. Reading a million rows costs about a second
+whatever the wire format (the binary COPY spends it in the client's per-row loop, an array_agg in
+the server's per-element work). Votes are never changed once cast, so the recompute packs them as
+it goes: every CHUNK_VOTES counted votes in id order become one `VoteChunk` row holding a numpy
+structured array. A refit then reads a few large blobs plus the short tail of votes not packed yet.
+
+Correctness rests on two things:
+- Packing takes a SHARE lock on the votes table for the moment it reads a chunk's votes, so no
+  vote with an id in the range can still be uncommitted (inserts wait; a vote's id comes from the
+  sequence when it is inserted).
+- A trigger (migration ratings/0004) deletes any chunk whose range a later insert, update or
+  delete touches, and TRUNCATE deletes them all; the next recompute packs the range again.
+Flagged clients are filtered when reading (each packed vote keeps a 64-bit hash of its client id),
+so flagging or clearing a client never needs a repack.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import psycopg
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, Func, IntegerField, SmallIntegerField
+from django.db.models.functions import Cast
+
+from arena.battle_features import STYLE_COLUMNS
+from arena.models import Vote
+from ratings.models import VoteChunk
+from ratings.pgcopy import copy_arrays
+
+log = logging.getLogger(__name__)
+
+CHUNK_VOTES = 65536
+LOCK_TIMEOUT = "200ms"  # never hold votes back for long: if the lock is not free, pack next time
+LAYOUT = np.dtype([("id", "<i8"), ("a", "<i4"), ("b", "<i4"), ("outcome", "<i2"), ("client", "<i8"),
+                   ("style", "<f8", (len(STYLE_COLUMNS),))])
+COPY_COLUMNS = [("id", "i8"), ("a", "i4"), ("b", "i4"), ("outcome", "i2"), ("client", "i8")] + \
+    [(name, "f8") for name in STYLE_COLUMNS]
+
+
+class ClientHash(Func):
+    """PostgreSQL's 64-bit hash of a client id: the same function marks flagged clients' votes."""
+
+    function = "hashtextextended"
+    template = "%(function)s(%(expressions)s, 0)"
+    output_field = BigIntegerField()
+
+
+def _outcome():
+    from django.db.models import Case, Value, When
+
+    from ratings.queries import CHOICE_CODE
+
+    return Cast(Case(*(When(choice=choice, then=Value(int(code))) for choice, code in CHOICE_CODE.items())),
+                SmallIntegerField())
+
+
+def rated_votes():
+    """Every vote that can enter a rating (counted when cast, both models known), flagged or not."""
+    return Vote.objects.filter(counts=True, endpoint_a__isnull=False, endpoint_b__isnull=False)
+
+
+def copy_votes(votes) -> np.ndarray:
+    """The given votes as a LAYOUT array in id order, through one binary COPY."""
+    fields = ["id", Cast("endpoint_a_id", IntegerField()), Cast("endpoint_b_id", IntegerField()), _outcome(),
+              ClientHash("client_id"), *STYLE_COLUMNS]
+    data = copy_arrays(votes.order_by().values_list(*fields), COPY_COLUMNS)
+    rows = np.empty(len(data["id"]), dtype=LAYOUT)
+    for name in ("id", "a", "b", "outcome", "client"):
+        rows[name] = data[name]
+    rows["style"] = np.stack([data[name] for name in STYLE_COLUMNS], axis=1) if len(rows) else 0.0
+    return rows[np.argsort(rows["id"], kind="stable")]
+
+
+def pack(*, limit: int | None = None) -> int:
+    """Pack every complete chunk of counted votes not packed yet (at most `limit` chunks); returns
+    how many were packed. Chunks after a gap (one a trigger deleted) are dropped and packed again."""
+    chunks = list(VoteChunk.objects.exclude(layout=LAYOUT.str).values_list("pk", flat=True))
+    if chunks:
+        VoteChunk.objects.filter(pk__in=chunks).delete()  # packed by an older version of this code
+    start = 0
+    for lo, hi in VoteChunk.objects.order_by("lo").values_list("lo", "hi"):
+        if lo != start:
+            VoteChunk.objects.filter(lo__gte=lo).delete()
+            break
+        start = hi
+    packed = 0
+    while limit is None or packed < limit:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                try:
+                    with transaction.atomic():
+                        cursor.execute("LOCK TABLE arena_vote IN SHARE MODE")
+                except Exception as error:  # lock_timeout: votes are being written right now
+                    log.info("vote chunks not packed this time (%s)", error)
+                    return packed
+            last = list(rated_votes().filter(id__gt=start).order_by("id").values_list("id", flat=True)
+                        [CHUNK_VOTES - 1:CHUNK_VOTES])
+            if not last:
+                return packed
+            rows = copy_votes(rated_votes().filter(id__gt=start, id__lte=last[0]))
+            VoteChunk.objects.create(lo=start, hi=last[0], votes=len(rows), layout=LAYOUT.str, data=rows.tobytes())
+        start, packed = last[0], packed + 1
+    return packed
+
+
+def read(after_id: int = 0) -> tuple[np.ndarray, int]:
+    """The packed votes with an id above `after_id` (flagged clients included) and the last id the
+    chunks cover (at least after_id): the votes after that are not packed yet."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:  # binary results: the blobs arrive as they are stored
+        cursor.execute("SELECT lo, hi, layout, data FROM ratings_votechunk WHERE hi > %s ORDER BY lo",
+                       [after_id], binary=True)
+        rows = cursor.fetchall()
+    parts, covered = [], after_id
+    for lo, hi, layout, data in rows:
+        if layout != LAYOUT.str or lo > covered or (parts and lo != covered):
+            break  # a gap (or an old layout): what follows comes from the votes table
+        part = np.frombuffer(data, dtype=LAYOUT)
+        parts.append(part[part["id"] > after_id] if lo < after_id else part)
+        covered = hi
+    return (np.concatenate(parts) if parts else np.empty(0, dtype=LAYOUT)), covered
