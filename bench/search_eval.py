@@ -357,6 +357,8 @@ def main(argv=None) -> int:
     parser.add_argument("--arith", type=int, default=8, help="arithmetic word problems per tier")
     parser.add_argument("--target-tier", default="all",
                         help="the tier the x2 target is judged on (chosen on the dev seed, see the docstring)")
+    parser.add_argument("--chosen", default="majority-{n} grounding-weighted, calculator",
+                        help="the selection rule the x2 target is quoted for (chosen on the dev seed)")
     parser.add_argument("--conversions", type=int, default=4, help="unit conversion questions")
     parser.add_argument("--corpus", type=int, default=6, help="questions the demo corpus answers")
     parser.add_argument("--prefs", type=int, default=240, help="synthetic preference pairs for the reward model")
@@ -500,7 +502,7 @@ def main(argv=None) -> int:
         print(f"{kind:<12} {name:<56} {row['accuracy']:>6.2f} {row['count']:>3} "
               f"{row['generated_tokens']:>12.0f} {row['wall_s']:>11.1f}")
 
-    verdicts = targets(tallies, args.n, args.target_tier)
+    verdicts = targets(tallies, args.n, args.target_tier, args.chosen.replace("{n}", str(args.n)))
     times = wall_table(walls, splits)
     print()
     for line in [*verdicts, "", *times]:
@@ -537,7 +539,12 @@ def batching_check(engine, loaded, n: int, tokens: int = 32) -> str:
     return f"{n} rows x {tokens} tokens {many:.2f}s vs 1 row {one:.2f}s: {many / one:.2f}x{note}"
 
 
-def targets(tallies: dict[tuple[str, str], Tally], n: int, target_tier: str) -> list[str]:
+def targets(tallies: dict[tuple[str, str], Tally], n: int, target_tier: str, chosen: str) -> list[str]:
+    """The x2 target for the rule chosen on the dev seed, and for the best of all rules on this run.
+
+    The best of some thirty rules on the run being judged is an optimistic number (a choice made
+    on the test set); the chosen rule's is the one to quote.
+    """
     lines = []
 
     def merged(kinds, name) -> Tally | None:
@@ -560,12 +567,17 @@ def targets(tallies: dict[tuple[str, str], Tally], n: int, target_tier: str) -> 
         # Real selection rules only: one sample's mean and the oracle choose nothing.
         names = {name for kind, name in tallies if kind in kinds and not name.startswith(("plain (", "sample", "pass@"))}
         best_name = max(sorted(names), key=lambda name: statistics.mean(merged(kinds, name).correct))
-        base, best = statistics.mean(plain.correct), statistics.mean(merged(kinds, best_name).correct)
+        base = statistics.mean(plain.correct)
         oracle = merged(kinds, f"pass@{n} (oracle), calculator")
         oracle_note = f"; pass@{n} with the calculator {statistics.mean(oracle.correct):.2f}" if oracle else ""
-        lines.append(f"target {label} x2: plain {base:.2f}, best {best_name} {best:.2f} "
-                     f"({best / base if base else float('inf'):.2f}x{oracle_note}) -> "
-                     f"{'MET' if best >= 2 * base and best > 0 else 'NOT MET'}")
+        for kind_of_rule, name in (("chosen on the dev seed:", chosen), ("best of all rules on this run:", best_name)):
+            t = merged(kinds, name)
+            if t is None:
+                continue
+            best = statistics.mean(t.correct)
+            lines.append(f"target {label} x2, {kind_of_rule} plain {base:.2f}, {name} {best:.2f} "
+                         f"({best / base if base else float('inf'):.2f}x{oracle_note}) -> "
+                         f"{'MET' if best >= 2 * base and best > 0 else 'NOT MET'}")
     no_rag, rag = merged(("corpus",), "plain (greedy)"), merged(("corpus",), "retrieve (greedy)")
     if rag:
         a, b = statistics.mean(no_rag.correct), statistics.mean(rag.correct)
