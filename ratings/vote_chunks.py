@@ -63,11 +63,13 @@ def rated_votes():
     return Vote.objects.filter(counts=True, endpoint_a__isnull=False, endpoint_b__isnull=False)
 
 
-def copy_votes(votes) -> np.ndarray:
-    """The given votes as a LAYOUT array in id order, through one binary COPY."""
+def copy_votes(votes, *, first: int | None = None) -> np.ndarray:
+    """The given votes (only the `first` ones by id, if given) as a LAYOUT array in id order,
+    through one binary COPY."""
     fields = ["id", Cast("endpoint_a_id", IntegerField()), Cast("endpoint_b_id", IntegerField()), _outcome(),
               ClientHash("client_id"), *STYLE_COLUMNS]
-    data = copy_arrays(votes.order_by().values_list(*fields), COPY_COLUMNS)
+    rows = (votes.order_by("id") if first else votes.order_by()).values_list(*fields)
+    data = copy_arrays(rows[:first] if first else rows, COPY_COLUMNS)
     rows = np.empty(len(data["id"]), dtype=LAYOUT)
     for name in ("id", "a", "b", "outcome", "client"):
         rows[name] = data[name]
@@ -98,13 +100,12 @@ def pack(*, limit: int | None = None) -> int:
                 except Exception as error:  # lock_timeout: votes are being written right now
                     log.info("vote chunks not packed this time (%s)", error)
                     return packed
-            last = list(rated_votes().filter(id__gt=start).order_by("id").values_list("id", flat=True)
-                        [CHUNK_VOTES - 1:CHUNK_VOTES])
-            if not last:
+            rows = copy_votes(rated_votes().filter(id__gt=start), first=CHUNK_VOTES)
+            if len(rows) < CHUNK_VOTES:
                 return packed
-            rows = copy_votes(rated_votes().filter(id__gt=start, id__lte=last[0]))
-            VoteChunk.objects.create(lo=start, hi=last[0], votes=len(rows), layout=LAYOUT.str, data=rows.tobytes())
-        start, packed = last[0], packed + 1
+            hi = int(rows["id"][-1])
+            VoteChunk.objects.create(lo=start, hi=hi, votes=len(rows), layout=LAYOUT.str, data=rows.tobytes())
+        start, packed = hi, packed + 1
     return packed
 
 
