@@ -28,6 +28,7 @@ import torch
 
 from workers.engine.detokenize import IncrementalDecoder
 from workers.engine.kv_batch import PaddedKV, new_cache, prefill_inputs
+from workers.engine.llama_decode import LlamaDecoder
 from workers.engine.loading import LoadedModel, load_model
 from workers.engine.sampling import SamplingParams, TokenSampler
 
@@ -91,6 +92,7 @@ class BatchEngine:
         max_batch_size: int = 16,
         max_prefill_tokens: int = 2048,
         gather_seconds: float = 0.005,
+        fast_decode: bool = True,
     ) -> None:
         self.loaded = loaded
         self.max_batch_size = max_batch_size
@@ -101,6 +103,10 @@ class BatchEngine:
         self._vocab_size = loaded.model.get_output_embeddings().weight.shape[0]
         self._pad_id = loaded.tokenizer.pad_token_id or 0
         new_cache(loaded.model.config)  # fail now, not on the first request, for unsupported models
+        # Decoding steps of Llama models on the CPU skip transformers' forward (see llama_decode); None: they don't.
+        self.decoder = (
+            LlamaDecoder.for_model(loaded.model, loaded.device, max_rows=max_batch_size) if fast_decode else None
+        )
         self._inbox: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._waiting: collections.deque[_Request] = collections.deque()
         self._rows: list[_Request] = []
@@ -307,12 +313,20 @@ class BatchEngine:
 
     def _decode_step(self) -> None:
         kv = self._kv
-        ids = torch.tensor([[r.next_token] for r in self._rows], dtype=torch.long, device=self.loaded.device)
+        ids = torch.tensor([r.next_token for r in self._rows], dtype=torch.long, device=self.loaded.device)
         mask, positions = kv.append_column()
-        output = self.loaded.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, cache=kv.cache, use_cache=True, logits_to_keep=1
-        )
-        logits = output.logits[:, -1, :].float()
+        if self.decoder is not None:
+            logits = self.decoder.step(ids, positions[:, 0], mask, kv.cache)
+        else:
+            output = self.loaded.model(
+                input_ids=ids[:, None],
+                attention_mask=mask,
+                position_ids=positions,
+                cache=kv.cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            logits = output.logits[:, -1, :].float()
         self.stats.steps += 1
         argmax = logits.argmax(dim=-1).tolist()
         keep = [i for i, request in enumerate(self._rows) if self._accept(request, logits[i], argmax[i])]

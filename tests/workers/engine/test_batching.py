@@ -145,16 +145,18 @@ def test_a_prefill_error_reaches_its_caller_and_others_go_on(tiny, tiny_engine, 
 
 
 def test_a_decoding_error_fails_that_batch_and_the_engine_serves_the_next(tiny, tiny_engine, monkeypatch):
-    forward = tiny.model.forward
-    calls = {"n": 0}
+    from workers.engine.kv_batch import GrowingLayer
 
-    def failing_once(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:  # a decoding step: the first call was the prefill
+    update = GrowingLayer.update
+    failed = []
+
+    def failing_once(layer, keys, values, *args, **kwargs):
+        if keys.shape[2] == 1 and not failed:  # one new column: a decoding step, whichever path runs it
+            failed.append(True)
             raise RuntimeError("device lost")
-        return forward(*args, **kwargs)
+        return update(layer, keys, values, *args, **kwargs)
 
-    monkeypatch.setattr(tiny.model, "forward", failing_once)
+    monkeypatch.setattr(GrowingLayer, "update", failing_once)
     with pytest.raises(EngineError, match="device lost"):
         tiny_engine.generate([chat(tiny, "Hi"), chat(tiny, "Hello")], GREEDY)
     assert alone(tiny_engine, chat(tiny, "Hi")).completion_tokens == 24
