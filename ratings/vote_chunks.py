@@ -9,7 +9,8 @@ structured array. A refit then reads a few large blobs plus the short tail of vo
 Correctness rests on two things:
 - Packing takes a SHARE lock on the votes table for the moment it reads a chunk's votes, so no
   vote with an id in the range can still be uncommitted (inserts wait; a vote's id comes from the
-  sequence when it is inserted).
+  sequence when it is inserted). It first checks, without the lock, that a whole chunk of new
+  votes exists: most recomputes find fewer and never hold votes back.
 - A trigger (migration ratings/0004) deletes any chunk whose range a later insert, update or
   delete touches, and TRUNCATE deletes them all; the next recompute packs the range again.
 Flagged clients are filtered when reading (each packed vote keeps a 64-bit hash of its client id),
@@ -23,7 +24,7 @@ import logging
 import numpy as np
 import psycopg
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Func, IntegerField, SmallIntegerField
+from django.db.models import BigIntegerField, Func, IntegerField, Max, SmallIntegerField
 from django.db.models.functions import Cast
 
 from arena.battle_features import STYLE_COLUMNS
@@ -91,6 +92,10 @@ def pack(*, limit: int | None = None) -> int:
         start = hi
     packed = 0
     while limit is None or packed < limit:
+        # Without a lock first: most recomputes find less than a chunk's worth of new votes.
+        enough = rated_votes().filter(id__gt=start).order_by("id").values_list("id", flat=True)[CHUNK_VOTES - 1:]
+        if (Vote.objects.aggregate(last=Max("id"))["last"] or 0) - start < CHUNK_VOTES or not enough.exists():
+            return packed
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")

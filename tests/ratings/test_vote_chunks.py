@@ -112,3 +112,16 @@ def test_a_vote_inserted_into_a_packed_range_drops_the_chunk(clients, small_chun
     Vote.objects.create(id=vote_id, battle=battle, choice="tie", client_id="client-9", counts=True,
                         endpoint_a=battle.endpoint_a, endpoint_b=battle.endpoint_b)
     assert not VoteChunk.objects.filter(pk=again.pk).exists()
+
+
+def test_a_recompute_with_less_than_a_chunk_of_new_votes_takes_no_lock(clients, small_chunks):
+    vote_chunks.pack()
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert vote_chunks.pack() == 0
+    assert statements and not any("LOCK TABLE" in sql for sql in statements)
