@@ -39,3 +39,27 @@ def test_best_of_n_and_beam_run_on_smollm2(smollm2):
                       engine=engine, loaded=loaded, messages=QUESTION, system_prompt=SYSTEM)
     assert beam.text.strip()
     assert_compute_adds_up(beam)
+
+
+def test_the_calculator_leaves_no_wrong_arithmetic_in_smollm2s_samples(smollm2):
+    from workers.search.verifiers.checker import check_text
+
+    engine, loaded = smollm2
+    # Two worked examples, as in bench/search_eval.py; SmolLM2 gets 4 * 19 wrong more often than not.
+    shots = [{"role": "user", "content": "A box has 4 rows with 6 eggs in each row. How many eggs are in the box?"},
+             {"role": "assistant", "content": "4 * 6 = 24\nAnswer: 24"},
+             {"role": "user", "content": "A ticket costs 19 dollars. How many dollars do 4 tickets cost?"}]
+    params = {"strategy": "best_of_n", "n": 6, "max_new_tokens": 40, "seed": 2, "temperature": 0.8,
+              "verifiers": ["grounding"], "stop_at_answer": True}
+    without = run_search(SearchConfig.from_params(params), engine=engine, loaded=loaded, messages=shots)
+    result = run_search(SearchConfig.from_params({**params, "calculator": True}), engine=engine, loaded=loaded,
+                        messages=shots)
+    wrong_before = sum(any("=" in claim for claim in check_text(c["text"]).failed)
+                       for c in without.trace["candidates"])
+    assert wrong_before > 0  # else this checks nothing
+    for candidate in result.trace["candidates"]:
+        assert not [claim for claim in check_text(candidate["text"]).failed if "=" in claim], candidate["text"]
+        for correction in candidate.get("corrections", []):
+            assert correction["value"] in candidate["text"]
+    assert result.tool_tokens > 0 and result.engine_calls > 1 and result.sequences == 6
+    assert_compute_adds_up(result)
