@@ -63,8 +63,11 @@ class CalculatedCompletion:
     tool_mask: list[bool] = field(default_factory=list)
 
 
-def first_wrong_result(text: str, start: int = 0) -> Correction | None:
-    """The first complete stated result in text[start:]'s lines that safe arithmetic disagrees with."""
+def first_wrong_result(text: str, start: int = 0, *, not_before: int = 0) -> Correction | None:
+    """The first complete stated result on the lines from text[start] on that safe arithmetic disagrees with.
+
+    Results whose number starts before `not_before` (text the calculator can no longer change) are skipped.
+    """
     line_start = text.rfind("\n", 0, start) + 1
     offset = line_start
     # Each line keeps its line break: it is what shows that the line's last number is complete.
@@ -73,6 +76,8 @@ def first_wrong_result(text: str, start: int = 0) -> Correction | None:
             for match in _STATED.finditer(line):
                 expression, stated = match.group(1), match.group(2)
                 if not has_operator(strip_units(expression)):
+                    continue
+                if offset + match.start(2) < not_before:
                     continue
                 computed = value_of(expression)
                 if computed is None or agrees(computed, Fraction(stated), stated):
@@ -129,7 +134,7 @@ def generate_with_calculator(
         def row_stop(j: int, text: str, active=active, last_round=last_round) -> bool:
             row = active[j]
             full = row.text + text
-            if not last_round and first_wrong_result(full, row.checked) is not None:
+            if not last_round and first_wrong_result(full, row.checked, not_before=len(row.text)) is not None:
                 return True
             row.checked = max(len(row.text), len(full) - 1)
             return stop_when is not None and stop_when(row.index, full)
@@ -152,7 +157,7 @@ def generate_with_calculator(
             budget = params[row.index].max_new_tokens - len(row.ids)
             if not last_round and completion.finish_reason == "stop" and budget > 0:
                 # A row that ended right after a wrong number ("= 74" then end of text) is corrected too.
-                wrong = first_wrong_result(row.text + "\n", start)
+                wrong = first_wrong_result(row.text + "\n", start, not_before=start)
             if wrong is None:
                 finished += completion.finish_reason != "stopped"  # a row cut at the quorum did not finish
                 continue

@@ -40,6 +40,13 @@ def test_it_finds_a_wrong_result_and_computes_the_right_one(text, expression, st
     assert text[wrong.at: wrong.at + len(stated)] == stated
 
 
+def test_it_skips_results_before_the_text_it_may_still_change():
+    text = "4 * 19 = 74\n2 + 2 = 5\n"
+    assert first_wrong_result(text).stated == "74"
+    assert first_wrong_result(text, not_before=len("4 * 19 = ")).stated == "74"
+    assert first_wrong_result(text, not_before=len("4 * 19 = 7")).stated == "5"
+
+
 @pytest.mark.parametrize("text", [
     "4 * 19 = 7",  # the number may go on: "= 76"
     "4 * 19 = 74.",  # or "= 74.5"
