@@ -128,13 +128,15 @@ class LlamaDecoder:
         scaling = dim**-0.5
         for i, (norm1, qkv_proj, o_proj, norm2, gate_up_proj, down_proj) in enumerate(self.layers):
             qkv = qkv_proj(self._rms_norm(x, norm1), bucket)[:rows]
-            q = _rotate(qkv[:, :q_end].view(rows, heads, 1, dim), cos, sin)
-            k = _rotate(qkv[:, q_end:k_end].view(rows, kv_heads, 1, dim), cos, sin)
+            # Queries and keys rotate together: one set of operations per layer, not two.
+            qk = _rotate(qkv[:, :k_end].view(rows, heads + kv_heads, 1, dim), cos, sin)
             v = qkv[:, k_end:].view(rows, kv_heads, 1, dim)
-            keys, values = cache.layers[i].update(k, v)
+            keys, values = cache.layers[i].update(qk[:, heads:], v)
             # Query heads grouped by the key/value head they share: [rows, kv_heads, group, dim].
-            scores = torch.matmul(q.view(rows, kv_heads, heads // kv_heads, dim), keys.transpose(2, 3))
-            weights = torch.softmax(scores * scaling + hidden_mask, dim=-1, dtype=torch.float32).to(x.dtype)
+            scores = torch.matmul(qk[:, :heads].view(rows, kv_heads, heads // kv_heads, dim), keys.transpose(2, 3))
+            weights = torch.softmax(scores * scaling + hidden_mask, dim=-1, dtype=torch.float32)
+            if weights.dtype != x.dtype:
+                weights = weights.to(x.dtype)
             attended = torch.matmul(weights, values).reshape(rows, heads * dim)
             if bucket > rows:
                 attended = torch.cat([attended, attended.new_zeros(bucket - rows, attended.shape[1])])
@@ -144,6 +146,8 @@ class LlamaDecoder:
         return self.lm_head(self._rms_norm(x, self.norm), bucket)[:rows].float()
 
     def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32:  # one fused operation instead of seven
+            return F.rms_norm(x, weight.shape, weight, self.eps)
         # As LlamaRMSNorm: in float32, then back to the model's dtype before the weight.
         hidden = x.float()
         hidden = hidden * torch.rsqrt(hidden.pow(2).mean(-1, keepdim=True) + self.eps)
