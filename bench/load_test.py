@@ -252,8 +252,10 @@ def main() -> None:
             Message.objects.create(turn=turn, side="b")
             held, took = asyncio.run(hold_streams(base, str(pending.uuid), args.streams, args.hold))
             web_rss = _rss_mb(stack)
+            time.sleep(3)
             rows.append(("streams", f"{args.streams} opened", f"{held} held at once",
-                         f"all open after {took:.1f} s; web process RSS {web_rss:.0f} MB"))
+                         f"all open after {took:.1f} s; web process RSS {web_rss:.0f} MB; "
+                         f"{_streams_followed()} still followed 3 s after their clients left"))
 
         for n, rate in enumerate(args.vote_rate if "votes" in phases else []):
             votes = args.votes if n == 0 else int(3 * rate)
@@ -327,6 +329,13 @@ class CpuUse:
     def since(self) -> dict:
         now = self._now()
         return {key: now[key] - self.start[key] for key in now}
+
+
+def _streams_followed() -> int:
+    """Event streams the server still reads from Redis (an XREAD within the last second or two)."""
+    from arena.redis_client import get_redis
+
+    return sum(1 for c in get_redis().client_list() if c.get("cmd") == "xread" and int(c.get("idle", 0)) < 2)
 
 
 def _rss_mb(stack) -> float:
