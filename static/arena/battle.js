@@ -293,6 +293,7 @@
         strategy: computes[computes.length - 1].strategy || "–",
         candidates: String(sum("candidates")),
         tokens: `${sum("generated_tokens")} / ${sum("answer_tokens")}`,
+        tool: sum("tool_tokens"),
         wall: `${sum("wall_s").toFixed(1)} s`,
       } : null,
     };
@@ -343,6 +344,9 @@
       addRow("Search strategy", (r) => (r.compute ? r.compute.strategy : "–"));
       addRow("Candidates", (r) => (r.compute ? r.compute.candidates : "–"));
       addRow("Tokens generated / in the answer", (r) => (r.compute ? r.compute.tokens : "–"));
+      if (rows.some((r) => r.compute && r.compute.tool > 0)) {
+        addRow("Tokens written by the calculator", (r) => (r.compute ? String(r.compute.tool) : "–"));
+      }
       addRow("Search wall time", (r) => (r.compute ? r.compute.wall : "–"));
     }
     table.append(thead, tbody);

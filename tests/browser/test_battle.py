@@ -168,6 +168,9 @@ def test_the_reveal_shows_what_a_search_model_spent(page, arena_db, serving, tin
     expect(reveal.get_by_role("row", name=re.compile("^Tokens generated"))).to_contain_text(
         re.compile(r"\d+ / \d+"))
     expect(reveal.get_by_role("row", name=re.compile("^Search wall time"))).to_contain_text(re.compile(r"\d\.\d s"))
+    # No calculator here: no row for the tokens it writes (the shared page shows 0).
+    expect(reveal.get_by_role("row", name=re.compile("^Tokens written by the calculator"))).to_have_count(0)
 
     reveal.get_by_role("link", name="Share this battle").click()
     expect(page.get_by_role("row", name=re.compile("^Candidates"))).to_contain_text("4")
+    expect(page.get_by_role("row", name=re.compile("^Tokens written by the calculator"))).to_contain_text("0")
