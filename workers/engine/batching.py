@@ -104,9 +104,11 @@ class BatchEngine:
         self._pad_id = loaded.tokenizer.pad_token_id or 0
         new_cache(loaded.model.config)  # fail now, not on the first request, for unsupported models
         # Decoding steps of Llama models on the CPU skip transformers' forward (see llama_decode); None: they don't.
-        self.decoder = (
-            LlamaDecoder.for_model(loaded.model, loaded.device, max_rows=max_batch_size) if fast_decode else None
-        )
+        # Built on the engine thread, which does all of the engine's parallel torch work (see in_passing_thread).
+        self.decoder: LlamaDecoder | None = None
+        self._fast_decode = fast_decode
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
         self._inbox: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._waiting: collections.deque[_Request] = collections.deque()
         self._rows: list[_Request] = []
@@ -115,6 +117,9 @@ class BatchEngine:
         self.stats = EngineStats()
         self._thread = threading.Thread(target=self._run, name=f"batch-engine-{loaded.source}", daemon=True)
         self._thread.start()
+        self._started.wait()
+        if self._start_error is not None:
+            raise self._start_error
 
     # ------------------------------------------------------------------ callers
 
@@ -212,6 +217,15 @@ class BatchEngine:
     # ----------------------------------------------------------- engine thread
 
     def _run(self) -> None:
+        try:
+            if self._fast_decode:
+                loaded = self.loaded
+                self.decoder = LlamaDecoder.for_model(loaded.model, loaded.device, max_rows=self.max_batch_size)
+        except BaseException as exc:  # raised by the constructor
+            self._start_error = exc
+            return
+        finally:
+            self._started.set()
         with torch.inference_mode():
             while True:
                 self._collect_arrivals()

@@ -48,19 +48,23 @@ class TokenSampler:
             self.generator = torch.Generator(device=device)
             seed = params.seed if params.seed is not None else secrets.randbits(63)
             self.generator.manual_seed(seed)
+        self._prompt_ids = list(prompt_ids) if params.repetition_penalty != 1.0 else []
+        self._vocab_size, self._device = vocab_size, device
+        # Built at the first pick, on the engine thread: a vocabulary-sized fill runs in parallel,
+        # and a caller's thread that runs parallel torch work slows the engine (see in_passing_thread).
         self.seen: torch.Tensor | None = None
-        if params.repetition_penalty != 1.0:
-            self.seen = torch.zeros(vocab_size, dtype=torch.bool, device=device)
-            self.seen[torch.tensor(prompt_ids, device=device).clamp(max=vocab_size - 1)] = True
 
     @property
     def plain_greedy(self) -> bool:
         """True when the pick is just the argmax, which the engine computes for all rows at once."""
-        return self.params.greedy and self.seen is None
+        return self.params.greedy and self.params.repetition_penalty == 1.0
 
     def pick(self, logits: torch.Tensor) -> int:
         """Choose a token from one row of float32 logits."""
         params = self.params
+        if params.repetition_penalty != 1.0 and self.seen is None:
+            self.seen = torch.zeros(self._vocab_size, dtype=torch.bool, device=self._device)
+            self.seen[torch.tensor(self._prompt_ids, device=self._device).clamp(max=self._vocab_size - 1)] = True
         if self.seen is not None:
             penalised = torch.where(logits < 0, logits * params.repetition_penalty, logits / params.repetition_penalty)
             logits = torch.where(self.seen, penalised, logits)
