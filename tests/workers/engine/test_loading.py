@@ -35,6 +35,14 @@ def test_it_refuses_a_source_that_is_not_local(tmp_path):
         load_model(str(tmp_path / "missing.gguf"))
 
 
+def test_a_model_that_fails_to_load_raises_in_the_caller(tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model_type": "no-such-architecture"}))
+    with pytest.raises(ValueError, match="no-such-architecture"):
+        load_model(str(broken), device="cpu")
+
+
 @pytest.mark.slow
 def test_it_converts_the_gguf_to_safetensors(smollm2_converted, smollm2_cache):
     files = {path.name for path in smollm2_converted.iterdir()}
