@@ -94,6 +94,11 @@ async def _events(battle: Battle, last_id: str):
     yield f"retry: {RETRY_MS}\n\n"
     try:
         while time.monotonic() < deadline:
+            if asyncio.current_task().cancelling():
+                # The client left and Django cancelled this response, but a library on the way
+                # (seen inside redis-py's blocking XREAD, now and then) swallowed the
+                # CancelledError: without this the stream would follow Redis until its deadline.
+                raise asyncio.CancelledError
             entries = await _read(r, key, last_id, BLOCK_MS if waiting else None)
             for entry_id, fields in (entries[0][1] if entries else []):
                 last_id = entry_id

@@ -67,14 +67,37 @@ def test_open_streams_share_the_database_connections(web, arena_db):
 
 
 
-def _streams_reading_redis() -> int:
-    from arena.redis_client import get_redis
-
-    return sum(1 for client in get_redis().client_list() if client.get("cmd") == "xread")
-
-
 def test_streams_end_when_their_clients_leave(web, arena_db):
     battle = _waiting_battle()
     asyncio.run(_open_streams(web, battle, 10, lambda: wait_until(
-        lambda: _streams_reading_redis() >= 10, timeout=20, what="ten streams following the battle")))
-    wait_until(lambda: _streams_reading_redis() == 0, timeout=20, what="the server to end the abandoned streams")
+        lambda: _streams_following_redis() >= 10, timeout=20, what="ten streams following the battle")))
+    wait_until(lambda: _streams_following_redis() == 0, timeout=20, what="the server to end the abandoned streams")
+
+
+def _streams_following_redis() -> int:
+    """Connections of the web process in a blocking XREAD now, or that started one in the last
+    second or two: an abandoned stream's connection goes idle, a live one never does."""
+    from arena.redis_client import get_redis
+
+    return sum(1 for client in get_redis().client_list()
+               if client.get("cmd") == "xread" and ("b" in client.get("flags", "") or int(client.get("idle", 0)) < 2))
+
+
+async def _open_and_close_streams(web: str, battle: Battle, count: int):
+    """As a browser tab that closes: read the stream's first line, then close the connection."""
+    async def one(http):
+        async with http.stream("GET", f"/api/battles/{battle.uuid}/stream") as response:
+            async for line in response.aiter_lines():
+                if line.startswith("retry:"):
+                    break
+            await asyncio.sleep(0.5)
+
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with httpx.AsyncClient(base_url=web, timeout=60, limits=limits) as http:
+        await asyncio.gather(*(one(http) for _ in range(count)))
+
+
+def test_streams_closed_by_their_clients_stop_following_redis(web, arena_db):
+    battle = _waiting_battle()
+    asyncio.run(_open_and_close_streams(web, battle, 10))
+    wait_until(lambda: _streams_following_redis() == 0, timeout=20, what="the server to stop the closed streams")
