@@ -66,15 +66,29 @@ async def battle_event_stream(request, battle_uuid: UUID) -> StreamingHttpRespon
 
 
 async def _read(r, key: str, last_id: str, block_ms: int | None):
-    """XREAD that rides out a short Redis restart instead of dropping the browser's stream."""
+    """XREAD that rides out a short Redis restart instead of dropping the browser's stream.
+
+    The read runs as a task of its own, shielded: when the client leaves and Django cancels the
+    response, the read still ends by itself (within BLOCK_MS) and gives its connection back to the
+    pool, instead of redis-py tearing the connection down mid-reply (where it has been seen to
+    swallow the cancellation).
+    """
     deadline = time.monotonic() + REDIS_PATIENCE_SECONDS
     while True:
         try:
-            return await r.xread({key: last_id}, count=500, block=block_ms)
+            read = asyncio.ensure_future(r.xread({key: last_id}, count=500, block=block_ms))
+            read.add_done_callback(_retrieve)
+            return await asyncio.shield(read)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)
+
+
+def _retrieve(read: asyncio.Future) -> None:
+    """Mark a read's outcome as seen: nobody awaits a read whose stream was cancelled."""
+    if not read.cancelled():
+        read.exception()
 
 
 async def _events(battle: Battle, last_id: str):
