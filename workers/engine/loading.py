@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,20 +92,8 @@ def in_passing_thread(function, *args):
     a decoding step on the engine thread then ran ~1.6x slower (2 CPUs). Loading on a
     thread of its own frees its team, so the engine thread's team is the only one.
     """
-    outcome: dict = {}
-
-    def call() -> None:
-        try:
-            outcome["value"] = function(*args)
-        except BaseException as exc:  # re-raised on the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=call, name="model-load")
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load") as pool:  # its thread ends on exit
+        return pool.submit(function, *args).result()
 
 
 def resolve_source(source: str) -> Path:
