@@ -30,7 +30,7 @@ from workers.engine.detokenize import IncrementalDecoder
 from workers.engine.kv_batch import PaddedKV, new_cache, prefill_inputs
 from workers.engine.llama_decode import LlamaDecoder
 from workers.engine.loading import LoadedModel, load_model
-from workers.engine.sampling import SamplingParams, TokenSampler
+from workers.engine.sampling import SamplingParams, TokenSampler, pick_tokens
 
 __all__ = ["BatchEngine", "Completion", "Delta", "EngineError", "EngineStats", "SamplingParams", "Stream", "get_engine"]
 
@@ -292,8 +292,7 @@ class BatchEngine:
             for request in admitted:
                 request.events.put(("error", exc))
             return
-        argmax = logits.argmax(dim=-1).tolist()
-        keep = [i for i, request in enumerate(admitted) if self._accept(request, logits[i], argmax[i])]
+        keep = self._accept_all(admitted, logits)
         if not keep:
             return
         # Rows first: if merging fails, the caller's handler fails them along with the batch.
@@ -342,8 +341,7 @@ class BatchEngine:
             )
             logits = output.logits[:, -1, :].float()
         self.stats.steps += 1
-        argmax = logits.argmax(dim=-1).tolist()
-        keep = [i for i, request in enumerate(self._rows) if self._accept(request, logits[i], argmax[i])]
+        keep = self._accept_all(self._rows, logits)
         if len(keep) < len(self._rows):
             self._rows = [self._rows[i] for i in keep]
             if keep:
@@ -351,24 +349,43 @@ class BatchEngine:
             else:
                 self._kv = None
 
-    def _accept(self, request: _Request, logits: torch.Tensor, argmax: int) -> bool:
-        """Sample the request's next token and hand it over; return whether it goes on."""
-        if request.cancelled.is_set():
-            request.events.put(("done", "stopped"))
-            return False
+    def _accept_all(self, requests: list[_Request], logits: torch.Tensor) -> list[int]:
+        """Pick every row's next token (all rows at once) and hand each over; return the rows that go on."""
+        live = [i for i, request in enumerate(requests) if not request.cancelled.is_set()]
+        for request in requests:
+            if request.cancelled.is_set():
+                request.events.put(("done", "stopped"))
+        if not live:
+            return []
+        logits = logits[live] if len(live) < len(requests) else logits
         try:
-            token = argmax if request.sampler.plain_greedy else request.sampler.pick(logits)
-        except Exception as exc:  # e.g. bad logits for this row only
-            logger.exception("Sampling failed for one request")
-            request.events.put(("error", exc))
+            tokens = pick_tokens(logits, [requests[i].sampler for i in live])
+        except Exception as exc:  # e.g. a sampler's own state; the rows of this step fail, the engine goes on
+            logger.exception("Sampling failed for %d requests", len(live))
+            tokens = [exc] * len(live)
+        wants_logprobs = [j for j, i in enumerate(live) if requests[i].params.logprobs]
+        logprobs: dict[int, float] = {}
+        if wants_logprobs:
+            rows = torch.tensor(wants_logprobs, device=logits.device)
+            chosen = torch.tensor([t if isinstance(t, int) else 0 for t in (tokens[j] for j in wants_logprobs)],
+                                  device=logits.device)
+            values = logits[rows, chosen] - torch.logsumexp(logits[rows], dim=-1)
+            logprobs = dict(zip(wants_logprobs, values.tolist(), strict=True))
+        return [i for j, i in enumerate(live) if self._accept(requests[i], tokens[j], logprobs.get(j))]
+
+    def _accept(self, request: _Request, token: int | Exception, logprob: float | None) -> bool:
+        """Hand the request its next token; return whether it goes on."""
+        if isinstance(token, Exception):
+            logger.error("Sampling failed for one request: %s", token)
+            request.events.put(("error", token))
             return False
         if token in self.loaded.stop_token_ids:
             request.events.put(("done", "stop"))
             return False
         request.generated += 1
         request.next_token = token
-        if request.params.logprobs:
-            request.logprobs.append(float(torch.log_softmax(logits, dim=-1)[token]))
+        if logprob is not None:
+            request.logprobs.append(logprob)
         request.events.put(("token", token))
         if request.generated >= request.params.max_new_tokens:
             request.events.put(("done", "length"))

@@ -1,12 +1,16 @@
 """Pick the next token for each request in a batch, each with its own settings.
 
-Every request owns a ``torch.Generator``, so a seeded request samples the same
-tokens whether it runs alone or batched with others.
+Every request owns a ``torch.Generator`` and draws one uniform number from it per
+token; the token is where that number falls in the row's (temperature-scaled,
+top-p-filtered) distribution. The arithmetic is done for all sampled rows of a step
+at once, and each row's result depends only on its own logits and its own number,
+so a seeded request samples the same tokens whether it runs alone or batched.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -54,31 +58,30 @@ class TokenSampler:
         # and a caller's thread that runs parallel torch work slows the engine (see in_passing_thread).
         self.seen: torch.Tensor | None = None
 
-    @property
-    def plain_greedy(self) -> bool:
-        """True when the pick is just the argmax, which the engine computes for all rows at once."""
-        return self.params.greedy and self.params.repetition_penalty == 1.0
-
     def pick(self, logits: torch.Tensor) -> int:
         """Choose a token from one row of float32 logits."""
+        token = pick_tokens(logits[None], [self])[0]
+        if isinstance(token, Exception):
+            raise token
+        return token
+
+    def penalised(self, logits: torch.Tensor) -> torch.Tensor:
+        """The row with the repetition penalty applied to every token seen so far (the row itself if none)."""
         params = self.params
-        if params.repetition_penalty != 1.0 and self.seen is None:
+        if params.repetition_penalty == 1.0:
+            return logits
+        if self.seen is None:
             self.seen = torch.zeros(self._vocab_size, dtype=torch.bool, device=self._device)
             self.seen[torch.tensor(self._prompt_ids, device=self._device).clamp(max=self._vocab_size - 1)] = True
-        if self.seen is not None:
-            penalised = torch.where(logits < 0, logits * params.repetition_penalty, logits / params.repetition_penalty)
-            logits = torch.where(self.seen, penalised, logits)
-        if params.greedy:
-            token = int(logits.argmax())
-        else:
-            logits = logits / params.temperature
-            if params.top_p < 1.0:
-                logits = _top_p_filter(logits, params.top_p)
-            probs = torch.softmax(logits, dim=-1)
-            token = int(torch.multinomial(probs, 1, generator=self.generator))
+        penalised = torch.where(logits < 0, logits * params.repetition_penalty, logits / params.repetition_penalty)
+        return torch.where(self.seen, penalised, logits)
+
+    def uniform(self) -> float:
+        return float(torch.rand((), generator=self.generator, device=self._device))
+
+    def chose(self, token: int) -> None:
         if self.seen is not None:
             self.seen[token] = True
-        return token
 
 
 # Sorting the whole vocabulary costs milliseconds per row and step; the nucleus usually lies
@@ -86,17 +89,61 @@ class TokenSampler:
 NUCLEUS_GUESS = 64
 
 
-def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
-    if logits.numel() > NUCLEUS_GUESS:
-        _, top_index = torch.topk(logits, NUCLEUS_GUESS)
-        top_probs = torch.softmax(logits, dim=-1)[top_index]
-        before = top_probs.cumsum(dim=-1) - top_probs
-        if before[-1] + top_probs[-1] >= top_p:  # the token after these already has top_p before it
-            kept = top_index[before < top_p]
-            return torch.full_like(logits, float("-inf")).index_copy(0, kept, logits[kept])
-    sorted_logits, order = torch.sort(logits, descending=True)
-    sorted_probs = torch.softmax(sorted_logits, dim=-1)
+def pick_tokens(logits: torch.Tensor, samplers: Sequence[TokenSampler]) -> list[int | Exception]:
+    """One token for each row of float32 ``logits`` (rows x vocabulary), row i by samplers[i].
+
+    A row whose logits cannot be sampled (NaN, all -inf) gets a ValueError in its place,
+    so one bad row never fails the others.
+    """
+    rows = len(samplers)
+    tokens: list[int | Exception] = [0] * rows
+    if any(s.params.repetition_penalty != 1.0 for s in samplers):
+        logits = torch.stack([s.penalised(logits[i]) for i, s in enumerate(samplers)])
+    greedy = [i for i, s in enumerate(samplers) if s.params.greedy]
+    if greedy:
+        for i, token in zip(greedy, logits[greedy].argmax(dim=-1).tolist(), strict=True):
+            tokens[i] = token
+    sampled = [i for i, s in enumerate(samplers) if not s.params.greedy]
+    if sampled:
+        temperature = torch.tensor([samplers[i].params.temperature for i in sampled], device=logits.device)
+        top_p = torch.tensor([samplers[i].params.top_p for i in sampled], device=logits.device)
+        uniform = torch.tensor([samplers[i].uniform() for i in sampled], device=logits.device)
+        picked = _sample(logits[sampled].float() / temperature[:, None], top_p, uniform)
+        for i, token in zip(sampled, picked, strict=True):
+            tokens[i] = token
+    for i, s in enumerate(samplers):
+        if not isinstance(tokens[i], Exception):
+            s.chose(tokens[i])
+    return tokens
+
+
+def _sample(scaled: torch.Tensor, top_p: torch.Tensor, uniform: torch.Tensor) -> list[int | Exception]:
+    """Inverse-CDF sampling of each row's nucleus: the smallest set of top tokens holding top_p of the mass."""
+    log_total = torch.logsumexp(scaled, dim=-1, keepdim=True)
+    k = min(NUCLEUS_GUESS, scaled.shape[-1])
+    top_logits, top_index = torch.topk(scaled, k)  # descending
+    top_probs = torch.exp(top_logits - log_total)
+    before = top_probs.cumsum(dim=-1) - top_probs
+    weights = torch.where(before < top_p[:, None], top_probs, 0.0)
+    cdf = weights.cumsum(dim=-1)
+    at = torch.searchsorted(cdf, (uniform * cdf[:, -1])[:, None], right=True).clamp(max=k - 1)
+    tokens: list[int | Exception] = top_index.gather(1, at)[:, 0].tolist()
+    # Rows whose nucleus reaches past the top k (flat distributions, top_p near 1) take the full vocabulary.
+    inside = (before[:, -1] + top_probs[:, -1] >= top_p).tolist()
+    finite = torch.isfinite(log_total[:, 0]).tolist()
+    for row in range(len(tokens)):
+        if not finite[row]:
+            tokens[row] = ValueError("The model's scores for this row are not finite numbers; nothing to sample from.")
+        elif not inside[row]:
+            tokens[row] = _sample_full(scaled[row], float(top_p[row]), uniform[row])
+    return tokens
+
+
+def _sample_full(scaled: torch.Tensor, top_p: float, uniform: torch.Tensor) -> int:
+    sorted_logits, order = torch.sort(scaled, descending=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
     # Drop tokens once the mass before them already reaches top_p; the best token always stays.
-    drop_sorted = (sorted_probs.cumsum(dim=-1) - sorted_probs) >= top_p
-    drop = torch.zeros_like(drop_sorted).scatter(0, order, drop_sorted)
-    return logits.masked_fill(drop, float("-inf"))
+    weights = torch.where(probs.cumsum(dim=-1) - probs < top_p, probs, 0.0)
+    cdf = weights.cumsum(dim=-1)
+    at = int(torch.searchsorted(cdf, (uniform * cdf[-1]).reshape(1), right=True).clamp(max=len(cdf) - 1))
+    return int(order[at])

@@ -6,7 +6,7 @@ import torch
 from tests.conftest import wait_until
 from workers.engine.batching import SamplingParams
 from workers.engine.chat import render_prompt
-from workers.engine.sampling import _top_p_filter
+from workers.engine.sampling import _sample, _sample_full
 
 
 def prompt(loaded, text="Hi"):
@@ -56,21 +56,23 @@ def test_copies_of_one_prompt_share_a_prefill_and_sample_as_they_would_alone(tin
         assert alone.token_ids == completion.token_ids
 
 
-def full_sort_top_p(logits, top_p):
-    sorted_logits, order = torch.sort(logits, descending=True)
-    probs = torch.softmax(sorted_logits, -1)
-    drop_sorted = (probs.cumsum(-1) - probs) >= top_p
-    return logits.masked_fill(torch.zeros_like(drop_sorted).scatter(0, order, drop_sorted), float("-inf"))
-
-
-def test_the_fast_top_p_filter_keeps_the_same_tokens_as_a_full_sort():
+def test_sampling_the_top_k_picks_the_same_token_as_sampling_the_fully_sorted_vocabulary():
     generator = torch.Generator().manual_seed(0)
-    for sharpness in (0.5, 3.0, 8.0, 20.0):  # flat (full sort needed) to peaked (top few tokens hold the mass)
-        for top_p in (0.5, 0.9, 0.95, 1.0 - 1e-6):
-            logits = torch.randn(5000, generator=generator) * sharpness
-            fast, full = _top_p_filter(logits, top_p), full_sort_top_p(logits, top_p)
-            assert torch.equal(torch.isinf(fast), torch.isinf(full))
-            assert torch.equal(fast[~torch.isinf(fast)], logits[~torch.isinf(full)])
+    uniforms = torch.linspace(0, 1, 81)[:-1]
+    for sharpness in (0.5, 3.0, 8.0, 20.0):  # flat (the nucleus is past the top k) to peaked (a few tokens)
+        for top_p in (0.5, 0.9, 0.95, 1.0):
+            logits = torch.randn(3, 5000, generator=generator) * sharpness
+            for u in uniforms:
+                batched = _sample(logits, torch.full((3,), top_p), u.repeat(3))
+                assert batched == [_sample_full(row, top_p, u) for row in logits], (sharpness, top_p, float(u))
+
+
+def test_a_row_that_cannot_be_sampled_fails_alone():
+    logits = torch.randn(3, 100)
+    logits[1] = float("nan")
+    tokens = _sample(logits, torch.full((3,), 0.9), torch.full((3,), 0.5))
+    assert isinstance(tokens[1], ValueError) and "not finite" in str(tokens[1])
+    assert all(isinstance(t, int) for t in (tokens[0], tokens[2]))
 
 
 def test_once_enough_rows_have_ended_the_rest_are_cut(tiny):
