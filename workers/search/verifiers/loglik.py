@@ -52,7 +52,18 @@ class LoglikVerifier:
 
 def mean_logprobs(loaded, prompt_ids: list[int], continuations: Sequence[list[int]], *,
                   ledger: Ledger | None = None) -> list[float | None]:
-    """Mean log p(token | everything before it) over each continuation; None for an empty one."""
+    """Mean log p(token | everything before it) over each continuation; None for an empty one.
+
+    The forward passes run on a thread that ends with the call, so the caller's thread keeps no
+    OpenMP team beside the batching engine's (see in_passing_thread).
+    """
+    from workers.engine.loading import in_passing_thread
+
+    return in_passing_thread(_mean_logprobs, loaded, prompt_ids, continuations, ledger)
+
+
+def _mean_logprobs(loaded, prompt_ids: list[int], continuations: Sequence[list[int]],
+                   ledger: Ledger | None) -> list[float | None]:
     import torch
     from transformers import DynamicCache
 
