@@ -91,10 +91,11 @@ TEST_SEED, DEV_SEED = 0, 1
 
 @dataclass
 class Task:
-    kind: str  # arith-1step | arith-2step | conversion | corpus
+    kind: str  # arith-easy | arith-medium | arith-hard | conversion | corpus
     question: str
     answer: str
     working: str = ""  # the expression that computes the answer, for the synthetic preferences
+    index: int = 0  # its place among the tasks of its kind
 
 
 def arithmetic_tasks(count: int, rng: random.Random, *, tier: str) -> list[Task]:
@@ -169,7 +170,7 @@ def arithmetic_tasks(count: int, rng: random.Random, *, tier: str) -> list[Task]
     for i in range(count):
         question, working = makers[i % len(makers)]()
         answer = evaluate(working)
-        tasks.append(Task(f"arith-{tier}", question, str(answer), working))
+        tasks.append(Task(f"arith-{tier}", question, str(answer), working, i))
     return tasks
 
 
@@ -354,7 +355,10 @@ def pool_choices(task: Task, result, n: int, *, calculator: bool = False) -> dic
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiers", default="easy,medium,hard", help="arithmetic tiers to run")
-    parser.add_argument("--arith", type=int, default=8, help="arithmetic word problems per tier")
+    parser.add_argument("--arith", type=int, default=24,
+                        help="arithmetic word problems per tier (the first 8 of a tier are the same at any size)")
+    parser.add_argument("--beam-tasks", type=int, default=8,
+                        help="beam search runs on the first this many problems of each tier (it is the slowest run)")
     parser.add_argument("--target-tier", default="all",
                         help="the tier the x2 target is judged on (chosen on the dev seed, see the docstring)")
     parser.add_argument("--chosen", default="majority-{n} grounding-weighted, calculator",
@@ -415,14 +419,19 @@ def main(argv=None) -> int:
     splits: list[dict] = []
     walls: list[dict[str, tuple[float, int, int]]] = []  # per task: run -> (wall s, generated tokens, longest)
 
+    per_task: list[dict] = []  # each task's result of every run, for looking at subsets afterwards
+
     def record(kind, name, correct, tokens, wall):
         tallies.setdefault((kind, name), Tally()).add(float(correct), tokens, wall)
+        per_task[-1]["runs"][name] = [round(float(correct), 3), tokens, round(wall, 3)]
 
     common = {"max_new_tokens": args.max_new_tokens, "seed": args.seed}
     sampled = {**common, "temperature": args.temperature}
     for i, task in enumerate(tasks, 1):
         t0 = time.perf_counter()
         marks = []
+        per_task.append({"kind": task.kind, "index": task.index, "question": task.question, "answer": task.answer,
+                         "runs": {}})
         # Math answers end with "Answer: N": every strategy, the plain model included, stops a sample there.
         math = {"stop_at_answer": task.kind != "corpus"}
         plain = run(engine, loaded, task, strategy="single", temperature=0, **common, **math)
@@ -478,7 +487,7 @@ def main(argv=None) -> int:
                        quick.wall_s)
                 timing[label] = (quick.wall_s, quick.generated_tokens, longest(quick))
                 marks.append(f"quorum {'Y' if is_correct(task, quick.text) else 'n'} {quick.wall_s:.1f}s")
-            if args.beam != "off" and task.kind.startswith("arith"):
+            if args.beam != "off" and task.kind.startswith("arith") and task.index < args.beam_tasks:
                 width, k = (int(x) for x in args.beam.split("x"))
                 beam = run(engine, loaded, task, strategy="beam", beam_width=width, k=k, max_steps=4,
                            step_tokens=32, verifiers={"checker": 1, "grounding": 1, "loglik": 1}, calculator=True,
@@ -510,7 +519,7 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows,
                                          "reward_model": reward_report, "targets": verdicts,
-                                         "wall_table": times}, indent=2))
+                                         "wall_table": times, "tasks": per_task}, indent=2))
     return 0
 
 
