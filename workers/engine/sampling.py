@@ -58,13 +58,6 @@ class TokenSampler:
         # and a caller's thread that runs parallel torch work slows the engine (see in_passing_thread).
         self.seen: torch.Tensor | None = None
 
-    def pick(self, logits: torch.Tensor) -> int:
-        """Choose a token from one row of float32 logits."""
-        token = pick_tokens(logits[None], [self])[0]
-        if isinstance(token, Exception):
-            raise token
-        return token
-
     def penalised(self, logits: torch.Tensor) -> torch.Tensor:
         """The row with the repetition penalty applied to every token seen so far (the row itself if none)."""
         params = self.params
