@@ -28,12 +28,23 @@ about 1.25x a step of one, against about 1.5x in float32, and the batching check
 Math tasks end with "Answer: N", so every math run, the plain one included, stops a
 sample at its finished answer line (stop_at_answer).
 
+The outcome verifier (workers/search/outcome_model.py) is trained first, as Cobbe et al. 2021
+trained theirs: the pool's own settings (N samples, temperature, calculator) on the problems of
+other seeds (--outcome-train-seeds, 2 and 3: same generator, other numbers), each sample labelled
+by its exact answer. Problems of one template share their wording, so the verifier also learns
+the wording; to show how much, every test problem is also scored by a verifier trained without
+its template's problems ("template held out" rows). On the dev seed (trained on seeds 2 and 3):
+plain 0.31; best-of-8 by the outcome verifier with the calculator 0.67, the same rule chosen for
+the target; outcome-weighted majority 0.64; grounding-weighted majority 0.61; with the template
+held out, 0.51 best-of-8 and 0.60 majority, no better than grounding.
+
 The x2 target is judged on all arithmetic tiers together (--target-tier all), as the issue
 states it ("on the arithmetic set"); each tier is printed too. An earlier version judged
 the medium tier alone, chosen on the dev seed; on the test seed its plain accuracy (0.50)
 equalled the oracle's, so no selection rule could move it, and a tier chosen after
 seeing results is a selection of its own. Choices were made on the dev seed (--seed 1)
-only: the tiers, temperature 0.6 over 0.8, quorum 6 of 8, the calculator, the grounding
+only: the rule the target is quoted for (above; before the outcome verifier it was the
+grounding-weighted majority, below), the tiers, temperature 0.6 over 0.8, quorum 6 of 8, the calculator, the grounding
 verifier weighting the votes (dev: 14/24 right against plain's 6/24; unweighted or
 checker-weighted majority 13/24, the greedy answer with the calculator 12/24), and keeping the prompt (one equation, then "Answer: N")
 over one asking for one calculation per line (the same 14/24 at best). The beam's
@@ -70,6 +81,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from workers.search import SearchConfig, run_search, train_reward_model  # noqa: E402
 from workers.search.answers import final_answer, parse_number  # noqa: E402
+from workers.search.outcome_model import fit_outcome_model, train_outcome_model  # noqa: E402
+from workers.search.outcome_training import LabelledTask, sample_labelled  # noqa: E402
 from workers.search.safe_math import evaluate  # noqa: E402
 from workers.search.corpus import DEMO_MODULES, pydoc_text  # noqa: E402
 from workers.search.strategies.best_of_n import pick_best  # noqa: E402
@@ -84,9 +97,10 @@ FEW_SHOT = [
     {"role": "assistant", "content": "20 + 5 - 8 = 17\nAnswer: 17"},
 ]
 SYSTEM_DOCS = "Answer the question about Python briefly."
-VERIFIERS = ("loglik", "consensus", "reward", "checker", "grounding")
+VERIFIERS = ("loglik", "consensus", "reward", "checker", "grounding", "outcome")
 KIND_ORDER = ["arith-easy", "arith-medium", "arith-hard", "conversion", "corpus"]
 TEST_SEED, DEV_SEED = 0, 1
+TRAIN_SEEDS = "2,3"  # the outcome verifier's training problems: other numbers from the same generator
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -297,6 +311,62 @@ def evaluate_reward_model(args, rng) -> tuple[Path, dict]:
     return path, report
 
 
+# ------------------------------------------------------------------- outcome verifier
+
+def template_of(task: Task) -> str | None:
+    """The question template an arithmetic problem was made from (the makers of a tier take turns)."""
+    return f"{task.kind}/{task.index % 4}" if task.kind.startswith("arith-") else None
+
+
+def math_tasks(args, rng) -> list[Task]:
+    tasks = [t for tier in args.tiers.split(",") if tier
+             for t in arithmetic_tasks(args.arith, rng(f"arith-{tier}"), tier=tier)]
+    return tasks + conversion_tasks(args.conversions, rng("conversions"))
+
+
+def math_messages(question: str) -> list[dict]:
+    return [*FEW_SHOT, {"role": "user", "content": question}]
+
+
+def train_outcome_verifier(engine, loaded, args):
+    """Sample the pool's settings on the training seeds' problems, label by exact answer, fit (Cobbe et al. 2021).
+
+    Returns the file of the verifier fitted on every sample, a report, and for each template
+    a verifier fitted without that template's problems: scoring a test problem with the one
+    that never saw its template shows how much of the verifier is the template's wording.
+    """
+    samples: list[tuple[str, str, bool]] = []
+    templates: list[str | None] = []
+    started = time.perf_counter()
+    seeds = [int(s) for s in args.outcome_train_seeds.split(",") if s.strip()]
+    for seed in seeds:
+        tasks = math_tasks(args, lambda part, seed=seed: random.Random(f"{seed}:{part}"))
+        params = {"n": args.n, "temperature": args.temperature, "calculator": True, "stop_at_answer": True,
+                  "max_new_tokens": args.max_new_tokens, "seed": seed}
+        for i, task in enumerate(tasks, 1):
+            got = sample_labelled(engine, loaded, [LabelledTask(task.question, task.answer)], params,
+                                  messages_for=math_messages, system_prompt=SYSTEM_MATH)
+            samples += got
+            templates += [template_of(task)] * len(got)
+            if i % 8 == 0 or i == len(tasks):
+                print(f"  seed {seed}: {i}/{len(tasks)} problems sampled, {sum(y for *_, y in samples)}/"
+                      f"{len(samples)} samples right so far ({time.perf_counter() - started:.0f} s)", flush=True)
+    _, heldout = train_outcome_model(samples, heldout_fraction=0.2, seed=args.seed)
+    model = fit_outcome_model(samples)
+    path = Path(tempfile.mkdtemp(prefix="search-eval-")) / "outcome.npz"
+    model.save(path)
+    without = {}
+    for key in sorted({t for t in templates if t}):
+        try:
+            without[key] = fit_outcome_model([s for s, t in zip(samples, templates) if t != key])
+        except ValueError as exc:  # a tiny run may leave too few samples, or only right or only wrong ones
+            print(f"  no verifier without {key}: {exc}", flush=True)
+    report = {"train_seeds": seeds, "samples": len(samples), "right": sum(y for *_, y in samples),
+              "heldout_accuracy (questions held out)": round(heldout, 3),
+              "seconds": round(time.perf_counter() - started, 1)}
+    return path, report, without
+
+
 # ------------------------------------------------------------------------------- runs
 
 @dataclass
@@ -319,7 +389,8 @@ def run(engine, loaded, task: Task, **params):
                       messages=[*shots, {"role": "user", "content": task.question}], system_prompt=system)
 
 
-def pool_choices(task: Task, result, n: int, *, calculator: bool = False) -> dict[str, tuple[bool, float]]:
+def pool_choices(task: Task, result, n: int, *, calculator: bool = False,
+                 held_out_model=None) -> dict[str, tuple[bool, float]]:
     """What each selection rule picks from one scored pool: name -> (correct, wall seconds it would take)."""
     candidates = result.trace["candidates"]
     texts = [c["text"] for c in candidates]
@@ -344,13 +415,20 @@ def pool_choices(task: Task, result, n: int, *, calculator: bool = False) -> dic
     out[f"best-of-{n} checker+loglik{calc}"] = (right[pick_best(combined)], cost("checker", "loglik"))
     combined = [g + lo for g, lo in zip(scores["grounding"], scores["loglik"])]
     out[f"best-of-{n} grounding+loglik{calc}"] = (right[pick_best(combined)], cost("grounding", "loglik"))
-    for label, weights, names in [
-        ("", [1.0] * len(texts), ()),
-        (" checker-weighted", scores["checker"], ("checker",)),
-        (" grounding-weighted", scores["grounding"], ("grounding",)),
-    ]:
+    rules = [("", [1.0] * len(texts), ()),
+             (" checker-weighted", scores["checker"], ("checker",)),
+             (" grounding-weighted", scores["grounding"], ("grounding",))]
+    if "outcome" in scores:
+        rules.append((" outcome-weighted", scores["outcome"], ("outcome",)))
+    for label, weights, names in rules:
         best, _, _ = vote(texts, weights)
         out[f"majority-{n}{label}{calc}"] = (right[best], cost(*names))
+    if held_out_model is not None and "outcome" in scores:
+        # The same rules with the verifier that never saw this problem's template (scored here, same cost).
+        held = [float(p) for p in held_out_model.probability([task.question] * len(texts), texts)]
+        out[f"best-of-{n} outcome, template held out{calc}"] = (right[pick_best(held)], cost("outcome"))
+        out[f"majority-{n} outcome-weighted, template held out{calc}"] = (right[vote(texts, held)[0]],
+                                                                         cost("outcome"))
     return out
 
 
@@ -363,11 +441,14 @@ def main(argv=None) -> int:
                         help="beam search runs on the first this many problems of each tier (it is the slowest run)")
     parser.add_argument("--target-tier", default="all",
                         help="the tier the x2 target is judged on (chosen on the dev seed, see the docstring)")
-    parser.add_argument("--chosen", default="majority-{n} grounding-weighted, calculator",
+    parser.add_argument("--chosen", default="best-of-{n} outcome, calculator",
                         help="the selection rule the x2 target is quoted for (chosen on the dev seed)")
     parser.add_argument("--conversions", type=int, default=4, help="unit conversion questions")
     parser.add_argument("--corpus", type=int, default=6, help="questions the demo corpus answers")
     parser.add_argument("--prefs", type=int, default=240, help="synthetic preference pairs for the reward model")
+    parser.add_argument("--outcome-train-seeds", default=TRAIN_SEEDS,
+                        help="seeds of the problems the outcome verifier is trained on, sampled with the pool's "
+                             "settings (empty: no outcome verifier)")
     parser.add_argument("--n", type=int, default=8, help="candidates per best-of-N / majority pool")
     parser.add_argument("--quorum", type=int, default=6,
                         help="also run majority with the calculator that ends once this many of the N samples "
@@ -395,7 +476,7 @@ def main(argv=None) -> int:
         print("# reward model on synthetic preferences", flush=True)
         reward_path, reward_report = evaluate_reward_model(args, rng("preferences"))
         print(json.dumps(reward_report), flush=True)
-    verifiers = {v: 1 for v in VERIFIERS if v != "reward" or reward_path}
+    verifiers = {v: 1 for v in VERIFIERS if v != "reward" or reward_path}  # outcome: dropped below if untrained
 
     import torch
 
@@ -413,10 +494,15 @@ def main(argv=None) -> int:
     engine = BatchEngine(loaded, max_batch_size=max(16, args.n))
     if args.n > 1:
         print(f"# batching check ({loaded.dtype}): " + batching_check(engine, loaded, args.n), flush=True)
+    outcome_path, outcome_report, without_template = None, None, {}
+    if args.outcome_train_seeds.strip() and args.n > 1:
+        print(f"# outcome verifier: sampling the training problems of seed(s) {args.outcome_train_seeds}", flush=True)
+        outcome_path, outcome_report, without_template = train_outcome_verifier(engine, loaded, args)
+        print(json.dumps(outcome_report), flush=True)
+    else:
+        verifiers.pop("outcome", None)
 
-    tasks = [t for tier in args.tiers.split(",") if tier
-             for t in arithmetic_tasks(args.arith, rng(f"arith-{tier}"), tier=tier)]
-    tasks += conversion_tasks(args.conversions, rng("conversions")) + corpus_tasks(args.corpus, rng("corpus"))
+    tasks = math_tasks(args, rng) + corpus_tasks(args.corpus, rng("corpus"))
     tallies: dict[tuple[str, str], Tally] = {}
     splits: list[dict] = []
     walls: list[dict[str, tuple[float, int, int]]] = []  # per task: run -> (wall s, generated tokens, longest)
@@ -458,12 +544,15 @@ def main(argv=None) -> int:
             # The same N samples (same seeds) without and with the calculator: a paired comparison.
             for with_calculator in (False, True):
                 pool = run(engine, loaded, task, strategy="best_of_n", n=args.n, verifiers=verifiers,
-                           reward_model=str(reward_path) if reward_path else None, calculator=with_calculator,
+                           reward_model=str(reward_path) if reward_path else None,
+                           outcome_model=str(outcome_path) if outcome_path else None, calculator=with_calculator,
                            **sampled, **math)
                 label = f"best-of-{args.n} all verifiers{', calculator' if with_calculator else ''}"
                 record(task.kind, f"{label} (measured)", is_correct(task, pool.text), pool.generated_tokens,
                        pool.wall_s)
-                for name, (correct, wall) in pool_choices(task, pool, args.n, calculator=with_calculator).items():
+                choices = pool_choices(task, pool, args.n, calculator=with_calculator,
+                                       held_out_model=without_template.get(template_of(task)))
+                for name, (correct, wall) in choices.items():
                     tokens = pool.generated_tokens // args.n if name.startswith("sample") else pool.generated_tokens
                     record(task.kind, name, correct, tokens, wall)
                 timing[label] = (pool.wall_s, pool.generated_tokens, longest(pool))
@@ -520,7 +609,7 @@ def main(argv=None) -> int:
         print(line)
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows,
-                                         "reward_model": reward_report, "targets": verdicts,
+                                         "reward_model": reward_report, "outcome_verifier": outcome_report, "targets": verdicts,
                                          "wall_table": times, "tasks": per_task}, indent=2))
     return 0
 

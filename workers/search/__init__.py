@@ -1,12 +1,15 @@
 """The search-augmented model: spend test-time compute over a local model to get a better answer.
 
 Entry points: `run_search(SearchConfig.from_params(...), engine=..., loaded=..., messages=...)`
-and `train_reward_model(pairs)` for the reward verifier.
+`train_reward_model(pairs)` for the reward verifier, and `train_outcome_model(samples)` for the
+outcome verifier (samples from `outcome_training.sample_labelled`).
 """
 
 from .config import SearchConfig
+from .outcome_model import OutcomeModel, train_outcome_model
 from .result import SearchResult
 from .reward_model import RewardModel, train_reward_model
 from .runner import run_search
 
-__all__ = ["RewardModel", "SearchConfig", "SearchResult", "run_search", "train_reward_model"]
+__all__ = ["OutcomeModel", "RewardModel", "SearchConfig", "SearchResult", "run_search", "train_outcome_model",
+           "train_reward_model"]

@@ -13,14 +13,14 @@ from pathlib import Path
 from workers.backends.base import number, refuse_unknown, text
 
 STRATEGIES = ("single", "best_of_n", "majority", "beam")
-VERIFIERS = ("loglik", "consensus", "reward", "checker", "grounding")
+VERIFIERS = ("loglik", "consensus", "reward", "checker", "grounding", "outcome")
 DEMO_CORPUS = "pydoc"
 # Sequences generated in one engine call; beyond this a CPU host thrashes.
 MAX_BATCH = 64
 
 KNOWN = {
     "strategy", "retrieve", "n", "beam_width", "k", "max_steps", "step_tokens", "verifiers",
-    "reward_model", "corpus", "index_dir", "top_k", "temperature", "top_p", "max_new_tokens",
+    "reward_model", "outcome_model", "corpus", "index_dir", "top_k", "temperature", "top_p", "max_new_tokens",
     "repetition_penalty", "seed", "stop_at_answer", "quorum", "calculator",
 }
 
@@ -42,6 +42,8 @@ class SearchConfig:
     # Verifier name -> weight; the combined score is the weighted mean of scores in [0, 1].
     verifiers: dict[str, float] = field(default_factory=lambda: {"loglik": 1.0})
     reward_model: str | None = None
+    # outcome verifier: a file saved by manage.py train_outcome_verifier (see outcome_model.py).
+    outcome_model: str | None = None
     # retrieve: a folder of .txt/.md/.html files, or "pydoc" for the demo corpus.
     corpus: str | None = None
     index_dir: str | None = None
@@ -76,6 +78,7 @@ class SearchConfig:
             step_tokens=number(params, "step_tokens", 64, low=4, high=1024, kind=int),
             verifiers=verifiers,
             reward_model=text(params, "reward_model", None, max_length=4096),
+            outcome_model=text(params, "outcome_model", None, max_length=4096),
             corpus=text(params, "corpus", None, max_length=4096),
             index_dir=text(params, "index_dir", None, max_length=4096),
             top_k=number(params, "top_k", 3, low=1, high=10, kind=int),
@@ -105,6 +108,12 @@ class SearchConfig:
                                  "saved by manage.py train_reward_model.")
             if not Path(self.reward_model).is_file():
                 raise ValueError(f"reward_model {self.reward_model!r} does not exist on this host.")
+        if "outcome" in self.verifiers:
+            if not self.outcome_model:
+                raise ValueError("The outcome verifier needs outcome_model: the path of a file "
+                                 "saved by manage.py train_outcome_verifier.")
+            if not Path(self.outcome_model).is_file():
+                raise ValueError(f"outcome_model {self.outcome_model!r} does not exist on this host.")
         if self.retrieve:
             if not self.corpus:
                 raise ValueError(f"Retrieval needs corpus: a folder of documents, or {DEMO_CORPUS!r} "

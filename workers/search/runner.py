@@ -44,7 +44,8 @@ def run_search(config: SearchConfig, *, engine, loaded, messages: list[dict],
     prompt_ids = render_prompt(loaded.tokenizer, messages, system_prompt=system_prompt, chat_template=chat_template)
     problem = Problem(messages=messages, question=question, prompt_ids=list(prompt_ids))
     verifiers = build_verifiers(config.verifiers if config.strategy != "single" else {},
-                                loaded=loaded, reward_model=config.reward_model)
+                                loaded=loaded, reward_model=config.reward_model,
+                                outcome_model=config.outcome_model)
     ctx = SearchContext(config=config, engine=engine, loaded=loaded, verifiers=verifiers, ledger=ledger,
                         should_stop=should_stop)
     outcome = get_strategy(config.strategy)(ctx, problem)

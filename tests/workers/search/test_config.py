@@ -39,6 +39,8 @@ def test_it_reads_verifier_weights_in_several_shapes():
     ({"verifiers": 3}, "verifiers must map verifier names to weights"),
     ({"verifiers": ["reward"]}, "The reward verifier needs reward_model"),
     ({"verifiers": ["reward"], "reward_model": "/nonexistent/rm.npz"}, "does not exist on this host"),
+    ({"verifiers": ["outcome"]}, "The outcome verifier needs outcome_model"),
+    ({"verifiers": ["outcome"], "outcome_model": "/nonexistent/om.npz"}, "does not exist on this host"),
     ({"strategy": "retrieve"}, "Retrieval needs corpus"),
     ({"strategy": "retrieve", "corpus": "/nonexistent"}, "is not a folder on this host"),
     ({"strategy": "beam", "beam_width": 16, "k": 16}, "beam_width × k must be at most 64"),

@@ -227,6 +227,30 @@ def test_a_reward_model_can_steer_best_of_n(tiny, scripted, tmp_path):
     assert result.text == texts[1]
 
 
+def test_an_outcome_verifier_trained_on_labelled_samples_steers_majority(tiny, scripted, tmp_path):
+    from workers.search.outcome_model import fit_outcome_model
+    from workers.search.outcome_training import LabelledTask, sample_labelled
+
+    from .test_outcome_model import labelled_samples
+
+    _, loaded = tiny
+    question = "A farm has 30 cows and buys 12 more. How many cows does it have now?"
+    # Two of three samples take the wrong operation: unweighted voting picks 18.
+    texts = ["30 - 12 = 18\nAnswer: 18", "30 + 12 = 42\nAnswer: 42", "30 - 12 = 18\nAnswer: 18"]
+    engine = scripted(lambda prompt, i: texts[i % 3])
+    samples = sample_labelled(engine, loaded, [LabelledTask(question, "42")], {"n": 3, "temperature": 0.6})
+    assert samples == [(question, texts[0], False), (question, texts[1], True), (question, texts[2], False)]
+
+    path = fit_outcome_model(labelled_samples()).save(tmp_path / "om.npz")
+    messages = [{"role": "user", "content": question}]
+    plain_vote = search(engine, loaded, messages=messages, strategy="majority", n=3)
+    weighted = search(engine, loaded, messages=messages, strategy="majority", n=3, verifiers=["outcome"],
+                      outcome_model=str(path))
+    assert plain_vote.text == texts[0] and weighted.text == texts[1]
+    assert 0 < weighted.trace["candidates"][1]["scores"]["outcome"] <= 1
+    assert_compute_adds_up(weighted)
+
+
 def test_loglik_reads_the_generations_own_log_probabilities(tiny):
     engine, loaded = tiny
     result = search(engine, loaded, strategy="best_of_n", n=3, max_new_tokens=10, seed=5, verifiers=["loglik"])

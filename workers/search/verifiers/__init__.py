@@ -22,8 +22,8 @@ class Verifier(Protocol):
     def score(self, problem: Problem, candidates: Sequence[Candidate], ledger: Ledger) -> list[float]: ...
 
 
-def build_verifiers(weights: dict[str, float], *, loaded=None, reward_model: str | None = None
-                    ) -> list[tuple[Verifier, float]]:
+def build_verifiers(weights: dict[str, float], *, loaded=None, reward_model: str | None = None,
+                    outcome_model: str | None = None) -> list[tuple[Verifier, float]]:
     built: list[tuple[Verifier, float]] = []
     for name, weight in weights.items():
         if name == "loglik":
@@ -40,6 +40,10 @@ def build_verifiers(weights: dict[str, float], *, loaded=None, reward_model: str
             from .reward import RewardVerifier
 
             built.append((RewardVerifier.from_file(reward_model), weight))
+        elif name == "outcome":
+            from .outcome import OutcomeVerifier
+
+            built.append((OutcomeVerifier.from_file(outcome_model), weight))
         elif name == "grounding":
             from .grounding import GroundingVerifier
 
