@@ -53,8 +53,8 @@ verifier weights were not tuned. The default --seed 0 is the test set.
 It also trains the reward model on a synthetic preference set (the preferred answer is
 known by construction) and reports its pairwise accuracy on held-out pairs, per kind of
 rejected answer. Timing on a shared CPU is noisy: compare ratios measured in the same run.
-The default sizes (24 problems per tier, beam on the first 8 of each) take about 22 minutes on two
-CPU cores. With 8 per tier, plain's accuracy (10/24) had a 95% interval of 0.22-0.63, too wide
+The default sizes (24 problems per tier, beam on the first 8 of each) take about 35 minutes on two
+CPU cores, 7 of them sampling the outcome verifier's training problems. With 8 per tier, plain's accuracy (10/24) had a 95% interval of 0.22-0.63, too wide
 to judge a ratio on; the first 8 of each tier are the same problems at any size.
 """
 
