@@ -22,7 +22,6 @@ The file is a NumPy .npz with no pickled objects, so loading a model file cannot
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -38,6 +37,7 @@ from .arithmetic import EQUALS, EXPRESSION, MAX_LINE_CHARS, has_operator, strip_
 from .reward_model import fit_bradley_terry
 from .verifiers.checker import check_text
 from .verifiers.grounding import grounding_score, numbers_in
+from .weights_file import load_weights, save_weights
 
 FEATURE_VERSION = 1
 HASH_SLOTS = 4096
@@ -134,22 +134,13 @@ class OutcomeModel:
         return 1.0 / (1.0 + np.exp(-(features(questions, answers) @ self.weights)))
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"feature_version": self.feature_version, "trained_samples": self.trained_samples,
                 "heldout_accuracy": self.heldout_accuracy}
-        with open(path, "wb") as f:  # a file object keeps numpy from appending ".npz"
-            np.savez(f, weights=self.weights, meta=np.array(json.dumps(meta)))
-        return path
+        return save_weights(path, self.weights, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> OutcomeModel:
-        try:
-            with np.load(Path(path), allow_pickle=False) as data:
-                weights = np.asarray(data["weights"], dtype=np.float64)
-                meta = json.loads(str(data["meta"]))
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"{path} is not an outcome verifier file saved by train_outcome_verifier.") from exc
+        weights, meta = load_weights(path, what="an outcome verifier file saved by train_outcome_verifier")
         if meta.get("feature_version") != FEATURE_VERSION or weights.shape != (FEATURES,):
             raise ValueError(f"{path} was trained with other features; retrain it with "
                              "manage.py train_outcome_verifier.")

@@ -11,7 +11,6 @@ cannot run code.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .embeddings import DIMENSIONS
+from .weights_file import load_weights, save_weights
 from .embeddings import NAME as ENCODER_NAME
 from .embeddings import get_encoder
 
@@ -57,22 +57,13 @@ class RewardModel:
         return features(prompts, answers, encoder=encoder) @ self.weights
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"encoder": self.encoder, "feature_version": self.feature_version,
                 "trained_pairs": self.trained_pairs, "heldout_accuracy": self.heldout_accuracy}
-        with open(path, "wb") as f:  # a file object keeps numpy from appending ".npz"
-            np.savez(f, weights=self.weights, meta=np.array(json.dumps(meta)))
-        return path
+        return save_weights(path, self.weights, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> RewardModel:
-        try:
-            with np.load(Path(path), allow_pickle=False) as data:
-                weights = np.asarray(data["weights"], dtype=np.float64)
-                meta = json.loads(str(data["meta"]))
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"{path} is not a reward model file saved by train_reward_model.") from exc
+        weights, meta = load_weights(path, what="a reward model file saved by train_reward_model")
         if meta.get("feature_version") != FEATURE_VERSION or meta.get("encoder") != ENCODER_NAME \
                 or weights.shape != (FEATURES,):
             raise ValueError(f"{path} was trained with other features; retrain it with manage.py train_reward_model.")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..accounting import Ledger
 from ..candidates import Candidate, Problem
 from ..outcome_model import OutcomeModel
-
-_cache: dict[tuple[str, int], OutcomeModel] = {}
-_lock = threading.Lock()
+from ..weights_file import load_cached
 
 
 class OutcomeVerifier:
@@ -24,12 +21,7 @@ class OutcomeVerifier:
     def from_file(cls, path: str | Path | None) -> OutcomeVerifier:
         if not path:
             raise ValueError("The outcome verifier needs outcome_model: the path of a trained outcome verifier.")
-        path = Path(path)
-        key = (str(path.resolve()), path.stat().st_mtime_ns)
-        with _lock:
-            if key not in _cache:
-                _cache[key] = OutcomeModel.load(path)
-            return cls(_cache[key])
+        return cls(load_cached(path, OutcomeModel.load))
 
     def score(self, problem: Problem, candidates: Sequence[Candidate], ledger: Ledger) -> list[float]:
         # A probability of being right: on an absolute scale, unlike the reward model's margins.

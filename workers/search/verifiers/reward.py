@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,9 +10,7 @@ import numpy as np
 from ..accounting import Ledger
 from ..candidates import Candidate, Problem
 from ..reward_model import RewardModel
-
-_cache: dict[tuple[str, int], RewardModel] = {}
-_lock = threading.Lock()
+from ..weights_file import load_cached
 
 
 class RewardVerifier:
@@ -26,12 +23,7 @@ class RewardVerifier:
     def from_file(cls, path: str | Path | None) -> RewardVerifier:
         if not path:
             raise ValueError("The reward verifier needs reward_model: the path of a trained reward model.")
-        path = Path(path)
-        key = (str(path.resolve()), path.stat().st_mtime_ns)
-        with _lock:
-            if key not in _cache:
-                _cache[key] = RewardModel.load(path)
-            return cls(_cache[key])
+        return cls(load_cached(path, RewardModel.load))
 
     def score(self, problem: Problem, candidates: Sequence[Candidate], ledger: Ledger) -> list[float]:
         rewards = self.model.score([problem.question] * len(candidates), [c.text for c in candidates])
