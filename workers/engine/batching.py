@@ -8,6 +8,13 @@ a request never waits for another request to finish.
 
 Work that belongs to the caller (detokenizing, polling ``should_stop``) runs on
 the caller's thread, so a slow stop check never holds up the batch.
+
+A caller may also rewrite a row while it runs (``generate(rewrite=)``): keep its first
+k tokens and write others after them, as a calculator does when the model states a
+wrong result. Between two steps the engine hides the dropped tokens' cache columns
+from attention and feeds the written tokens as if sampled, so the row goes on from
+the rewritten text in the same batch, with no new prefill and no waiting for the
+other rows.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import collections
 import functools
 import logging
+import math
 import os
 import queue
 import threading
@@ -32,7 +40,8 @@ from workers.engine.llama_decode import LlamaDecoder
 from workers.engine.loading import LoadedModel, load_model
 from workers.engine.sampling import SamplingParams, TokenSampler, pick_tokens
 
-__all__ = ["BatchEngine", "Completion", "Delta", "EngineError", "EngineStats", "SamplingParams", "Stream", "get_engine"]
+__all__ = ["BatchEngine", "Completion", "Delta", "EngineError", "EngineStats", "Rewrite", "SamplingParams", "Stream",
+           "get_engine"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +60,26 @@ class Delta:
 
 
 @dataclass(frozen=True)
+class Rewrite:
+    """Keep the row's first ``keep`` tokens and write ``insert`` after them; sampling goes on from there."""
+
+    keep: int
+    insert: list[int]
+
+
+@dataclass(frozen=True)
 class Completion:
     text: str
-    token_ids: list[int]  # generated tokens, without the stop token
+    token_ids: list[int]  # the row's tokens (as rewritten, if it was), without the stop token
     finish_reason: str  # "stop" (end-of-turn token), "length" (max_new_tokens) or "stopped" (should_stop/close)
     prompt_tokens: int
+    # Tokens the model sampled, including any a rewrite dropped; none of the written ones.
     completion_tokens: int
-    # One per token of token_ids when SamplingParams.logprobs was set, else None.
+    # One per token of token_ids when SamplingParams.logprobs was set, else None; NaN for written tokens.
     token_logprobs: list[float] | None = None
+    # Rewrites applied, and for each of token_ids whether a rewrite wrote it (None when none was applied).
+    rewrites: int = 0
+    written: list[bool] | None = None
 
 
 @dataclass
@@ -70,6 +91,7 @@ class EngineStats:
     peak_rows: int = 0  # most requests decoding together so far
     rows: int = 0  # requests decoding right now
     waiting: int = 0  # requests queued for a place in the batch
+    rewrites: int = 0  # rewrites applied to running rows
 
 
 @dataclass(eq=False)
@@ -79,12 +101,18 @@ class _Request:
     sampler: TokenSampler
     events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     cancelled: threading.Event = field(default_factory=threading.Event)
-    generated: int = 0
-    next_token: int = -1  # sampled but not yet fed to the model
-    logprobs: list[float] = field(default_factory=list)  # appended by the engine thread only
+    # The fields below belong to the engine thread.
+    tokens: list[int] = field(default_factory=list)  # the row's tokens so far, next_token and forced included
+    fed: int = 0  # tokens of `tokens` in the cache
+    next_token: int = -1  # sampled (or written) but not yet fed to the model
+    forced: collections.deque = field(default_factory=collections.deque)  # written tokens to feed after next_token
+    logprobs: list[float] = field(default_factory=list)  # one per token of `tokens` when params.logprobs
 
 
 class BatchEngine:
+    # generate() takes rewrite= (the search's calculator asks for it).
+    can_rewrite = True
+
     def __init__(
         self,
         loaded: LoadedModel,
@@ -110,6 +138,7 @@ class BatchEngine:
         self._started = threading.Event()
         self._start_error: BaseException | None = None
         self._inbox: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._rewrites: queue.SimpleQueue[tuple[_Request, Rewrite]] = queue.SimpleQueue()
         self._waiting: collections.deque[_Request] = collections.deque()
         self._rows: list[_Request] = []
         self._kv: PaddedKV | None = None
@@ -141,6 +170,7 @@ class BatchEngine:
         should_stop: Callable[[], bool] | None = None,
         stop_when: Callable[[int, str], bool] | None = None,
         enough: int | None = None,
+        rewrite: Callable[[int, str, list[int]], Rewrite | None] | None = None,
     ) -> list[Completion]:
         """Generate for all prompts together and return their completions in order.
 
@@ -151,6 +181,12 @@ class BatchEngine:
         when it says True the row ends there with finish_reason "stop" and leaves the
         batch at the next step (e.g. once an answer is complete). Once ``enough`` rows have
         ended, the rows still going end too, as "stopped" with their text so far.
+
+        ``rewrite(i, text, token_ids)`` is asked before ``stop_when`` with row ``i``'s text
+        and tokens so far; a Rewrite it returns is applied between two steps, and the row's
+        text and tokens are the rewritten ones from then on. While one is on its way the
+        row is not asked again. If the row ends before the engine gets to it, it is not
+        applied (the completion's ``rewrites`` counts those that were).
         """
         if isinstance(params, SamplingParams):
             params = [
@@ -169,7 +205,8 @@ class BatchEngine:
         streams = [self.stream(p, sp, should_stop=row_should_stop) for p, sp in zip(prompts, params, strict=True)]
 
         def read(i: int) -> Completion:
-            completion = streams[i].run(stop_when=stop_when and functools.partial(stop_when, i))
+            completion = streams[i].run(stop_when=stop_when and functools.partial(stop_when, i),
+                                        rewrite=rewrite and functools.partial(rewrite, i))
             if enough is not None:
                 with lock:
                     ended[0] += 1
@@ -178,7 +215,7 @@ class BatchEngine:
             return completion
 
         try:
-            if (stop_when is None and enough is None) or len(streams) < 2:
+            if (stop_when is None and enough is None and rewrite is None) or len(streams) < 2:
                 return [read(i) for i in range(len(streams))]
             # Each row is read as it arrives, so that a row stops when it is done, not when read.
             with ThreadPoolExecutor(max_workers=len(streams), thread_name_prefix="engine-reader") as pool:
@@ -233,6 +270,7 @@ class BatchEngine:
                     break
                 try:
                     self._admit()
+                    self._apply_rewrites()
                     if self._rows:
                         self._decode_step()
                 except Exception as exc:  # the batch state is suspect: fail its rows, keep serving
@@ -341,13 +379,53 @@ class BatchEngine:
             )
             logits = output.logits[:, -1, :].float()
         self.stats.steps += 1
-        keep = self._accept_all(self._rows, logits)
+        for request in self._rows:
+            request.fed += 1
+        self._retain(self._accept_all(self._rows, logits))
+
+    def _retain(self, keep: list[int]) -> None:
+        """Keep only the rows at these indices of the batch."""
         if len(keep) < len(self._rows):
             self._rows = [self._rows[i] for i in keep]
             if keep:
-                kv.keep(keep)
+                self._kv.keep(keep)
             else:
                 self._kv = None
+
+    def _apply_rewrites(self) -> None:
+        ended = set()
+        while True:
+            try:
+                request, rewrite = self._rewrites.get_nowait()
+            except queue.Empty:
+                break
+            # A request that has ended (or has not started) has left the batch: its reader sees the end.
+            row = next((i for i, r in enumerate(self._rows) if r is request), None)
+            if row is not None and row not in ended and not self._rewrite(row, request, rewrite):
+                ended.add(row)
+        if ended:
+            self._retain([i for i in range(len(self._rows)) if i not in ended])
+
+    def _rewrite(self, row: int, request: _Request, rewrite: Rewrite) -> bool:
+        """Apply a rewrite to a row of the batch; return whether the row goes on."""
+        keep, insert = rewrite.keep, list(rewrite.insert)
+        dropped = max(0, request.fed - keep)
+        if dropped:
+            self._kv.forget(row, dropped)
+            request.fed -= dropped
+        to_feed = request.tokens[request.fed: keep] + insert
+        request.tokens = request.tokens[:keep] + insert
+        if request.params.logprobs:
+            request.logprobs = request.logprobs[:keep] + [math.nan] * len(insert)
+        request.next_token, request.forced = to_feed[0], collections.deque(to_feed[1:])
+        self._kv.next_positions[row] = len(request.prompt_ids) + request.fed
+        request.sampler.restart(request.tokens)
+        request.events.put(("rewound", rewrite))
+        self.stats.rewrites += 1
+        if len(request.tokens) >= request.params.max_new_tokens:
+            request.events.put(("done", "length"))
+            return False
+        return True
 
     def _accept_all(self, requests: list[_Request], logits: torch.Tensor) -> list[int]:
         """Pick every row's next token (all rows at once) and hand each over; return the rows that go on."""
@@ -355,11 +433,17 @@ class BatchEngine:
         for request in requests:
             if request.cancelled.is_set():
                 request.events.put(("done", "stopped"))
+        # A row still feeding written tokens takes the next of them, not a sample.
+        writing = [i for i in live if requests[i].forced]
+        for i in writing:
+            requests[i].next_token = requests[i].forced.popleft()
+        if writing:
+            live = [i for i in live if not requests[i].forced and i not in writing]
         if not live:
-            return []
+            return writing
         logits = logits[live] if len(live) < len(requests) else logits
         try:
-            tokens = pick_tokens(logits, [requests[i].sampler for i in live])
+            tokens = pick_tokens(logits, [requests[i].sampler for i in live], [len(requests[i].tokens) for i in live])
         except Exception as exc:  # e.g. a sampler's own state; the rows of this step fail, the engine goes on
             logger.exception("Sampling failed for %d requests", len(live))
             tokens = [exc] * len(live)
@@ -371,7 +455,8 @@ class BatchEngine:
                                   device=logits.device)
             values = logits[rows, chosen] - torch.logsumexp(logits[rows], dim=-1)
             logprobs = dict(zip(wants_logprobs, values.tolist(), strict=True))
-        return [i for j, i in enumerate(live) if self._accept(requests[i], tokens[j], logprobs.get(j))]
+        going = [i for j, i in enumerate(live) if self._accept(requests[i], tokens[j], logprobs.get(j))]
+        return sorted(writing + going)
 
     def _accept(self, request: _Request, token: int | Exception, logprob: float | None) -> bool:
         """Hand the request its next token; return whether it goes on."""
@@ -382,12 +467,12 @@ class BatchEngine:
         if token in self.loaded.stop_token_ids:
             request.events.put(("done", "stop"))
             return False
-        request.generated += 1
+        request.tokens.append(token)
         request.next_token = token
         if logprob is not None:
             request.logprobs.append(logprob)
         request.events.put(("token", token))
-        if request.generated >= request.params.max_new_tokens:
+        if len(request.tokens) >= request.params.max_new_tokens:
             request.events.put(("done", "length"))
             return False
         return True
@@ -409,18 +494,48 @@ class Stream(Iterator[Delta]):
         self._tokens: list[int] = []
         self._text: list[str] = []
         self._pending = 0  # tokens received whose text is held back
+        self._sampled = 0  # tokens the model sampled for this request, those a rewrite dropped included
+        self._written: list[bool] | None = None  # per token, whether a rewrite wrote it
+        self._rewrites = 0
+        self._rewriting = False  # a rewrite is on its way to the engine
+        self._held: list[int] = []  # tokens that came meanwhile: dropped if it is applied, kept if the row ends first
         self._deltas = self._produce()
 
     def __next__(self) -> Delta:
         return next(self._deltas)
 
-    def run(self, *, stop_when: Callable[[str], bool] | None = None) -> Completion:
-        """Consume the stream and return its completion; end it as "stop" once ``stop_when(text so far)``."""
+    def run(
+        self,
+        *,
+        stop_when: Callable[[str], bool] | None = None,
+        rewrite: Callable[[str, list[int]], Rewrite | None] | None = None,
+    ) -> Completion:
+        """Consume the stream and return its completion; end it as "stop" once ``stop_when(text so far)``.
+
+        ``rewrite(text, token_ids)`` may ask for a Rewrite of the row (see BatchEngine.generate).
+        """
         for _ in self:
-            if stop_when is not None and stop_when("".join(self._text)):
+            if self._rewriting:
+                continue
+            text = "".join(self._text)
+            if rewrite is not None:
+                change = rewrite(text, self._tokens[: len(self._tokens) - self._pending])
+                if change is not None:
+                    self._ask_rewrite(change)
+                    continue
+            if stop_when is not None and stop_when(text):
                 self.close(finish_reason="stop")
                 break
         return self.completion
+
+    def _ask_rewrite(self, change: Rewrite) -> None:
+        seen = len(self._tokens) - self._pending
+        if not 0 <= change.keep <= seen:
+            raise ValueError(f"A rewrite keeps {change.keep} tokens of the {seen} generated so far.")
+        if not change.insert or not all(0 <= t < self._engine._vocab_size for t in change.insert):
+            raise ValueError("A rewrite writes at least one token, each in the model's vocabulary.")
+        self._rewriting = True
+        self._engine._rewrites.put((self._request, change))
 
     def close(self, *, finish_reason: str = "stopped") -> None:
         """Stop reading; an unfinished request ends as ``finish_reason`` with the text read so far."""
@@ -444,11 +559,15 @@ class Stream(Iterator[Delta]):
                     continue
                 kind, value = event
                 if kind == "token":
-                    self._tokens.append(value)
-                    self._pending += 1
-                    text = self._decoder.push([value])
+                    self._sampled += 1
+                    if self._rewriting:
+                        self._held.append(value)
+                        continue
+                    text = self._push([value])
                     if text:
                         yield self._delta(text)
+                elif kind == "rewound":
+                    self._rewound(value)
                 elif kind == "done":
                     yield from self._finish(value)
                     return
@@ -469,7 +588,28 @@ class Stream(Iterator[Delta]):
                     raise EngineError("The engine thread is gone.") from None
             return None
 
+    def _push(self, tokens: list[int]) -> str:
+        self._tokens += tokens
+        self._pending += len(tokens)
+        if self._written is not None:
+            self._written += [False] * len(tokens)
+        return self._decoder.push(tokens)
+
+    def _rewound(self, change: Rewrite) -> None:
+        kept = self._tokens[: change.keep]
+        self._written = (self._written or [False] * len(self._tokens))[: change.keep] + [True] * len(change.insert)
+        self._tokens = kept + list(change.insert)
+        self._decoder = IncrementalDecoder(self._engine.loaded.tokenizer)
+        self._text, self._pending = [self._decoder.push(self._tokens)], 0
+        self._rewrites += 1
+        self._rewriting, self._held = False, []
+
     def _finish(self, finish_reason: str) -> Iterator[Delta]:
+        if self._held:  # the row ended before the engine took the rewrite: it was not applied
+            text = self._push(self._held)
+            self._held = []
+            if text:
+                yield self._delta(text)
         tail = self._decoder.flush()
         if tail or self._pending:
             yield self._delta(tail)
@@ -482,8 +622,10 @@ class Stream(Iterator[Delta]):
             token_ids=tokens,
             finish_reason=finish_reason,
             prompt_tokens=len(self._request.prompt_ids),
-            completion_tokens=len(tokens),
+            completion_tokens=self._sampled - self._pending,
             token_logprobs=self._request.logprobs[: len(tokens)] if self._request.params.logprobs else None,
+            rewrites=self._rewrites,
+            written=None if self._written is None else self._written[: len(tokens)],
         )
 
     def _delta(self, text: str) -> Delta:

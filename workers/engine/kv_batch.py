@@ -73,6 +73,14 @@ class PaddedKV:
         self.next_positions = self.next_positions + 1
         return self.mask, positions
 
+    def forget(self, row: int, count: int) -> None:
+        """Hide ``row``'s last ``count`` cached tokens from attention (a rewind); their columns stay as padding.
+
+        The row's next token then takes the position of the first one forgotten (set next_positions).
+        """
+        cached = self.mask[row].nonzero()[:, 0]
+        self.mask[row, cached[len(cached) - count:]] = False
+
     def keep(self, rows: list[int]) -> None:
         """Keep only ``rows`` (in this order) and drop padding columns no row needs any more."""
         index = torch.tensor(rows, dtype=torch.long, device=self.mask.device)

@@ -1,10 +1,11 @@
 """Pick the next token for each request in a batch, each with its own settings.
 
-Every request owns a ``torch.Generator`` and draws one uniform number from it per
-token; the token is where that number falls in the row's (temperature-scaled,
-top-p-filtered) distribution. The arithmetic is done for all sampled rows of a step
-at once, and each row's result depends only on its own logits and its own number,
-so a seeded request samples the same tokens whether it runs alone or batched.
+Every request owns a ``torch.Generator``; the token at position p of a row is where a
+uniform number, drawn from the generator seeded with (seed, p), falls in the row's
+(temperature-scaled, top-p-filtered) distribution. The arithmetic is done for all sampled
+rows of a step at once, and each row's result depends only on its own logits and its own
+number, so a seeded request samples the same tokens whether it runs alone or batched, and
+the same tokens after a rewrite (see BatchEngine) however late the rewrite arrived.
 """
 
 from __future__ import annotations
@@ -48,10 +49,9 @@ class TokenSampler:
     def __init__(self, params: SamplingParams, prompt_ids: list[int], vocab_size: int, device: torch.device):
         self.params = params
         self.generator: torch.Generator | None = None
+        self._seed = params.seed if params.seed is not None else secrets.randbits(63)
         if not params.greedy:
             self.generator = torch.Generator(device=device)
-            seed = params.seed if params.seed is not None else secrets.randbits(63)
-            self.generator.manual_seed(seed)
         self._prompt_ids = list(prompt_ids) if params.repetition_penalty != 1.0 else []
         self._vocab_size, self._device = vocab_size, device
         # Built at the first pick, on the engine thread: a vocabulary-sized fill runs in parallel,
@@ -69,21 +69,34 @@ class TokenSampler:
         penalised = torch.where(logits < 0, logits * params.repetition_penalty, logits / params.repetition_penalty)
         return torch.where(self.seen, penalised, logits)
 
-    def uniform(self) -> float:
+    def uniform(self, position: int) -> float:
+        """The uniform number for the row's token at ``position``: a function of (seed, position) alone."""
+        self.generator.manual_seed((self._seed + position * _POSITION_STRIDE) % 2**63)
         return float(torch.rand((), generator=self.generator, device=self._device))
 
     def chose(self, token: int) -> None:
         if self.seen is not None:
             self.seen[token] = True
 
+    def restart(self, tokens: list[int]) -> None:
+        """After a rewrite: the tokens the row has seen are its prompt and ``tokens`` (its text as rewritten)."""
+        if self.seen is not None:
+            self.seen.zero_()
+            seen = torch.tensor(self._prompt_ids + list(tokens), device=self._device).clamp(max=self._vocab_size - 1)
+            self.seen[seen] = True
+
+
+# Spaces the seeds of one row's positions apart (odd, so distinct positions never share a seed).
+_POSITION_STRIDE = 0x9E3779B97F4A7C15
 
 # Sorting the whole vocabulary costs milliseconds per row and step; the nucleus usually lies
 # within the top few dozen tokens, which topk finds far faster.
 NUCLEUS_GUESS = 64
 
 
-def pick_tokens(logits: torch.Tensor, samplers: Sequence[TokenSampler]) -> list[int | Exception]:
-    """One token for each row of float32 ``logits`` (rows x vocabulary), row i by samplers[i].
+def pick_tokens(logits: torch.Tensor, samplers: Sequence[TokenSampler],
+                positions: Sequence[int]) -> list[int | Exception]:
+    """One token for each row of float32 ``logits`` (rows x vocabulary), row i by samplers[i] at positions[i].
 
     A row whose logits cannot be sampled (NaN, all -inf) gets a ValueError in its place,
     so one bad row never fails the others.
@@ -100,7 +113,7 @@ def pick_tokens(logits: torch.Tensor, samplers: Sequence[TokenSampler]) -> list[
     if sampled:
         temperature = torch.tensor([samplers[i].params.temperature for i in sampled], device=logits.device)
         top_p = torch.tensor([samplers[i].params.top_p for i in sampled], device=logits.device)
-        uniform = torch.tensor([samplers[i].uniform() for i in sampled], device=logits.device)
+        uniform = torch.tensor([samplers[i].uniform(positions[i]) for i in sampled], device=logits.device)
         picked = _sample(logits[sampled].float() / temperature[:, None], top_p, uniform)
         for i, token in zip(sampled, picked, strict=True):
             tokens[i] = token

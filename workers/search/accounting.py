@@ -33,11 +33,12 @@ class Ledger:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
     def generate(self, engine, prompts: list[list[int]], params, *, should_stop=None, stop_when=None,
-                 enough=None, continuation: bool = False) -> list:
+                 enough=None, continuation: bool = False, rewrite=None) -> list:
         """One engine call. A continuation carries on sequences already counted (after a calculator's
         correction), so its rows add tokens and a call but no sequences."""
         with self.phase("generate"):
-            extra = {k: v for k, v in (("stop_when", stop_when), ("enough", enough)) if v is not None}
+            extra = {k: v for k, v in (("stop_when", stop_when), ("enough", enough), ("rewrite", rewrite))
+                     if v is not None}
             completions = engine.generate(prompts, params, should_stop=should_stop, **extra)
         if len(completions) != len(prompts):
             raise RuntimeError(f"The engine returned {len(completions)} completions for {len(prompts)} prompts.")

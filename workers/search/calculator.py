@@ -4,11 +4,12 @@ There, solutions carried annotations like "<<48/2=24>>" and at sampling time the
 calculator's result overrode the model's number. Our models write plain "48 / 2 = 24",
 so the calculator watches each row as it is generated: once a stated result is
 complete ("4 * 19 = 74" and then a character that ends the number) and safe_math
-computes something else, the row is stopped, its tokens are cut back to just before
-the wrong number, the right one ("76") is appended as tokens, and sampling continues
-from there, so later steps build on the corrected value. A result the model got right
-costs nothing: only rows with a wrong result take another engine call, all such rows
-of a batch together.
+computes something else, the row's tokens are cut back to just before the wrong
+number, the right one ("76") is written after them as tokens, and sampling continues
+from there, so later steps build on the corrected value. On our BatchEngine that is a
+rewrite of the running row: it stays in its batch, no other row waits for it, and no
+prompt is prefilled again. On an engine that cannot rewrite, the row stops at the wrong
+number and goes on in another engine call, with the other rows so stopped.
 
 Inserted tokens (the right number, and the rest of its line as the model wrote it, tokenised
 again) are the calculator's: they are counted as tool tokens, not generated ones, and their
@@ -96,7 +97,6 @@ class _Row:
     logprobs: list[float] | None = field(default_factory=list)
     text: str = ""
     generated: int = 0
-    tool: int = 0
     prompt_tokens: int = 0
     finish_reason: str = "stop"
     corrections: list[Correction] = field(default_factory=list)
@@ -112,15 +112,24 @@ def generate_with_calculator(
     *,
     stop_when: Callable[[int, str], bool] | None = None,
     enough: int | None = None,
+    rewrites: bool = False,
 ) -> list[CalculatedCompletion]:
     """Generate like engine.generate, correcting stated arithmetic as it is written.
 
-    `call(prompts, params, stop_when=, enough=, continuation=)` runs one engine call;
+    `call(prompts, params, stop_when=, enough=, continuation=, rewrite=)` runs one engine call;
     `stop_when(row, text)` sees each row's whole text so far, corrections included.
-    `enough` is passed to the first call, where a row stopped for a correction counts as
-    ended too (the engine cannot tell), so the batch may stop waiting a little early; the
-    corrected rows then continue to their end, unless `enough` rows have really finished.
+
+    With `rewrites` (an engine that can rewrite a running row, see BatchEngine.generate) a
+    correction happens inside the call: the row goes on from the right number in the same
+    batch, and `enough` counts rows that really ended. A row that ends just after a wrong
+    number, before the engine took the correction, goes on in one more call. Without
+    `rewrites` a row stops at a wrong number and goes on in the next call with the others
+    so stopped; there `enough` counts such a row as ended too (the engine cannot tell), so
+    the batch may stop waiting a little early; the corrected rows then continue to their
+    end, unless `enough` rows have really finished.
     """
+    if rewrites:
+        from workers.engine.batching import Rewrite
     if not isinstance(params, (list, tuple)):
         # The engine gives row i of a shared seeded params the seed + i; keep that per row across calls.
         params = [params if params.seed is None else dataclasses.replace(params, seed=params.seed + i)
@@ -130,13 +139,33 @@ def generate_with_calculator(
     finished = 0
     for round_ in range(MAX_CORRECTIONS + 1):
         last_round = round_ == MAX_CORRECTIONS
+        starts = [len(row.text) for row in active]
+        # Corrections asked of the engine in this call, per active row, each with the length of the call's
+        # text that the calculator wrote up to (the engine reports how many it applied).
+        asked: list[list[tuple[Correction, int]]] = [[] for _ in active]
+
+        def row_rewrite(j: int, text: str, ids: list[int], active=active, asked=asked, last_round=last_round):
+            row = active[j]
+            if last_round or len(row.corrections) + len(asked[j]) >= MAX_CORRECTIONS:
+                return None
+            start = len(row.text)
+            protected = start + (asked[j][-1][1] if asked[j] else 0)
+            wrong = first_wrong_result(row.text + text, max(row.checked, protected), not_before=protected)
+            if wrong is None:
+                row.checked = max(protected, start + len(text) - 1)
+                return None
+            keep, kept_text, inserted_text, inserted = _plan(ids, text, wrong, wrong.at - start, tokenizer)
+            asked[j].append((wrong, len(kept_text) + len(inserted_text)))
+            row.checked = start + asked[j][-1][1]
+            return Rewrite(keep=keep, insert=inserted)
 
         def row_stop(j: int, text: str, active=active, last_round=last_round) -> bool:
             row = active[j]
             full = row.text + text
-            if not last_round and first_wrong_result(full, row.checked, not_before=len(row.text)) is not None:
-                return True
-            row.checked = max(len(row.text), len(full) - 1)
+            if not rewrites:
+                if not last_round and first_wrong_result(full, row.checked, not_before=len(row.text)) is not None:
+                    return True
+                row.checked = max(len(row.text), len(full) - 1)
             return stop_when is not None and stop_when(row.index, full)
 
         round_params = []
@@ -148,16 +177,20 @@ def generate_with_calculator(
         need = None if enough is None else enough - finished
         completions = call([prompts[row.index] + row.ids for row in active], round_params, stop_when=row_stop,
                            enough=need if need is not None and 0 < need < len(active) else None,
-                           continuation=round_ > 0)
+                           continuation=round_ > 0, rewrite=row_rewrite if rewrites else None)
         again = []
-        for row, completion in zip(active, completions, strict=True):
-            start = len(row.text)
+        for row, start, made, completion in zip(active, starts, asked, completions, strict=True):
+            applied = made[: getattr(completion, "rewrites", 0)]
+            row.corrections += [correction for correction, _ in applied]
+            protected = start + (applied[-1][1] if applied else 0)
             _append(row, completion, len(prompts[row.index]))
             wrong = None
-            budget = params[row.index].max_new_tokens - len(row.ids)
-            if not last_round and completion.finish_reason == "stop" and budget > 0:
-                # A row that ended right after a wrong number ("= 74" then end of text) is corrected too.
-                wrong = first_wrong_result(row.text + "\n", start, not_before=start)
+            # A row that ended right after a wrong number ("= 74" then end of text) is corrected too, and so
+            # is one that ended (at its budget, say) before the engine took the correction asked of it.
+            late = len(made) > len(applied) and completion.finish_reason != "stopped"
+            if not last_round and (completion.finish_reason == "stop" or late) \
+                    and len(row.corrections) < MAX_CORRECTIONS:
+                wrong = first_wrong_result(row.text + "\n", protected, not_before=protected)
             if wrong is None:
                 finished += completion.finish_reason != "stopped"  # a row cut at the quorum did not finish
                 continue
@@ -176,7 +209,7 @@ def generate_with_calculator(
         active = again
     return [CalculatedCompletion(text=r.text, token_ids=r.ids, finish_reason=r.finish_reason,
                                  prompt_tokens=r.prompt_tokens, completion_tokens=r.generated,
-                                 token_logprobs=r.logprobs, tool_tokens=r.tool, corrections=r.corrections,
+                                 token_logprobs=r.logprobs, tool_tokens=sum(r.mask), corrections=r.corrections,
                                  tool_mask=r.mask)
             for r in rows]
 
@@ -185,7 +218,7 @@ def _append(row: _Row, completion, prompt_tokens: int) -> None:
     if not row.prompt_tokens:
         row.prompt_tokens = prompt_tokens
     row.ids += list(completion.token_ids)
-    row.mask += [False] * len(completion.token_ids)
+    row.mask += getattr(completion, "written", None) or [False] * len(completion.token_ids)
     row.text += completion.text
     row.generated += completion.completion_tokens
     row.finish_reason = completion.finish_reason
@@ -197,33 +230,37 @@ def _append(row: _Row, completion, prompt_tokens: int) -> None:
 
 
 def _correct(row: _Row, wrong: Correction, start: int, new_tokens: int, tokenizer) -> None:
-    """Cut the row's newest tokens back to just before the wrong number; append the right one and what
-    followed the wrong one on its line.
-
-    What followed ("\n", " apples") is what showed the number was complete; without it the
-    model, continuing from a bare "= 7", may well append digits to the calculator's number.
-    """
+    """Cut the row's newest tokens (those of the last call, whose text starts at `start`) back to just
+    before the wrong number; append the right one and what followed the wrong one on its line."""
     old = row.ids[len(row.ids) - new_tokens:]
-    base = row.ids[: len(row.ids) - new_tokens]
-    keep_chars = wrong.at - start
-    # The longest run of the new tokens whose text ends at or before the wrong number.
-    keep, kept_text = 0, ""
-    for n in range(len(old), -1, -1):
-        piece = tokenizer.decode(old[:n], skip_special_tokens=True)
-        if len(piece) <= keep_chars:
-            keep, kept_text = n, piece
-            break
-    head = row.text[:start] + kept_text
-    after = row.text[wrong.at + len(wrong.stated):]
-    line_end = after.find("\n")
-    tail = after if line_end < 0 else after[: line_end + 1]
-    inserted_text = row.text[len(head): wrong.at] + wrong.value + tail
-    inserted = tokenizer.encode(inserted_text, add_special_tokens=False)
-    row.ids = base + old[:keep] + inserted
-    row.mask = row.mask[: len(base) + keep] + [True] * len(inserted)
-    row.text = head + inserted_text
+    base = len(row.ids) - new_tokens
+    keep, kept_text, inserted_text, inserted = _plan(old, row.text[start:], wrong, wrong.at - start, tokenizer)
+    row.ids = row.ids[: base + keep] + inserted
+    row.mask = row.mask[: base + keep] + [True] * len(inserted)
+    row.text = row.text[:start] + kept_text + inserted_text
     row.checked = len(row.text)
     if row.logprobs is not None:
-        row.logprobs = row.logprobs[: len(base) + keep] + [math.nan] * len(inserted)
-    row.tool += len(inserted)
+        row.logprobs = row.logprobs[: base + keep] + [math.nan] * len(inserted)
     row.corrections.append(wrong)
+
+
+def _plan(ids: list[int], text: str, wrong: Correction, at: int, tokenizer) -> tuple[int, str, str, list[int]]:
+    """How to write the right number into `text` (the text of `ids`), whose wrong number starts at `at`.
+
+    Returns (tokens of ids to keep, their text, the text to write after them, its tokens): the
+    longest run of ids whose text ends at or before the wrong number, then the right number
+    and what followed the wrong one on its line ("\n", " apples"). That is what showed the
+    number was complete; without it the model, continuing from a bare "= 7", may well append
+    digits to the calculator's number.
+    """
+    keep, kept_text = 0, ""
+    for n in range(len(ids), -1, -1):
+        piece = tokenizer.decode(ids[:n], skip_special_tokens=True)
+        if len(piece) <= at:
+            keep, kept_text = n, piece
+            break
+    after = text[at + len(wrong.stated):]
+    line_end = after.find("\n")
+    tail = after if line_end < 0 else after[: line_end + 1]
+    inserted_text = text[len(kept_text): at] + wrong.value + tail
+    return keep, kept_text, inserted_text, tokenizer.encode(inserted_text, add_special_tokens=False)

@@ -1,9 +1,10 @@
+import math
 import threading
 import time
 
 import pytest
 
-from workers.engine.batching import BatchEngine, EngineError, SamplingParams, get_engine
+from workers.engine.batching import BatchEngine, EngineError, Rewrite, SamplingParams, get_engine
 
 from .conftest import chat
 
@@ -188,3 +189,85 @@ def test_get_engine_loads_the_requested_dtype_as_its_own_engine(tiny_dir, tiny):
     completion = engine.generate([chat(tiny, "Hi")], GREEDY)[0]
     assert completion.completion_tokens > 0
     engine.close()
+
+
+# ------------------------------------------------------------------ rewrites
+
+def rewrites_at(plan):
+    """A rewrite callback: row -> list of (ask once the row has this many tokens, keep, insert)."""
+    left = {row: list(steps) for row, steps in plan.items()}
+
+    def rewrite(row, text, token_ids):
+        steps = left.get(row)
+        if steps and len(token_ids) >= steps[0][0]:
+            _, keep, insert = steps.pop(0)
+            return Rewrite(keep=keep, insert=insert)
+        return None
+
+    return rewrite
+
+
+@pytest.mark.parametrize("fast_decode", [True, False], ids=["llama-decoder", "transformers-forward"])
+def test_a_rewritten_row_goes_on_as_if_its_prompt_ended_with_the_rewritten_text(tiny, fast_decode):
+    engine = BatchEngine(tiny, max_batch_size=16, fast_decode=fast_decode)
+    try:
+        prompts = [chat(tiny, "Hi"), chat(tiny, QUESTIONS[2])]  # different lengths: the batch is padded
+        base = [alone(engine, p) for p in prompts]
+        # Twice in one row: drop 5 of 8 tokens and write 2, then drop 2 of 9 and write 3.
+        out = engine.generate(prompts, GREEDY, rewrite=rewrites_at({0: [(8, 3, [100, 101]), (9, 7, [7, 8, 9])]}))
+        row = out[0]
+        head = base[0].token_ids[:3] + [100, 101]
+        head += alone(engine, prompts[0] + head, SamplingParams(max_new_tokens=2, temperature=0)).token_ids
+        head += [7, 8, 9]
+        rest = alone(engine, prompts[0] + head, SamplingParams(max_new_tokens=24 - len(head), temperature=0))
+        assert row.token_ids == head + rest.token_ids
+        assert row.text == tiny.tokenizer.decode(row.token_ids)
+        assert row.rewrites == 2 and engine.stats.rewrites == 2
+        assert [i for i, w in enumerate(row.written) if w] == [3, 4, 7, 8, 9]
+        # It sampled the 8 and 9 tokens it was asked about, and everything not written after the last rewrite.
+        assert row.completion_tokens >= 8 + 2 + (len(row.token_ids) - 10)
+        # The other row never noticed.
+        assert out[1].token_ids == base[1].token_ids and out[1].written is None and out[1].rewrites == 0
+    finally:
+        engine.close()
+
+
+def test_a_seeded_row_samples_the_same_after_a_rewrite_however_late_it_lands(tiny, tiny_engine):
+    params = SamplingParams(max_new_tokens=20, temperature=1.0, seed=5, logprobs=True)
+    prompt = chat(tiny, "Hello there")
+    # Asked at 6 tokens or at 12, the same rewrite gives the same row: a token's sample depends on its position.
+    early = tiny_engine.generate([prompt], params, rewrite=rewrites_at({0: [(6, 4, [100])]}))[0]
+    late = tiny_engine.generate([prompt], params, rewrite=rewrites_at({0: [(12, 4, [100])]}))[0]
+    assert early.token_ids == late.token_ids and early.rewrites == late.rewrites == 1
+    assert early.token_ids[4] == 100
+    assert math.isnan(early.token_logprobs[4])
+    assert all(math.isfinite(v) for i, v in enumerate(early.token_logprobs) if i != 4)
+
+
+def test_a_rewrite_that_fills_the_budget_ends_the_row_at_its_length(tiny, tiny_engine):
+    prompt = chat(tiny, "Hi")
+    base = alone(tiny_engine, prompt, SamplingParams(max_new_tokens=10, temperature=0))
+    row = tiny_engine.generate([prompt], SamplingParams(max_new_tokens=10, temperature=0),
+                               rewrite=rewrites_at({0: [(4, 2, [5] * 8)]}))[0]
+    assert row.token_ids == base.token_ids[:2] + [5] * 8
+    assert row.finish_reason == "length" and row.rewrites == 1
+
+
+def test_a_rewrite_asked_after_the_row_ended_is_not_applied(tiny, tiny_engine):
+    prompt = chat(tiny, "Hi")
+    params = SamplingParams(max_new_tokens=6, temperature=0)
+    base = alone(tiny_engine, prompt, params)
+    # The engine ends the row with its 6th token, before the caller has read it.
+    row = tiny_engine.generate([prompt], params, rewrite=rewrites_at({0: [(6, 2, [5])]}))[0]
+    assert (row.token_ids, row.finish_reason, row.rewrites, row.written) == (base.token_ids, "length", 0, None)
+
+
+def test_a_rewrite_must_keep_tokens_the_row_has_and_write_known_ones(tiny, tiny_engine):
+    prompt = chat(tiny, "Hi")
+    with pytest.raises(ValueError, match="keeps 9 tokens of the 3"):
+        tiny_engine.generate([prompt], GREEDY, rewrite=rewrites_at({0: [(3, 9, [5])]}))
+    with pytest.raises(ValueError, match="vocabulary"):
+        tiny_engine.generate([prompt], GREEDY, rewrite=rewrites_at({0: [(3, 1, [10 ** 9])]}))
+    with pytest.raises(ValueError, match="at least one token"):
+        tiny_engine.generate([prompt], GREEDY, rewrite=rewrites_at({0: [(3, 1, [])]}))
+    assert alone(tiny_engine, prompt).completion_tokens == 24  # and the engine serves on

@@ -33,44 +33,66 @@ class ScriptedEngine:
     """Answers each prompt with `respond(prompt_text)`, so selection logic can be tested on known answers.
 
     It follows the engine contract: token ids without the stop token, "length" when
-    max_new_tokens cuts the text, and one call per `generate`.
+    max_new_tokens cuts the text, and one call per `generate`. With `rewrites` it takes
+    generate(rewrite=) as BatchEngine does: a rewrite keeps the row's first tokens, writes
+    its own, and the row goes on with `respond` to the prompt and the rewritten text.
     """
 
-    def __init__(self, loaded, respond: Callable[[str, int], str]):
+    def __init__(self, loaded, respond: Callable[[str, int], str], *, rewrites: bool = False):
         self.loaded = loaded
         self.respond = respond
+        self.can_rewrite = rewrites
         self.calls: list[int] = []
         self.served = 0
-        self.stopped_early = 0  # rows cut short, by max_new_tokens or stop_when
 
-    def generate(self, prompts, params, *, should_stop=None, stop_when=None, enough=None):
+    def generate(self, prompts, params, *, should_stop=None, stop_when=None, enough=None, rewrite=None):
         from workers.engine.batching import Completion
 
+        assert rewrite is None or self.can_rewrite
+        tokenizer = self.loaded.tokenizer
         self.calls.append(len(prompts))
         if not isinstance(params, (list, tuple)):
             params = [params] * len(prompts)
-        out = []
-        for row, (prompt, row_params) in enumerate(zip(prompts, params, strict=True)):
-            text = self.respond(self.loaded.tokenizer.decode(prompt), self.served)
+        first = []
+        for prompt in prompts:  # every row's first answer, in order, before any rewrite asks for more
+            first.append(tokenizer.encode(self.respond(tokenizer.decode(prompt), self.served),
+                                          add_special_tokens=False))
             self.served += 1
-            ids = self.loaded.tokenizer.encode(text, add_special_tokens=False)
-            reason = "stop"
-            if len(ids) > row_params.max_new_tokens:
-                ids, reason = ids[: row_params.max_new_tokens], "length"
-            if stop_when is not None:
-                end = next((n for n in range(1, len(ids)) if stop_when(row, self.loaded.tokenizer.decode(ids[:n]))),
-                           None)
-                if end is not None:
-                    ids, reason = ids[:end], "stop"
-            self.stopped_early += len(ids) < len(self.loaded.tokenizer.encode(text, add_special_tokens=False))
-            out.append(Completion(text=self.loaded.tokenizer.decode(ids), token_ids=ids, finish_reason=reason,
-                                  prompt_tokens=len(prompt), completion_tokens=len(ids)))
+        out = []
+        for row, (prompt, row_params, ids) in enumerate(zip(prompts, params, first, strict=True)):
+            written, rewrites, dropped, reason = [False] * len(ids), 0, 0, "stop"
+            n = 1
+            while n <= len(ids):  # the row as the engine streams it, a token at a time
+                if n > row_params.max_new_tokens:
+                    ids, written, reason = ids[: row_params.max_new_tokens], written[: row_params.max_new_tokens], \
+                        "length"
+                    break
+                text = tokenizer.decode(ids[:n])
+                change = rewrite(row, text, ids[:n]) if rewrite is not None else None
+                if change is not None:
+                    kept = ids[: change.keep] + list(change.insert)
+                    more = tokenizer.encode(self.respond(tokenizer.decode(prompt + kept), self.served),
+                                            add_special_tokens=False)
+                    self.served += 1
+                    written = written[: change.keep] + [True] * len(change.insert) + [False] * len(more)
+                    dropped += n - change.keep
+                    ids, rewrites, n = kept + more, rewrites + 1, len(kept) + 1
+                    continue
+                if stop_when is not None and n < len(ids) and stop_when(row, text):
+                    ids, written = ids[:n], written[:n]
+                    break
+                n += 1
+            out.append(Completion(text=tokenizer.decode(ids), token_ids=ids, finish_reason=reason,
+                                  prompt_tokens=len(prompt), completion_tokens=len(ids) - sum(written) + dropped,
+                                  rewrites=rewrites, written=written if rewrites else None))
         if enough is not None and enough < len(out):
             # All rows advance a token a step: when the `enough`-th shortest ends, the longer ones are cut there.
-            limit = sorted(c.completion_tokens for c in out)[enough - 1]
-            out = [c if c.completion_tokens <= limit else
-                   Completion(text=self.loaded.tokenizer.decode(c.token_ids[:limit]), token_ids=c.token_ids[:limit],
-                              finish_reason="stopped", prompt_tokens=c.prompt_tokens, completion_tokens=limit)
+            limit = sorted(len(c.token_ids) for c in out)[enough - 1]
+            out = [c if len(c.token_ids) <= limit else
+                   Completion(text=tokenizer.decode(c.token_ids[:limit]), token_ids=c.token_ids[:limit],
+                              finish_reason="stopped", prompt_tokens=c.prompt_tokens,
+                              completion_tokens=limit - sum((c.written or [])[:limit]), rewrites=c.rewrites,
+                              written=c.written and c.written[:limit])
                    for c in out]
         return out
 
@@ -79,8 +101,8 @@ class ScriptedEngine:
 def scripted(tiny):
     _, loaded = tiny
 
-    def make(respond):
-        return ScriptedEngine(loaded, respond)
+    def make(respond, *, rewrites=False):
+        return ScriptedEngine(loaded, respond, rewrites=rewrites)
 
     return make
 

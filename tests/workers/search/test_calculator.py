@@ -19,6 +19,11 @@ def search(engine, loaded, **params):
     return run_search(SearchConfig.from_params(params), engine=engine, loaded=loaded, messages=QUESTION)
 
 
+# An engine that rewrites a running row (BatchEngine) corrects inside the batch; one that cannot
+# stops the row at the wrong number and continues it in another call. Both must give the same answers.
+both_engines = pytest.mark.parametrize("rewrites", [False, True], ids=["another-call", "rewrite"])
+
+
 def answer_part(prompt: str) -> str:
     """What the assistant has written so far in this prompt (the calculator's continuations carry it)."""
     return prompt.rsplit("assistant\n", 1)[-1]
@@ -75,7 +80,8 @@ def test_hostile_text_is_refused_or_checked_without_executing_anything(text):
         assert len(wrong.value) < 40 and re.fullmatch(r"-?\d+(\.\d+)?", wrong.value)
 
 
-def test_it_corrects_a_wrong_result_and_sampling_continues_from_the_right_one(tiny, scripted):
+@both_engines
+def test_it_corrects_a_wrong_result_and_sampling_continues_from_the_right_one(tiny, scripted, rewrites):
     _, loaded = tiny
     seen = []
 
@@ -83,12 +89,13 @@ def test_it_corrects_a_wrong_result_and_sampling_continues_from_the_right_one(ti
         seen.append(answer_part(prompt))
         return "Answer: 76" if answer_part(prompt).endswith("= 76\n") else "4 * 19 = 74\nAnswer: 74"
 
-    engine = scripted(respond)
+    engine = scripted(respond, rewrites=rewrites)
     result = search(engine, loaded, strategy="single", calculator=True, temperature=0)
     assert result.text == "4 * 19 = 76\nAnswer: 76"
-    # The second call starts from the corrected line: the model never saw its own "74" again.
+    # Sampling goes on from the corrected line: the model never saw its own "74" again.
     assert seen == ["", "4 * 19 = 76\n"]
-    assert (result.engine_calls, result.sequences) == (2, 1)
+    # A rewrite corrects the row inside its one call.
+    assert (result.engine_calls, result.sequences) == (1 if rewrites else 2, 1)
     [candidate] = result.trace["candidates"]
     assert candidate["corrections"] == [{"expression": "4 * 19", "stated": "74", "value": "76"}]
     assert result.tool_tokens == candidate["tool_tokens"] > 0
@@ -97,24 +104,44 @@ def test_it_corrects_a_wrong_result_and_sampling_continues_from_the_right_one(ti
     assert without.text == "4 * 19 = 74\nAnswer: 74"
 
 
-def test_a_right_result_costs_no_extra_call(tiny, scripted):
+@both_engines
+def test_a_right_result_costs_no_extra_call(tiny, scripted, rewrites):
     _, loaded = tiny
-    engine = scripted(lambda prompt, i: "4 * 19 = 76\nAnswer: 76")
+    engine = scripted(lambda prompt, i: "4 * 19 = 76\nAnswer: 76", rewrites=rewrites)
     result = search(engine, loaded, strategy="best_of_n", n=3, calculator=True, verifiers=["checker"])
     assert engine.calls == [3]
     assert result.tool_tokens == 0
     assert_compute_adds_up(result)
 
 
-def test_a_result_at_the_very_end_is_corrected_too(tiny, scripted):
+@both_engines
+def test_later_lines_build_on_the_corrected_number_and_are_corrected_in_turn(tiny, scripted, rewrites):
     _, loaded = tiny
-    engine = scripted(lambda prompt, i: "Answer: 76" if answer_part(prompt) else "4 * 19 = 74")
+    lines = {"": "12 * 5 = 61\n61 + 6 = 68\nAnswer: 68",
+             "12 * 5 = 60\n": "60 + 6 = 65\nAnswer: 65",
+             "12 * 5 = 60\n60 + 6 = 66\n": "Answer: 66"}
+    engine = scripted(lambda prompt, i: lines[answer_part(prompt)], rewrites=rewrites)
+    result = search(engine, loaded, strategy="single", calculator=True, temperature=0)
+    assert result.text == "12 * 5 = 60\n60 + 6 = 66\nAnswer: 66"
+    [candidate] = result.trace["candidates"]
+    assert [c["stated"] for c in candidate["corrections"]] == ["61", "65"]
+    assert result.engine_calls == (1 if rewrites else 3)
+    assert_compute_adds_up(result)
+
+
+@both_engines
+def test_a_result_at_the_very_end_is_corrected_too(tiny, scripted, rewrites):
+    _, loaded = tiny
+    engine = scripted(lambda prompt, i: "Answer: 76" if answer_part(prompt) else "4 * 19 = 74", rewrites=rewrites)
     result = search(engine, loaded, strategy="single", calculator=True, temperature=0)
     assert result.text.startswith("4 * 19 = 76")
     assert result.text.endswith("Answer: 76")
+    # The row ended before the number could be seen to be complete: it goes on in a second call either way.
+    assert engine.calls == [1, 1]
 
 
-def test_majority_votes_on_the_corrected_candidates(tiny, scripted):
+@both_engines
+def test_majority_votes_on_the_corrected_candidates(tiny, scripted, rewrites):
     _, loaded = tiny
     first = ["4 * 19 = 74\nAnswer: 74", "4 * 19 = 78\nAnswer: 78", "19 * 4 = 76\nAnswer: 76",
              "19 + 4 = 24\nAnswer: 24", "19 + 4 = 25\nAnswer: 25"]
@@ -123,18 +150,21 @@ def test_majority_votes_on_the_corrected_candidates(tiny, scripted):
         done = re.search(r"= (-?\d+)\n$", answer_part(prompt))
         return f"Answer: {done.group(1)}" if done else first[i % len(first)]
 
-    engine = scripted(respond)
+    engine = scripted(respond, rewrites=rewrites)
     plain = search(engine, loaded, strategy="majority", n=5)
     assert plain.trace["votes"] == {"74": 1, "78": 1, "76": 1, "24": 1, "25": 1}
     corrected = search(engine, loaded, strategy="majority", n=5, calculator=True)
     assert corrected.trace["votes"] == {"76": 3, "23": 2}
     assert corrected.text.endswith("Answer: 76")
-    # One call for all five, then one more for the four rows that were corrected, together.
-    assert engine.calls[-2:] == [5, 4]
+    if rewrites:  # each corrected row went on in the batch
+        assert engine.calls[-1] == 5 and corrected.engine_calls == 1
+    else:  # one call for all five, then one more for the four rows that were corrected, together
+        assert engine.calls[-2:] == [5, 4]
     assert_compute_adds_up(corrected)
 
 
-def test_beam_steps_are_corrected_and_the_tree_records_it(tiny, scripted):
+@both_engines
+def test_beam_steps_are_corrected_and_the_tree_records_it(tiny, scripted, rewrites):
     _, loaded = tiny
 
     def respond(prompt, i):
@@ -145,7 +175,7 @@ def test_beam_steps_are_corrected_and_the_tree_records_it(tiny, scripted):
             return "Answer: 76\n"
         return "Answer: 0\n"
 
-    engine = scripted(respond)
+    engine = scripted(respond, rewrites=rewrites)
     result = search(engine, loaded, strategy="beam", beam_width=1, k=1, max_steps=3, step_tokens=16,
                     verifiers=["checker"], calculator=True, stop_at_answer=True)
     assert result.text == "4 * 19 = 76\nAnswer: 76\n"
@@ -155,7 +185,8 @@ def test_beam_steps_are_corrected_and_the_tree_records_it(tiny, scripted):
     assert_compute_adds_up(result)
 
 
-def test_a_quorum_still_holds_with_the_calculator(tiny, scripted):
+@both_engines
+def test_a_quorum_still_holds_with_the_calculator(tiny, scripted, rewrites):
     _, loaded = tiny
     texts = ["4 * 19 = 76\nAnswer: 76", "Answer: 76", "4 * 19 = 74\nAnswer: 74",
              "First I will think about what a ticket is, and then about how many there are, and then more."]
@@ -163,7 +194,7 @@ def test_a_quorum_still_holds_with_the_calculator(tiny, scripted):
     def respond(prompt, i):
         return "Answer: 76" if answer_part(prompt).endswith("= 76\n") else texts[i % len(texts)]
 
-    engine = scripted(respond)
+    engine = scripted(respond, rewrites=rewrites)
     result = search(engine, loaded, strategy="majority", n=4, quorum=3, calculator=True)
     reasons = [c["finish_reason"] for c in result.trace["candidates"]]
     assert reasons[:2] == ["stop", "stop"] and reasons[3] == "stopped"

@@ -63,19 +63,21 @@ class SearchContext:
         return SamplingParams(**{k: v for k, v in values.items() if k in names})
 
     def generate(self, prompts: list[list[int]], params, *, enough: int | None = None) -> list:
-        """One batched generation; with the calculator on, rows whose arithmetic it corrected take more calls."""
+        """One batched generation. With the calculator on, a row whose arithmetic it corrects goes on from the
+        right number in the same batch (an engine that cannot rewrite a running row takes another call)."""
         self.calls += 1
         stop_when = (lambda _row, text: complete_answer(text)) if self.config.stop_at_answer else None
         if not self.config.calculator:
             return self.ledger.generate(self.engine, prompts, params, should_stop=self.should_stop,
                                         stop_when=stop_when, enough=enough)
 
-        def call(prompts, params, *, stop_when, enough, continuation):
+        def call(prompts, params, *, stop_when, enough, continuation, rewrite):
             return self.ledger.generate(self.engine, prompts, params, should_stop=self.should_stop,
-                                        stop_when=stop_when, enough=enough, continuation=continuation)
+                                        stop_when=stop_when, enough=enough, continuation=continuation,
+                                        rewrite=rewrite)
 
         completions = generate_with_calculator(call, self.tokenizer, prompts, params, stop_when=stop_when,
-                                               enough=enough)
+                                               enough=enough, rewrites=getattr(self.engine, "can_rewrite", False))
         self.ledger.tool_tokens += sum(c.tool_tokens for c in completions)
         return completions
 
