@@ -135,13 +135,18 @@ def _sample(scaled: torch.Tensor, top_p: torch.Tensor, uniform: torch.Tensor) ->
     at = torch.searchsorted(cdf, (uniform * cdf[:, -1])[:, None], right=True).clamp(max=k - 1)
     tokens: list[int | Exception] = top_index.gather(1, at)[:, 0].tolist()
     # Rows whose nucleus reaches past the top k (flat distributions, top_p near 1) take the full vocabulary.
-    inside = (before[:, -1] + top_probs[:, -1] >= top_p).tolist()
+    mass = before[:, -1] + top_probs[:, -1]
+    inside = (mass >= top_p).tolist()
+    # With top_p 1 the nucleus is the whole vocabulary, whose sorted cumulative mass starts with the top k's:
+    # when the number falls within the top k's mass, its token is one of them, and no sort is needed.
+    whole = ((top_p >= 1.0) & (uniform < mass)).tolist()
+    in_top = top_index.gather(1, torch.searchsorted(cdf, uniform[:, None], right=True).clamp(max=k - 1))[:, 0].tolist()
     finite = torch.isfinite(log_total[:, 0]).tolist()
     for row in range(len(tokens)):
         if not finite[row]:
             tokens[row] = ValueError("The model's scores for this row are not finite numbers; nothing to sample from.")
         elif not inside[row]:
-            tokens[row] = _sample_full(scaled[row], float(top_p[row]), uniform[row])
+            tokens[row] = in_top[row] if whole[row] else _sample_full(scaled[row], float(top_p[row]), uniform[row])
     return tokens
 
 
