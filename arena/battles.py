@@ -11,6 +11,7 @@ from arena import events
 from arena.battle_features import battle_features, insert_vote, typed_columns
 from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from arena.identity import find_identity_leak
+from arena.presentation import all_shown
 from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 from arena.sampling import choose_active_pair, choose_pair
 
@@ -180,7 +181,7 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
     if messages is None:
         messages = list(Message.objects.filter(turn__battle=battle).select_related("turn")
                         .order_by("turn__index", "side"))
-    if any(m.status in ACTIVE_STATUSES for m in messages):
+    if any(m.status in ACTIVE_STATUSES for m in messages) or not all_shown(battle, messages):
         raise Conflict("Both answers must finish before you vote.")
     last_turn = max((m.turn.index for m in messages), default=0)
     if any(m.status == Status.FAILED and m.turn.index == last_turn for m in messages):

@@ -198,6 +198,14 @@ class Pacer:
                 result[side] = Shown(log.text[:min(length, log.length)], STREAMING)
         return result
 
+    def next_tick_ms(self) -> int | None:
+        """When the next tick falls due; None when nothing is paced yet or everything has been shown."""
+        if self.round is None or self.finished():
+            return None
+        if self.start_ms is None:
+            return self._first_tick_ms()
+        return self.start_ms + self.tick * self.settings.tick_ms
+
     def finished(self) -> bool:
         return self.round is not None and not any(shown.active for shown in self.shown().values())
 

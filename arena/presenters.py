@@ -2,7 +2,9 @@
 may name a model: no name, no organisation, no endpoint id, no raw backend error."""
 
 from arena.markdown import render_markdown
-from arena.models import Battle, Message, ModelEndpoint, Status
+from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status
+from arena.pacing import Shown
+from arena.presentation import HIDDEN_BEFORE_VOTE, is_paced, paced_statuses
 
 FAILED_TEXT = "This answer failed. Regenerate to try again."
 
@@ -13,17 +15,22 @@ def endpoint_json(endpoint: ModelEndpoint) -> dict:
             "description": endpoint.description}
 
 
-def message_json(message: Message, *, reveal: bool) -> dict:
+def message_json(message: Message, *, reveal: bool, blind: bool = False, shown: Shown | None = None) -> dict:
+    """``blind``: an anonymous battle before its vote, where nothing may say how an answer was made;
+    ``shown``: what the pacer lets the voter see of it (arena/presentation.py)."""
+    status, text = (shown.status, shown.text) if shown is not None else (message.status, message.text)
     data = {
-        "status": message.status,
-        "text": message.text,
-        "html": render_markdown(message.text),
+        "status": status,
+        "text": text,
+        "html": render_markdown(text),
         "tokens": message.tokens,
         "ttft_ms": message.ttft_ms,
         "duration_ms": message.duration_ms,
         "attempt": message.attempt,
-        "error": FAILED_TEXT if message.status == Status.FAILED else None,
+        "error": FAILED_TEXT if status == Status.FAILED else None,
     }
+    if blind:
+        data.update(dict.fromkeys(HIDDEN_BEFORE_VOTE))
     if reveal and message.compute:
         data["compute"] = message.compute
     return data
@@ -34,15 +41,17 @@ def battle_json(battle: Battle, *, client_id: str, messages: list[Message] | Non
     reveal = battle.reveals_models()
     vote = getattr(battle, "vote", None)  # a missing reverse one-to-one raises AttributeError
     if messages is None:
-        messages = Message.objects.filter(turn__battle=battle).select_related("turn")
+        messages = list(Message.objects.filter(turn__battle=battle).select_related("turn"))
+    blind = battle.mode == Mode.ANONYMOUS and not reveal
+    shown = paced_statuses(battle, messages) if is_paced(battle) and messages else {}
     by_turn = {}  # every turn is created with its messages
     for message in messages:
         by_turn.setdefault(message.turn_id, (message.turn, {}))[1][message.side] = message
     turns = []
     for turn, sides in sorted(by_turn.values(), key=lambda entry: entry[0].index):
-        entry = {"index": turn.index, "prompt": turn.prompt}
+        entry = {"index": turn.index, "prompt": turn.prompt, "created_at": turn.created_at.isoformat()}
         for side, message in sorted(sides.items()):
-            entry[side] = message_json(message, reveal=reveal)
+            entry[side] = message_json(message, reveal=reveal, blind=blind, shown=shown.get(message.id))
         turns.append(entry)
     data = {
         "id": str(battle.uuid),
@@ -50,7 +59,7 @@ def battle_json(battle: Battle, *, client_id: str, messages: list[Message] | Non
         "created_at": battle.created_at.isoformat(),
         "yours": battle.client_id == client_id,
         "turns": turns,
-        "finished": all(m.is_finished() for _, sides in by_turn.values() for m in sides.values()),
+        "finished": all(entry[side]["status"] not in ACTIVE_STATUSES for entry in turns for side in battle.sides),
         "vote": None,
         "models": None,
     }

@@ -173,6 +173,11 @@ ARENA = {
     "MODEL_CACHE": env_str("ARENA_MODEL_CACHE", str(Path.home() / ".cache" / "arena" / "models")),
     # Threads (each with its database connection) that run the API's hot database work for one web process.
     "DB_THREADS": env_int("ARENA_DB_THREADS", 8),
+    # Anonymous battles show both answers on one clock before the vote (arena/pacing.py): release
+    # starts when both sides have text, or after this many seconds, at most this many characters a second.
+    "PACING": env_bool("ARENA_PACING", True),
+    "PACING_START_DEADLINE": env_int("ARENA_PACING_START_DEADLINE", 60),
+    "PACING_CHARS_PER_SECOND": env_int("ARENA_PACING_CHARS_PER_SECOND", 100),
 }
 
 LOGGING = {

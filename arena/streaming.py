@@ -24,6 +24,8 @@ from django.http import StreamingHttpResponse
 from arena.errors import Invalid, NotFound
 from arena.events import valid_event_id
 from arena.models import ACTIVE_STATUSES, Battle, Message
+from arena.pacing import Cursor, stream_events
+from arena.presentation import LOST_EVENTS_SECONDS, is_paced, new_pacer, pacer_now_ms
 from arena.redis_client import get_async_redis
 from arena.threads import off_thread
 
@@ -49,17 +51,27 @@ def _active_messages(battle_id: int) -> set[tuple[int, str, int]]:
 
 @off_thread
 def _battle(battle_uuid: UUID) -> Battle | None:
-    return Battle.objects.filter(uuid=battle_uuid).only("id", "uuid").first()
+    return Battle.objects.filter(uuid=battle_uuid).select_related("vote").only("id", "uuid", "mode", "vote__id").first()
 
 
 async def battle_event_stream(request, battle_uuid: UUID) -> StreamingHttpResponse:
     battle = await _battle(battle_uuid)
     if battle is None:
         raise NotFound("No battle has this id.")
-    last_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "0-0"
-    if not valid_event_id(last_id):
-        raise Invalid("Last-Event-ID must look like 1700000000000-0.")
-    response = StreamingHttpResponse(_events(battle, last_id), content_type="text/event-stream")
+    last_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or ""
+    if is_paced(battle):
+        cursor = Cursor.decode(last_id, len(battle.sides)) if last_id else Cursor()
+        if cursor is None:
+            raise Invalid("Last-Event-ID must be the id of an event of this stream.")
+        events = _paced_events(battle, cursor)
+    else:
+        last_id = last_id or "0-0"
+        if not valid_event_id(last_id):
+            if Cursor.decode(last_id, len(battle.sides)) is None:
+                raise Invalid("Last-Event-ID must be the id of an event of this stream.")
+            last_id = "0-0"  # the battle was voted on since: replay it whole
+        events = _events(battle, last_id)
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
@@ -143,3 +155,69 @@ async def _events(battle: Battle, last_id: str):
         yield sse("unavailable", {"detail": "The live stream is interrupted; reconnecting."})
     except asyncio.CancelledError:  # the client went away
         raise
+
+
+async def _paced_events(battle: Battle, cursor: Cursor):
+    """An anonymous battle before its vote: what the pacer shows, never the workers' own events.
+
+    Every event of the battle is read (from the start, whatever the client has seen) and fed to a
+    pacer; each loop advances it to now and sends what the client at ``cursor`` has not been shown.
+    Event ids are cursors (what was shown, no time), so a reconnect resumes exactly. The stream ends
+    when the database has no unfinished answer and the pacer has shown everything.
+    """
+    r = get_async_redis()
+    key = battle.stream_key()
+    pacer = new_pacer(battle)
+    deadline = time.monotonic() + settings.ARENA["SSE_MAX_SECONDS"]
+    raw_id = "0-0"
+    waiting = await _active_messages(battle.id)
+    last_check = last_sent = time.monotonic()
+    idle_since = None  # when the database last began to have no unfinished answer
+    yield f"retry: {RETRY_MS}\n\n"
+    try:
+        while time.monotonic() < deadline:
+            if asyncio.current_task().cancelling():
+                raise asyncio.CancelledError  # see _events
+            due = pacer.next_tick_ms()
+            block_ms = BLOCK_MS if due is None else min(BLOCK_MS, max(10, due - pacer_now_ms()))
+            entries = await _read(r, key, raw_id, block_ms)
+            for entry_id, fields in (entries[0][1] if entries else []):
+                raw_id = entry_id
+                payload = json.loads(fields["data"])
+                where = (payload.get("turn"), payload.get("side"), payload.get("attempt"))
+                if payload.get("type") == "start":
+                    waiting.add(where)
+                elif payload.get("type") == "end":
+                    waiting.discard(where)
+                pacer.feed(entry_id, payload)
+            pacer.advance(pacer_now_ms())
+            out, cursor = stream_events(cursor, pacer.round, pacer.shown(), battle.sides)
+            for kind, payload, event_id in out:
+                yield sse(kind, payload, event_id)
+            if out:
+                last_sent = time.monotonic()
+            if waiting and time.monotonic() - last_check > DB_RECHECK_SECONDS:  # a quiet spell: ask the database
+                last_check = time.monotonic()
+                waiting = await _active_messages(battle.id)
+            if waiting:
+                idle_since = None
+            else:
+                idle_since = idle_since or time.monotonic()
+                # an answer finished without its end event reaching us: Redis lost it; stop waiting for it
+                lost = time.monotonic() - idle_since > LOST_EVENTS_SECONDS and not _all_ended(pacer)
+                if pacer.round is None or pacer.finished() or lost:
+                    yield sse("idle", {"detail": "No answer is being generated."})
+                    return
+            if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+                last_sent = time.monotonic()
+                yield ": keepalive\n\n"
+        yield sse("timeout", {"detail": "The stream was open too long; reconnect to continue."})
+    except DatabaseError:
+        yield sse("unavailable", {"detail": "The database is unavailable; reconnecting."})
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        log.warning("event stream of battle %s interrupted", battle.uuid, exc_info=True)
+        yield sse("unavailable", {"detail": "The live stream is interrupted; reconnecting."})
+
+
+def _all_ended(pacer) -> bool:
+    return all(side in pacer.logs and pacer.logs[side].ended_ms is not None for side in pacer.sides)

@@ -21,6 +21,7 @@
   const reveal = byId("reveal");
   const errorBox = byId("error");
   const statusLine = byId("status");
+  const waitingLine = byId("waiting");
   const connection = byId("connection");
   const terms = byId("terms");
   const voteButtons = Array.from(root.querySelectorAll("button.vote"));
@@ -44,6 +45,7 @@
     busy: false, // a request that changes the battle is in flight
     blockedUntil: 0, // rate limited until this time (ms since epoch)
     blockTimer: 0,
+    waitTimer: 0, // ticks the shared "thinking" timer while no answer has shown text
   };
 
   class ApiError extends Error {}
@@ -176,7 +178,7 @@
       answer.classList.add("streaming");
       answer.dataset.final = "";
       md.renderStreaming(answer, live ? live.text : message.text);
-      meta.textContent = answer.textContent ? "" : "Waiting for the model…";
+      meta.textContent = answer.textContent ? "" : "Thinking…";
       return;
     }
     state.live.delete(key);
@@ -196,11 +198,41 @@
     }
   }
 
+  // Until an answer shows text, every side of the turn is in one shared state, the same for a model
+  // that answers at once and one that searches first: "thinking", with the time since the prompt.
+  function thinking() {
+    const last = lastTurn();
+    const messages = sides.map((s) => last[s]).filter(Boolean);
+    if (!messages.length || !messages.every(isActive)) return false;
+    return sides.every((s) => {
+      const live = state.live.get(`${last.index}:${s}`);
+      return !(live ? live.text : last[s].text);
+    });
+  }
+
+  function drawWaiting() {
+    if (!state.battle || !thinking()) {
+      waitingLine.hidden = true;
+      clearInterval(state.waitTimer);
+      state.waitTimer = 0;
+      return;
+    }
+    const sent = Date.parse(lastTurn().created_at || "") || Date.now();
+    const seconds = Math.max(0, Math.floor((Date.now() - sent) / 1000));
+    const label = mode === "direct" ? "The model is thinking…" : "Both models are thinking…";
+    const text = waitingLine.querySelector(".waiting-text");
+    if (text.textContent !== label) text.textContent = label;
+    waitingLine.querySelector(".elapsed").textContent = `${seconds} s`;
+    waitingLine.hidden = false;
+    if (!state.waitTimer) state.waitTimer = setInterval(drawWaiting, 1000);
+  }
+
   function drawBadge(side, message) {
     const badge = pane(side).querySelector(".badge");
-    const labels = { pending: "Waiting", streaming: "Writing…", done: "Done", failed: "Failed", stopped: "Stopped" };
+    const labels = { pending: "Thinking…", streaming: "Writing…", done: "Done", failed: "Failed", stopped: "Stopped" };
     const live = state.live.get(`${lastTurn().index}:${side}`);
-    const status = live && message.status === "pending" ? "streaming" : message.status;
+    let status = live && message.status === "pending" ? "streaming" : message.status;
+    if (status === "streaming" && !(live ? live.text : message.text)) status = "pending";
     badge.textContent = labels[status] || "";
     badge.dataset.status = status;
     badge.hidden = false;
@@ -224,6 +256,7 @@
     sides.forEach((side) => last[side] && drawBadge(side, last[side]));
     drawTitles();
     drawReveal();
+    drawWaiting();
     update();
   }
 
@@ -375,6 +408,7 @@
       });
       const last = lastTurn();
       sides.forEach((side) => last[side] && drawBadge(side, last[side]));
+      drawWaiting();
     });
   }
 

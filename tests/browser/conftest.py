@@ -53,6 +53,7 @@ MARKDOWN_B = textwrap.dedent("""\
 SCRIPTS = {
     "markdown-a": Script(MARKDOWN_A),
     "markdown-b": Script(MARKDOWN_B),
+    "thinks-first": Script("After a long think, here is the whole answer at once. " * 6, first_s=4, piece_chars=400),
     "endless": Script("All work and no play makes a very long answer. " * 400, pause_s=0.02),
 }
 

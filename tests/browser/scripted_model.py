@@ -17,6 +17,7 @@ class Script:
     text: str
     pause_s: float = 0.015  # between pieces: slow enough to watch, fast enough for a test
     piece_chars: int = 4
+    first_s: float = 0.0  # silence before the first piece, as a contestant that searches first
 
     def pieces(self) -> list[str]:
         return [self.text[i:i + self.piece_chars] for i in range(0, len(self.text), self.piece_chars)]
@@ -61,6 +62,7 @@ class ScriptedModels:
                 self.send_header("Cache-Control", "no-cache")
                 self.end_headers()
                 pieces = script.pieces()
+                time.sleep(script.first_s)
                 try:
                     for piece in pieces:
                         self._send({"choices": [{"index": 0, "delta": {"content": piece}}]})
