@@ -10,7 +10,7 @@ virtual environment and this script runs there, not in the project's:
 The battles come from a seeded generator with known strengths, style counts that move the
 outcome, and ties of both kinds. They are stored compactly as integer rows
 [a, b, outcome, tokens_a, tokens_b, headers_a, headers_b, lists_a, lists_b, bold_a, bold_b]
-with outcome 0 = model a, 1 = model b, 2 = tie, 3 = both bad (ratings.battles.Outcome).
+with outcome 0 = model a, 1 = model b, 2 = tie, 3 = both bad (ratings.battle_arrays.Outcome).
 """
 
 from __future__ import annotations

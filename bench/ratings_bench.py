@@ -62,7 +62,7 @@ def current_rss_mb() -> float:
 
 
 def run_ours(path: str, rounds: int) -> dict:
-    from ratings.battles import Battles, PairCounts, aggregate
+    from ratings.battle_arrays import Battles, PairCounts, aggregate
     from ratings.bradley_terry import fit_bradley_terry, to_rating_scale
     from ratings.intervals import bootstrap_thetas, normal_intervals, quantile_intervals, sandwich_covariance
 

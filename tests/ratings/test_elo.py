@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ratings.battles import Outcome
+from ratings.battle_arrays import Outcome
 from ratings.elo import online_elo
 
 
