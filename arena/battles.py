@@ -8,12 +8,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from arena import events
-from arena.battle_features import battle_features, insert_vote, typed_columns
 from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from arena.identity import find_identity_leak
 from arena.presentation import all_shown
 from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 from arena.sampling import choose_active_pair, choose_pair
+from arena.votes import insert_vote, typed_columns
+from ratings.features import battle_features
 
 _rng = random.SystemRandom()
 

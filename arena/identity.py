@@ -8,6 +8,9 @@ cleaning of identity-revealing battles.
 import re
 from collections.abc import Iterable
 
+from arena.models import ModelEndpoint
+from ratings.features import answer_style
+
 MIN_WORD_LENGTH = 3
 
 
@@ -28,3 +31,11 @@ def find_identity_leak(texts: Iterable[str], endpoints) -> str | None:
         if match:
             return match.group(0)
     return None
+
+
+def finished_answer_facts(text: str) -> dict:
+    """What a vote needs to know about an answer, worked out once by the worker that finishes it
+    (stored on the message) rather than by every vote: the model or maker it names, with the
+    endpoints' words as they are when it finishes, and its style counts."""
+    leak = find_identity_leak([text], ModelEndpoint.objects.all())
+    return {"identity_leak": (leak or "")[:100], "style_counts": answer_style(text)}

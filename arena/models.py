@@ -169,7 +169,7 @@ class Message(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # Facts a vote needs about a finished answer, written by the worker with the answer itself so
-    # that voting only reads them (arena.battle_features.finished_answer_facts). Null until the
+    # that voting only reads them (arena.identity.finished_answer_facts). Null until the
     # answer is done, and on answers stored before these columns: a vote then works them out.
     identity_leak = models.CharField(max_length=100, null=True, blank=True,
                                      help_text="The model or maker this answer names; empty when none.")

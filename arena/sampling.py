@@ -41,7 +41,7 @@ def choose_active_pair(candidates: Sequence[T], ids: Sequence[int], staff_weight
     most, mixed with the staff's sampling weights, and models with few votes get a guaranteed share."""
     import numpy as np
 
-    from ratings.sampling import draw_pair, mix_weights
+    from ratings.pair_sampling import draw_pair, mix_weights
 
     position = {e: i for i, e in enumerate(state.get("endpoint_ids", []))}
     weights = np.asarray(state.get("weights", []), dtype=float)

@@ -4,7 +4,7 @@
 
 Synthetic models of known strength (ratings.synthetic, 15% ties). Votes arrive in batches of
 --batch; before each batch the sampler recomputes its pair weights from the counts so far
-(ratings.sampling: the Chatbot Arena paper's rule, with each pair's outcome variance estimated
+(ratings.pair_sampling: the Chatbot Arena paper's rule, with each pair's outcome variance estimated
 from its own battles). After each batch the Bradley-Terry fit and sandwich intervals are
 recomputed; a run stops when the widest interval on the board (rating points) is at most
 --target. Two situations:
@@ -24,10 +24,10 @@ from scipy.special import expit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ratings.battles import PairCounts  # noqa: E402
+from ratings.battle_arrays import PairCounts  # noqa: E402
 from ratings.bradley_terry import fit_bradley_terry, rating_units  # noqa: E402
 from ratings.intervals import sandwich_covariance  # noqa: E402
-from ratings.sampling import active_pair_weights, mix_weights, pair_score_variance  # noqa: E402
+from ratings.pair_sampling import active_pair_weights, mix_weights, pair_score_variance  # noqa: E402
 from ratings.synthetic import true_strengths  # noqa: E402
 
 TIE_RATE, BOTH_BAD_SHARE = 0.15, 0.35

@@ -57,10 +57,9 @@ def timed(label: str, fn, *args, **kwargs):
 
 
 def run_arena_rank(df: pd.DataFrame, rounds: int) -> dict:
-    import jax
-
-    from arena_rank.models.bradley_terry import BradleyTerry
-    from arena_rank.utils.data_utils import PairDataset
+    import jax  # noqa: PLC0415 (jax and arena-rank: heavy, optional, loaded only for the runs that need them)
+    from arena_rank.models.bradley_terry import BradleyTerry  # noqa: PLC0415 (jax and arena-rank: heavy, optional, loaded only for the runs that need them)
+    from arena_rank.utils.data_utils import PairDataset  # noqa: PLC0415 (jax and arena-rank: heavy, optional, loaded only for the runs that need them)
 
     def block(model):
         jax.block_until_ready(model.params["ratings"])
@@ -97,7 +96,7 @@ def run_arena_rank(df: pd.DataFrame, rounds: int) -> dict:
 def fastchat_compute_mle_elo(df: pd.DataFrame, scale: float = 400, base: float = 10, init_rating: float = 1000):
     """FastChat's `compute_mle_elo` (Chatbot Arena notebook, 2023): one logistic-regression row per
     battle, every battle duplicated so that a tie becomes one win for each side."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 (scikit-learn: optional, only for FastChat's fit)
 
     models = pd.concat([df["model_a"], df["model_b"]]).unique()
     models = pd.Series(np.arange(len(models)), index=models)

@@ -10,7 +10,7 @@ virtual environment and this script runs there, not in the project's:
 The battles come from a seeded generator with known strengths, style counts that move the
 outcome, and ties of both kinds. They are stored compactly as integer rows
 [a, b, outcome, tokens_a, tokens_b, headers_a, headers_b, lists_a, lists_b, bold_a, bold_b]
-with outcome 0 = model a, 1 = model b, 2 = tie, 3 = both bad (ratings.battles.Outcome).
+with outcome 0 = model a, 1 = model b, 2 = tie, 3 = both bad (ratings.battle_arrays.Outcome).
 """
 
 from __future__ import annotations
@@ -81,9 +81,9 @@ def tolist(x) -> list[float]:
 
 
 def run_scenario(seed: int, n_models: int, n_battles: int, *, style: bool, bootstrap_rounds: int) -> dict:
-    from arena_rank.models.bradley_terry import BradleyTerry
-    from arena_rank.models.contextual_bradley_terry import ContextualBradleyTerry
-    from arena_rank.utils.data_utils import ContextualPairDataset, PairDataset
+    from arena_rank.models.bradley_terry import BradleyTerry  # noqa: PLC0415 (jax and arena-rank: heavy, optional, loaded only for the runs that need them)
+    from arena_rank.models.contextual_bradley_terry import ContextualBradleyTerry  # noqa: PLC0415 (jax and arena-rank: heavy, optional, loaded only for the runs that need them)
+    from arena_rank.utils.data_utils import ContextualPairDataset, PairDataset  # noqa: PLC0415 (jax and arena-rank: heavy, optional, loaded only for the runs that need them)
 
     rows, theta = synthetic_battles(seed, n_models, n_battles, style_effect=0.8 if style else 0.0)
     names = [f"model-{i:02d}" for i in range(n_models)]

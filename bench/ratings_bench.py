@@ -35,6 +35,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from ratings.battle_arrays import Battles, PairCounts, aggregate  # noqa: E402
+from ratings.bradley_terry import fit_bradley_terry, to_rating_scale  # noqa: E402
+from ratings.intervals import bootstrap_thetas, normal_intervals, quantile_intervals, sandwich_covariance  # noqa: E402
+from ratings.synthetic import simulate_battles, simulate_pair_counts, true_strengths  # noqa: E402
+
 WORKER = ROOT / "bench" / "arena_rank_worker.py"
 N_MODELS = 50
 
@@ -62,10 +68,6 @@ def current_rss_mb() -> float:
 
 
 def run_ours(path: str, rounds: int) -> dict:
-    from ratings.battles import Battles, PairCounts, aggregate
-    from ratings.bradley_terry import fit_bradley_terry, to_rating_scale
-    from ratings.intervals import bootstrap_thetas, normal_intervals, quantile_intervals, sandwich_covariance
-
     def timed(label, fn, *args, **kwargs):
         t0 = time.perf_counter()
         result = fn(*args, **kwargs)
@@ -106,8 +108,6 @@ def run_ours(path: str, rounds: int) -> dict:
 
 
 def make_data(size: int, seed: int, as_rows: bool, directory: Path) -> Path:
-    from ratings.synthetic import simulate_battles, simulate_pair_counts, true_strengths
-
     theta = true_strengths(N_MODELS, seed=seed)
     path = directory / f"battles-{size}.npz"
     if as_rows:

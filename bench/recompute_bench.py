@@ -21,7 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import django  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
 from arena.localservices import LocalPostgres, free_port, log  # noqa: E402
+from ratings.leaderboard import leaderboard_table  # noqa: E402
 
 STATE = Path(tempfile.mkdtemp(prefix="arena-recompute-"))
 STATE.chmod(0o755)
@@ -80,17 +85,12 @@ def main() -> None:
     pg = LocalPostgres(STATE / "pg", PORT, STATE / "postgres.log")
     pg.start()
     try:
-        import django
-        from django.core.management import call_command
-
         django.setup()
         call_command("migrate", verbosity=0)
-        from django.db import connection
-
-        from arena.models import Backend, ModelEndpoint, Vote
-        from ratings import snapshots
-        from ratings.models import LeaderboardSnapshot, VoteChunk
-        from ratings.queries import category_pair_counts, counted_votes, dedup_cap, pair_counts, vote_arrays
+        from arena.models import Backend, ModelEndpoint, Vote  # noqa: PLC0415 (Django app loading: models import after django.setup())
+        from ratings import snapshots  # noqa: PLC0415 (Django app loading: models import after django.setup())
+        from ratings.models import LeaderboardSnapshot, VoteChunk  # noqa: PLC0415 (Django app loading: models import after django.setup())
+        from ratings.queries import category_pair_counts, counted_votes, dedup_cap, pair_counts, vote_arrays  # noqa: PLC0415 (Django app loading: models import after django.setup())
 
         endpoints = [ModelEndpoint.objects.create(name=f"model-{i:02d}", backend=Backend.OPENAI, queue="q",
                                                   params={}) for i in range(50)]
@@ -106,11 +106,11 @@ def main() -> None:
             parts: list = []
             log(f"timing the recompute of {size:,} votes")
             counts = timed("GROUP BY pair counts (overall only)", lambda: pair_counts(ids), parts)
-            timed("fit + sandwich CI (overall)", lambda: snapshots.table_from_counts(names, counts), parts)
+            timed("fit + sandwich CI (overall)", lambda: leaderboard_table(names, counts), parts)
             timed("dedup histogram (votes per prompt)", lambda: dedup_cap(counted_votes()), parts)
             by_category = timed("pair counts of all 8 categories (one scan)", lambda: category_pair_counts(ids), parts)
             timed("fits + sandwich CIs of all 8 categories",
-                  lambda: [snapshots.table_from_counts(names, c) for c in by_category.values()], parts)
+                  lambda: [leaderboard_table(names, c) for c in by_category.values()], parts)
             VoteChunk.objects.all().delete()
             timed("every vote as arrays, none packed (binary COPY)", lambda: vote_arrays(ids, style=True), parts)
             LeaderboardSnapshot.objects.all().delete()

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
-if TYPE_CHECKING:  # battles -> style -> bradley_terry: a runtime import would be circular
-    from ratings.battles import PairCounts
+from ratings.battle_arrays import PairCounts
 
 SCALE = 400.0
 BASE = 10.0
@@ -190,11 +188,6 @@ def laplacian(pairs: np.ndarray, weights: np.ndarray, n_models: int) -> np.ndarr
     """Dense K x K weighted graph Laplacian of the pairs."""
     mapping = _laplacian_map(np.asarray(pairs, dtype=np.int64), n_models)
     return (mapping.T @ np.asarray(weights, dtype=np.float64)).reshape(n_models, n_models)
-
-
-def win_probability(theta_a: np.ndarray, theta_b: np.ndarray) -> np.ndarray:
-    """P(a beats b) for natural-unit strengths."""
-    return expit(np.asarray(theta_a) - np.asarray(theta_b))
 
 
 def anchor_ratings(ratings: np.ndarray, index: int, value: float) -> np.ndarray:

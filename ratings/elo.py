@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ratings.battles import OUTCOME_SCORE
+from ratings.battle_arrays import OUTCOME_SCORE
 
 
 def online_elo(

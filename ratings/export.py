@@ -3,8 +3,7 @@
 from collections.abc import Iterator
 
 from arena.models import Mode, Vote
-
-WINNER = {"a": "model_a", "b": "model_b", "tie": "tie", "bothbad": "tie (bothbad)"}
+from ratings.battle_arrays import CHOICE_CODE, WINNER_NAMES
 
 
 def arena_battle_records(*, include_excluded: bool = False) -> Iterator[dict]:
@@ -21,7 +20,7 @@ def arena_battle_records(*, include_excluded: bool = False) -> Iterator[dict]:
                                                 {"role": "assistant", "content": message.text}]
         record = {
             "question_id": str(battle.uuid), "model_a": battle.endpoint_a.public_name,
-            "model_b": battle.endpoint_b.public_name, "winner": WINNER[vote.choice],
+            "model_b": battle.endpoint_b.public_name, "winner": WINNER_NAMES[CHOICE_CODE[vote.choice]],
             "conversation_a": conversations["a"], "conversation_b": conversations["b"],
             "turn": len(conversations["a"]) // 2, "anony": battle.mode == Mode.ANONYMOUS,
             "language": vote.features.get("language", "unknown"), "tstamp": vote.created_at.timestamp(),

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.special import expit
 from scipy.stats import norm
 
-from ratings.battles import Outcome, PairCounts
+from ratings.battle_arrays import Outcome, PairCounts
 from ratings.bradley_terry import fit_bradley_terry_batch, laplacian
 
 

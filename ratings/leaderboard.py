@@ -1,16 +1,20 @@
-"""The leaderboard: Bradley-Terry ratings with intervals, UB ranks, vote counts and online Elo.
+"""The leaderboard: Bradley-Terry ratings with intervals, UB ranks, vote counts and the matrices,
+plus online Elo and style control over battles one by one.
 
-Free of Django on purpose: the ORM side aggregates votes into a `Battles` and calls
-`compute_leaderboard`; the result is plain JSON-ready data.
+Free of Django on purpose. `leaderboard_table` builds the table from pair counts: the recompute
+(ratings/snapshots.py) and the prompt leaderboard hand it counts that PostgreSQL grouped, and
+`compute_leaderboard` (`manage.py leaderboard`, over a battles file) the counts of its battles. The
+result is plain JSON-ready data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ratings.battles import OUTCOME_SCORE, Battles, aggregate
+from ratings.battle_arrays import OUTCOME_SCORE, Battles, PairCounts, aggregate
 from ratings.bradley_terry import anchor_ratings, fit_bradley_terry, to_rating_scale
 from ratings.elo import online_elo
 from ratings.intervals import (
@@ -21,6 +25,7 @@ from ratings.intervals import (
     rank_upper_bound,
     sandwich_covariance,
 )
+from ratings.matrices import average_win_rate, battle_count_matrix, predicted_win_rate_matrix, win_fraction_matrix
 from ratings.style import (
     fit_style_bradley_terry,
     pair_frequency_weights,
@@ -28,6 +33,59 @@ from ratings.style import (
     style_features,
     style_sandwich_covariance,
 )
+
+
+def leaderboard_table(
+    names: Sequence[str],
+    counts: PairCounts,
+    *,
+    bootstrap_rounds: int = 0,
+    seed: int = 0,
+    anchor: tuple[str, float] | None = None,
+    significance: float = 0.05,
+) -> dict[str, Any]:
+    """Ratings, intervals, UB ranks and the matrices for the models of `names` that have votes.
+
+    `rows`: one per model, best rating first, with model, rating (BT MLE on the 400/base-10 scale,
+    mean 1000 unless anchored), ci_lower, ci_upper (sandwich when `bootstrap_rounds` is 0, else
+    bootstrap percentiles), ci_method, votes (the counts' total per model, truncated to an integer)
+    and rank_ub. `models`, `battle_counts`, `win_fraction`, `predicted_win_rate` and
+    `average_win_rate` are in the rows' order. `anchor=("model", 1114.0)` pins that model's
+    rating, as FastChat does; its own interval then has zero width. Fewer than two models with
+    votes: no rows.
+    """
+    votes = np.zeros(counts.n_models)
+    np.add.at(votes, counts.pairs[:, 0], counts.n)
+    np.add.at(votes, counts.pairs[:, 1], counts.n)
+    used = np.flatnonzero(votes)
+    if len(used) < 2:
+        return {"rows": [], "models": []}
+    remap = np.full(counts.n_models, -1)
+    remap[used] = np.arange(len(used))
+    counts = PairCounts(len(used), remap[counts.pairs], counts.counts)
+    names, votes = [names[i] for i in used], votes[used]
+    anchor_index = None if anchor is None else _model_index(names, anchor[0])
+    theta = fit_bradley_terry(counts)
+    if bootstrap_rounds:
+        samples = bootstrap_thetas(counts, theta, rounds=bootstrap_rounds, seed=seed)
+        rating, lower, upper = _bootstrap_scale(theta, samples, anchor_index, anchor, significance)
+    else:
+        cov = sandwich_covariance(counts, theta)
+        rating, lower, upper = _sandwich_scale(theta, cov, anchor_index, anchor, significance)
+    ranks = rank_upper_bound(lower, upper)
+    order = np.argsort(-rating, kind="stable")
+    predicted = predicted_win_rate_matrix(rating[order])
+    win = win_fraction_matrix(counts)[np.ix_(order, order)]
+    return {
+        "rows": [{"model": names[i], "rating": float(rating[i]), "ci_lower": float(lower[i]),
+                  "ci_upper": float(upper[i]), "ci_method": "bootstrap" if bootstrap_rounds else "sandwich",
+                  "votes": int(votes[i]), "rank_ub": int(ranks[i])} for i in order],
+        "models": [names[i] for i in order],
+        "battle_counts": battle_count_matrix(counts)[np.ix_(order, order)].astype(int).tolist(),
+        "win_fraction": _json_matrix(win),
+        "predicted_win_rate": _json_matrix(predicted),
+        "average_win_rate": _json_matrix(average_win_rate(predicted)),
+    }
 
 
 def compute_leaderboard(
@@ -39,58 +97,44 @@ def compute_leaderboard(
     seed: int = 0,
     significance: float = 0.05,
 ) -> list[dict[str, Any]]:
-    """One row per model that has votes, best rating first.
-
-    Keys: model, rating (BT MLE on the 400/base-10 scale, mean 1000 unless anchored), ci_lower,
-    ci_upper (sandwich when `bootstrap_rounds` is 0, else bootstrap percentiles), ci_method,
-    votes, rank_ub, elo (online Elo in vote order: by `tstamp` when the battles have it).
-    With `style_control`: style_rating, style_ci_lower, style_ci_upper, style_rank_ub (needs the
-    `style_a`/`style_b` fields). `anchor=("model", 1114.0)` pins that model's rating, as FastChat
-    does; its own interval then has zero width.
+    """The rows of `leaderboard_table` for these battles, each with elo (online Elo in vote order:
+    by `tstamp` when the battles have it) and, with `style_control`, style_rating,
+    style_ci_lower, style_ci_upper, style_rank_ub (needs the `style_a`/`style_b` fields).
     """
     battles = _without_idle_models(battles)
     if len(battles) == 0:
         return []
-    anchor_index = None if anchor is None else battles.model_index(anchor[0])
-    counts = aggregate(battles)
-    theta = fit_bradley_terry(counts)
-    if bootstrap_rounds:
-        samples = bootstrap_thetas(counts, theta, rounds=bootstrap_rounds, seed=seed)
-        rating, lower, upper = _bootstrap_scale(theta, samples, anchor_index, anchor, significance)
-    else:
-        cov = sandwich_covariance(counts, theta)
-        rating, lower, upper = _sandwich_scale(theta, cov, anchor_index, anchor, significance)
-
+    rows = leaderboard_table(battles.models, aggregate(battles), bootstrap_rounds=bootstrap_rounds, seed=seed,
+                             anchor=anchor, significance=significance)["rows"]
+    index = {name: i for i, name in enumerate(battles.models)}
     order = np.argsort(battles.fields["tstamp"], kind="stable") if "tstamp" in battles.fields else slice(None)
     elo = online_elo(battles.model_a[order], battles.model_b[order], battles.outcome[order], battles.n_models)
-    rows = [
-        {
-            "model": name,
-            "rating": float(rating[i]),
-            "ci_lower": float(lower[i]),
-            "ci_upper": float(upper[i]),
-            "ci_method": "bootstrap" if bootstrap_rounds else "sandwich",
-            "votes": int(votes),
-            "rank_ub": int(rank),
-            "elo": float(elo[i]),
-        }
-        for i, (name, votes, rank) in enumerate(
-            zip(battles.models, battles.votes_per_model(), rank_upper_bound(lower, upper))
-        )
-    ]
-
+    for row in rows:
+        row["elo"] = float(elo[index[row["model"]]])
     if style_control:
+        anchor_index = None if anchor is None else battles.model_index(anchor[0])
         style_rating, style_lower, style_upper = _style_ratings(
             battles, bootstrap_rounds=bootstrap_rounds, seed=seed, significance=significance,
             anchor_index=anchor_index, anchor=anchor,
         )
-        for row, r, lo, hi, rank in zip(
-            rows, style_rating, style_lower, style_upper, rank_upper_bound(style_lower, style_upper)
-        ):
-            row.update(
-                style_rating=float(r), style_ci_lower=float(lo), style_ci_upper=float(hi), style_rank_ub=int(rank)
-            )
-    return sorted(rows, key=lambda row: -row["rating"])
+        style_rank = rank_upper_bound(style_lower, style_upper)
+        for row in rows:
+            i = index[row["model"]]
+            row.update(style_rating=float(style_rating[i]), style_ci_lower=float(style_lower[i]),
+                       style_ci_upper=float(style_upper[i]), style_rank_ub=int(style_rank[i]))
+    return rows
+
+
+def _model_index(names: list[str], name: str) -> int:
+    try:
+        return names.index(name)
+    except ValueError:
+        raise KeyError(f"model {name!r} has no battles") from None
+
+
+def _json_matrix(values: np.ndarray) -> list:
+    """Rounded, with the undefined cells (a model against itself) as null: JSON has no NaN."""
+    return np.where(np.isnan(values), None, np.round(values, 4)).tolist()
 
 
 def _without_idle_models(battles: Battles) -> Battles:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ratings.battles import Outcome, PairCounts
+from ratings.battle_arrays import Outcome, PairCounts
 from ratings.bradley_terry import BASE, SCALE
 
 

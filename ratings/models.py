@@ -16,7 +16,7 @@ class LeaderboardSnapshot(models.Model):
 
 
 class FlaggedClient(models.Model):
-    """A client whose votes are improbable given the ratings (ratings/anomaly.py). Their votes stay
+    """A client whose votes are improbable given the ratings (ratings/vote_surprise.py). Their votes stay
     in the data but stop counting, until staff clear the flag."""
 
     client_id = models.CharField(max_length=64, unique=True)

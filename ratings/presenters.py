@@ -3,12 +3,10 @@
 import csv
 import io
 
+from ratings.categories import ARENA_CATEGORIES
 from ratings.snapshots import latest
 
-CATEGORY_LABELS = {
-    "overall": "Overall", "multi_turn": "Multi-turn", "long_prompt": "Long prompts", "code": "Code",
-    "math": "Math", "english": "English", "non_english": "Non-English", "deduplicated": "Deduplicated prompts",
-}
+CATEGORY_LABELS = {name: category.label for name, category in ARENA_CATEGORIES.items()}
 CSV_COLUMNS = ["rank_ub", "model", "rating", "ci_lower", "ci_upper", "votes", "organisation", "license",
                "elo", "style_rating", "style_rank_ub", "tokens_per_answer", "seconds_per_answer"]
 

@@ -13,9 +13,10 @@ import numpy as np
 
 from arena.models import ModelEndpoint
 from arena.redis_client import get_redis
-from ratings.battles import pair_counts_from_arrays
+from ratings.battle_arrays import CHOICE_CODE, pair_counts_from_arrays
+from ratings.leaderboard import leaderboard_table
 from ratings.models import PromptEmbedding
-from ratings.queries import CHOICE_CODE, counted_votes
+from ratings.queries import counted_votes
 
 TEMPERATURE = 0.1
 RESULT_TTL = 300
@@ -42,8 +43,6 @@ def embed_missing_prompts(encoder, *, batch: int = 256) -> int:
 
 
 def leaderboard_for_prompt(prompt: str, encoder) -> dict:
-    from ratings.snapshots import table_from_counts
-
     embed_missing_prompts(encoder)
     endpoints = list(ModelEndpoint.objects.order_by("id"))
     ids, names = [e.id for e in endpoints], [e.public_name for e in endpoints]
@@ -59,7 +58,7 @@ def leaderboard_for_prompt(prompt: str, encoder) -> dict:
     pairs = np.array([(index[a], index[b]) for _, a, b, _ in rows])
     counts = np.zeros((len(rows), 4))
     counts[np.arange(len(rows)), [CHOICE_CODE[c] for *_, c in rows]] = weights
-    table = table_from_counts(names, pair_counts_from_arrays(len(ids), pairs, counts))
+    table = leaderboard_table(names, pair_counts_from_arrays(len(ids), pairs, counts))
     for row in table["rows"]:
         row["weighted_votes"] = round(float(row.pop("votes")), 2)
     effective = float(weights.sum() ** 2 / (weights ** 2).sum())

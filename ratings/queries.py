@@ -6,37 +6,25 @@ style control) reads them as numpy arrays through a binary COPY.
 """
 
 import numpy as np
-from django.db.models import Count, Q
+from django.db.models import Avg, Count, IntegerField, Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 
-from arena.models import ModelEndpoint, Vote
-from ratings.battles import Outcome, PairCounts, pair_counts_from_arrays
+from arena.models import Message, Status, Vote
+from ratings import vote_chunks
+from ratings.battle_arrays import CHOICE_CODE, PairCounts, pair_counts_from_arrays
+from ratings.categories import ARENA_CATEGORIES, DEDUPLICATED
+from ratings.models import FlaggedClient
 
-CHOICE_CODE = {"a": Outcome.A, "b": Outcome.B, "tie": Outcome.TIE, "bothbad": Outcome.BOTH_BAD}
-WINNER = {"a": "model_a", "b": "model_b", "tie": "tie", "bothbad": "tie (bothbad)"}
-
-
-DEDUPLICATED = Q(pk__isnull=False)  # a marker: replaced by dedup_condition(), not a filter itself
-LONG_PROMPT_TOKENS = 500
 DEDUP_PERCENTILE = 99.99
 
-# How each category is decided (see docs/ratings.md); the facts were computed when the vote was
-# cast and stored in typed columns of the vote (arena.battle_features.rating_columns).
-CATEGORY_FILTERS: dict[str, Q | None] = {
-    "overall": None,
-    "multi_turn": Q(turns__gt=1),
-    "long_prompt": Q(prompt_tokens__gte=LONG_PROMPT_TOKENS),
-    "code": Q(is_code=True),
-    "math": Q(is_math=True),
-    "english": Q(language="English"),
-    "non_english": ~Q(language__in=["English", "unknown", ""]),
-    "deduplicated": DEDUPLICATED,
-}
+# How each category is decided (see ratings/categories.py and docs/ratings.md); the facts were
+# computed when the vote was cast and stored in typed columns of the vote (arena.votes.rating_columns).
+CATEGORY_FILTERS: dict[str, Q | None] = {name: category.condition for name, category in ARENA_CATEGORIES.items()}
 
 
 def counted_votes():
     """Votes that enter the ratings: counted when cast, and not from a client flagged as anomalous."""
-    from ratings.models import FlaggedClient
-
     flagged = FlaggedClient.objects.filter(cleared=False).values("client_id")
     return Vote.objects.filter(counts=True).exclude(client_id__in=flagged)
 
@@ -62,10 +50,6 @@ def dedup_cap(votes, *, percentile: float = DEDUP_PERCENTILE) -> int:
 def dedup_condition(votes) -> Q:
     """LMArena's de-duplication: no prompt counts more often than the cap; the earliest votes stay."""
     return Q(prompt_nth__lte=dedup_cap(votes))
-
-
-def public_names() -> dict[int, str]:
-    return {e.id: e.public_name for e in ModelEndpoint.objects.all()}
 
 
 def pair_counts(endpoint_ids: list[int], condition: Q | None = None) -> PairCounts:
@@ -94,8 +78,6 @@ def _pair_counts_from_rows(endpoint_ids: list[int], rows: list[tuple], columns: 
 
 
 def exclusion_counts() -> dict[str, int]:
-    from ratings.models import FlaggedClient
-
     rows = Vote.objects.filter(counts=False).values_list("excluded_reason").annotate(n=Count("id")).order_by()
     excluded = {reason or "excluded": n for reason, n in rows}
     flagged = Vote.objects.filter(counts=True, client_id__in=FlaggedClient.objects.filter(cleared=False)
@@ -107,12 +89,6 @@ def exclusion_counts() -> dict[str, int]:
 
 def compute_per_answer() -> dict[int, dict]:
     """Mean generated tokens (all candidates, for search models) and wall time per finished answer."""
-    from django.db.models import Avg, IntegerField
-    from django.db.models.fields.json import KT
-    from django.db.models.functions import Cast, Coalesce
-
-    from arena.models import Message, Status
-
     generated = Coalesce(Cast(KT("compute__generated_tokens"), IntegerField()), "tokens", output_field=IntegerField())
     totals: dict[int, list] = {}
     for side in ("a", "b"):
@@ -144,9 +120,6 @@ def vote_arrays(endpoint_ids: list[int], *, after_id: int = 0, style: bool = Fal
     `b` (into endpoint_ids), `outcome` codes and, with `style`, the (N, 4) relative style
     differences `style`. The packed chunks (ratings/vote_chunks.py) are read as a few blobs, the
     votes after them with a binary COPY; votes of flagged clients are left out of both."""
-    from ratings import vote_chunks
-    from ratings.models import FlaggedClient
-
     packed, covered = vote_chunks.read(after_id)
     parts = [packed] if len(packed) else []
     flagged = np.fromiter(FlaggedClient.objects.filter(cleared=False).annotate(

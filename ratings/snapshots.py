@@ -15,20 +15,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from arena.models import ModelEndpoint
-from ratings.battles import OUTCOME_SCORE, PairCounts, pair_counts_from_arrays
-from ratings.bradley_terry import fit_bradley_terry, to_rating_scale
-from ratings.elo import online_elo
-from ratings.intervals import (bootstrap_thetas, normal_intervals, quantile_intervals, rank_upper_bound,
-                               sandwich_covariance)
-from ratings.leaderboard import style_controlled_ratings
-from ratings.matrices import average_win_rate, battle_count_matrix, predicted_win_rate_matrix, win_fraction_matrix
 from ratings import vote_chunks
+from ratings.battle_arrays import OUTCOME_SCORE, PairCounts, pair_counts_from_arrays
+from ratings.bradley_terry import fit_bradley_terry
+from ratings.elo import online_elo
+from ratings.intervals import rank_upper_bound
+from ratings.leaderboard import leaderboard_table, style_controlled_ratings
 from ratings.models import LeaderboardSnapshot
-from ratings.sampling import active_pair_weights, pair_score_variance
+from ratings.pair_sampling import active_pair_weights, pair_score_variance
 from ratings.queries import (CATEGORY_FILTERS, category_pair_counts, compute_per_answer, exclusion_counts,
                              vote_arrays)
 
@@ -37,53 +35,14 @@ MIN_VOTES_FOR_STYLE = 30
 KEEP_SNAPSHOTS = 5
 
 
-def table_from_counts(names: list[str], counts: PairCounts, *, bootstrap_rounds: int = 0, seed: int = 0) -> dict:
-    """Ratings, 95% intervals, UB ranks and the matrices for the models that have votes."""
-    votes = np.zeros(counts.n_models)
-    np.add.at(votes, counts.pairs[:, 0], counts.n)
-    np.add.at(votes, counts.pairs[:, 1], counts.n)
-    used = np.flatnonzero(votes)
-    if len(used) < 2:
-        return {"rows": [], "models": []}
-    remap = np.full(counts.n_models, -1)
-    remap[used] = np.arange(len(used))
-    counts = PairCounts(len(used), remap[counts.pairs], counts.counts)
-    names, votes = [names[i] for i in used], votes[used]
-    theta = fit_bradley_terry(counts)
-    if bootstrap_rounds:
-        lower, upper = quantile_intervals(bootstrap_thetas(counts, theta, rounds=bootstrap_rounds, seed=seed))
-    else:
-        lower, upper = normal_intervals(theta, np.diag(sandwich_covariance(counts, theta)))
-    rating, lower, upper = (to_rating_scale(x) for x in (theta, lower, upper))
-    ranks = rank_upper_bound(lower, upper)
-    order = np.argsort(-rating, kind="stable")
-    predicted = predicted_win_rate_matrix(rating[order])
-    win = win_fraction_matrix(counts)[np.ix_(order, order)]
-    return {
-        "rows": [{"model": names[i], "rating": float(rating[i]), "ci_lower": float(lower[i]),
-                  "ci_upper": float(upper[i]), "votes": int(votes[i]), "rank_ub": int(ranks[i]),
-                  "ci_method": "bootstrap" if bootstrap_rounds else "sandwich"} for i in order],
-        "models": [names[i] for i in order],
-        "battle_counts": battle_count_matrix(counts)[np.ix_(order, order)].astype(int).tolist(),
-        "win_fraction": _json_matrix(win),
-        "predicted_win_rate": _json_matrix(predicted),
-        "average_win_rate": _json_matrix(average_win_rate(predicted)),
-    }
-
-
 def sampling_state(ids: list[int], counts: PairCounts) -> dict:
     """What active pair sampling needs, precomputed: the paper's weight per pair and the votes per
-    model (see ratings/sampling.py); the arena reads it when it starts a battle."""
+    model (see ratings/pair_sampling.py); the arena reads it when it starts a battle."""
     n = np.zeros((len(ids), len(ids)))
     n[counts.pairs[:, 0], counts.pairs[:, 1]] = counts.n
     n += n.T
     weights = active_pair_weights(n, pair_score_variance(counts))
     return {"endpoint_ids": ids, "weights": np.round(weights, 8).tolist(), "votes": n.sum(axis=1).astype(int).tolist()}
-
-
-def _json_matrix(values: np.ndarray) -> list:
-    """Rounded, with the undefined cells (a model against itself) as null: JSON has no NaN."""
-    return np.where(np.isnan(values), None, np.round(values, 4)).tolist()
 
 
 def per_vote_parts(ids: list[int], names: list[str], previous: dict | None) -> dict:
@@ -149,8 +108,6 @@ def _style_rows(names: list[str], votes: dict[str, np.ndarray], start: np.ndarra
 
 def _in_own_connection(function, *args):
     """Run a query in a worker thread: Django gives the thread its own connection; close it after."""
-    from django.db import connection
-
     try:
         return function(*args)
     finally:
@@ -176,7 +133,7 @@ def recompute() -> list[LeaderboardSnapshot]:
     snapshots = []
     compute: dict = {}
     for category, counts in by_category.items():
-        table = table_from_counts(names, counts, bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP)
+        table = leaderboard_table(names, counts, bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP)
         if category == "overall":
             table["sampling"] = sampling_state(ids, counts)
         if category == "overall" and table["rows"]:

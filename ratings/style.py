@@ -17,55 +17,18 @@ example) uses (a + b) with 0/0 read as 0, which is what `style_features` does.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
 
 from ratings.bradley_terry import FTOL, centring_by_part
-
-STYLE_ELEMENTS = ("tokens", "headers", "lists", "bold")
-
-_CODE_BLOCK = re.compile(r"```[^`]*```")
-_HEADER = re.compile(r"^#{1,6}\s", re.MULTILINE)
-_ORDERED_ITEM = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
-_UNORDERED_ITEM = re.compile(r"^\s*[-*+]\s", re.MULTILINE)
-_BOLD_STARS = re.compile(r"\*\*[^*\n]+\*\*")
-_BOLD_UNDERSCORES = re.compile(r"__[^_\n]+__")
-# Latin and Cyrillic words (letters with their diacritics), digit groups of up to three, and
-# any other visible character on its own (punctuation, each CJK character).
-_TOKEN = re.compile(r"[A-Za-z\u00c0-\u024f\u0400-\u04ff]+|\d{1,3}|[^\sA-Za-z\u00c0-\u024f\u0400-\u04ff\d]")
-
-
-def count_markdown_elements(text: str) -> dict[str, int]:
-    """Headers, list items and bold spans in a markdown answer, counted as LMArena does.
-
-    Fenced code blocks are removed first. A header is a line starting with 1-6 '#' and a space;
-    a list item a line starting with '-', '*', '+' or 'N.' and a space (indent allowed); a bold
-    span is **text** or __text__ within one line.
-    """
-    text = _CODE_BLOCK.sub("", text)
-    return {
-        "headers": len(_HEADER.findall(text)),
-        "lists": len(_ORDERED_ITEM.findall(text)) + len(_UNORDERED_ITEM.findall(text)),
-        "bold": len(_BOLD_STARS.findall(text)) + len(_BOLD_UNDERSCORES.findall(text)),
-    }
-
-
-def count_tokens(text: str) -> int:
-    """Approximate token count (no tokenizer dependency): words, digit groups of up to three and
-    other characters one each. LMArena counts tiktoken tokens; style features only use the ratio
-    between two answers, for which this is close enough."""
-    return len(_TOKEN.findall(text))
+from ratings.features import relative_difference
 
 
 def style_features(style_a: np.ndarray, style_b: np.ndarray, *, standardize: bool = True) -> np.ndarray:
     """Per-battle features (N, F) from the two answers' counts (N, F) each."""
-    style_a = np.asarray(style_a, dtype=np.float64)
-    style_b = np.asarray(style_b, dtype=np.float64)
-    total = style_a + style_b
-    features = (style_a - style_b) / np.where(total == 0, 1.0, total)
+    features = relative_difference(style_a, style_b)
     return standardize_features(features) if standardize else features
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from ratings.battles import Battles, PairCounts
+from ratings.battle_arrays import Battles, PairCounts
 
 
 def true_strengths(n_models: int, *, seed: int = 0, spread: float = 0.6) -> np.ndarray:

@@ -1,19 +1,20 @@
 from celery import shared_task
 
+from arena.redis_client import get_redis
+from ratings.anomalous_voters import detect_anomalous_voters as detect
+from ratings.prompt_leaderboard import leaderboard_for_prompt, publish_result
+from ratings.snapshots import recompute
+
 DEBOUNCE_SECONDS = 5
 
 
 @shared_task(ignore_result=True)
 def recompute_leaderboard() -> None:
-    from ratings.snapshots import recompute
-
     recompute()
 
 
 def schedule_recompute() -> None:
     """Recompute a few seconds after a counted vote; votes arriving meanwhile share that run."""
-    from arena.redis_client import get_redis
-
     try:
         if get_redis().set("arena:leaderboard:scheduled", "1", nx=True, ex=DEBOUNCE_SECONDS):
             recompute_leaderboard.apply_async(countdown=DEBOUNCE_SECONDS, queue="arena")
@@ -23,16 +24,13 @@ def schedule_recompute() -> None:
 
 @shared_task(ignore_result=True)
 def detect_anomalous_voters() -> None:
-    from ratings.anomalies import detect_anomalous_voters as detect
-
     if detect():
         schedule_recompute()
 
 
 @shared_task(ignore_result=True)
 def prompt_leaderboard(request_id: str, prompt: str) -> None:
-    from ratings.prompt_leaderboard import leaderboard_for_prompt, publish_result
-    from workers.search.embeddings import get_encoder
+    from workers.search.embeddings import get_encoder  # noqa: PLC0415 (the search package loads on a worker, not in the web process that enqueues this)
 
     try:
         result = leaderboard_for_prompt(prompt, get_encoder())

@@ -24,11 +24,12 @@ import logging
 import numpy as np
 import psycopg
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Func, IntegerField, Max, SmallIntegerField
+from django.db.models import BigIntegerField, Case, Func, IntegerField, Max, SmallIntegerField, Value, When
 from django.db.models.functions import Cast
 
-from arena.battle_features import STYLE_COLUMNS
 from arena.models import Vote
+from ratings.battle_arrays import CHOICE_CODE
+from ratings.features import STYLE_COLUMNS
 from ratings.models import VoteChunk
 from ratings.pgcopy import copy_arrays
 
@@ -51,10 +52,6 @@ class ClientHash(Func):
 
 
 def _outcome():
-    from django.db.models import Case, Value, When
-
-    from ratings.queries import CHOICE_CODE
-
     return Cast(Case(*(When(choice=choice, then=Value(int(code))) for choice, code in CHOICE_CODE.items())),
                 SmallIntegerField())
 

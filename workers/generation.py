@@ -10,7 +10,7 @@ import time
 from django.utils import timezone
 
 from arena import events
-from arena.battle_features import finished_answer_facts
+from arena.identity import finished_answer_facts
 from arena.models import Message, Status
 from workers.backends import BackendError, Delta, Usage, get_backend
 

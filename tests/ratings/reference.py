@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ratings.battles import Battles
+from ratings.battle_arrays import Battles
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "arena_rank_reference.json"
 

@@ -5,11 +5,11 @@ import json
 from django.core.management import call_command
 
 from arena.models import Vote
-from ratings.anomalies import detect_anomalous_voters
+from ratings.anomalous_voters import detect_anomalous_voters
 from ratings.models import FlaggedClient
 from ratings.presenters import leaderboard_json
 from ratings.snapshots import recompute
-from tests.ratings.test_leaderboard_flow import synthetic_records
+from tests.ratings.helpers import synthetic_records
 
 
 def test_a_contrarian_client_is_flagged_and_excluded(arena_db, tmp_path):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ratings.battles import Battles, Outcome, aggregate
+from ratings.battle_arrays import Battles, Outcome, aggregate
 from ratings.bradley_terry import (
     anchor_ratings,
     fit_bradley_terry,

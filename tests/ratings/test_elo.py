@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ratings.battles import Outcome
+from ratings.battle_arrays import Outcome
 from ratings.elo import online_elo
 
 
@@ -36,10 +36,6 @@ def test_it_depends_on_vote_order():
 
 
 def test_it_continues_from_earlier_ratings():
-    import numpy as np
-
-    from ratings.elo import online_elo
-
     a = np.array([0, 1, 2, 0, 1, 0]); b = np.array([1, 2, 0, 2, 0, 1]); outcome = np.array([0, 1, 2, 3, 0, 1])
     whole = online_elo(a, b, outcome, 3)
     first = online_elo(a[:4], b[:4], outcome[:4], 3)

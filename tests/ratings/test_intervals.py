@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ratings.battles import aggregate
+from ratings.battle_arrays import aggregate
 from ratings.bradley_terry import fit_bradley_terry, rating_units, to_rating_scale
 from ratings.intervals import (
     anchored_covariance,

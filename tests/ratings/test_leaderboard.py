@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from ratings.battles import Battles
+from ratings.battle_arrays import Battles
 from ratings.leaderboard import compute_leaderboard
 
 from tests.ratings.reference import scenario, scenario_battles

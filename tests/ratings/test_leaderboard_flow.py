@@ -2,37 +2,16 @@
 the same battles, recomputed in the background shortly after a vote, served as JSON, CSV and a page."""
 
 import json
-import random
 
 import pytest
 from django.core.management import call_command
 
-from ratings.battles import read_battles
 from ratings.leaderboard import compute_leaderboard
+from ratings.lmsys import read_battles
+from ratings.presenters import leaderboard_json
 from ratings.snapshots import recompute
 from tests.conftest import wait_until
-
-STRENGTH = {"m-strong": 1.0, "m-mid": 0.3, "m-weak": -0.6, "m-new": 0.0}
-
-
-def synthetic_records(n: int, seed: int = 3) -> list[dict]:
-    rng = random.Random(seed)
-    names = list(STRENGTH)
-    records = []
-    for i in range(n):
-        a, b = rng.sample(names, 2)
-        p = 1 / (1 + 10 ** (-(STRENGTH[a] - STRENGTH[b])))
-        u = rng.random()
-        winner = "tie" if u < 0.1 else "tie (bothbad)" if u < 0.15 else "model_a" if rng.random() < p else "model_b"
-        prompt = rng.choice(["What is 2+2?", "Write a python function to sort a list", "Bonjour, comment ça va ?",
-                             f"Tell me about topic {i % 7}"])
-        turns = 1 + (i % 5 == 0)
-        conv = lambda answer: [m for t in range(turns) for m in ({"role": "user", "content": prompt},
-                                                                  {"role": "assistant", "content": answer})]
-        records.append({"model_a": a, "model_b": b, "winner": winner, "anony": True, "tstamp": 1.7e9 + i,
-                        "conversation_a": conv("**Sure**\n- one\n- two " * rng.randint(1, 3)),
-                        "conversation_b": conv("# Answer\nplain words " * rng.randint(1, 3))})
-    return records
+from tests.ratings.helpers import synthetic_records
 
 
 @pytest.fixture
@@ -45,8 +24,6 @@ def battles_file(tmp_path):
 def test_database_aggregation_matches_the_pure_fit(arena_db, battles_file):
     call_command("import_battles", str(battles_file))
     recompute()
-    from ratings.presenters import leaderboard_json
-
     board = leaderboard_json()
     expected = {r["model"]: r for r in compute_leaderboard(read_battles(battles_file))}
     assert board["total_votes"] == 400

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ratings.battles import Battles, Outcome, aggregate
+from ratings.battle_arrays import Battles, Outcome, aggregate
 from ratings.matrices import average_win_rate, battle_count_matrix, predicted_win_rate_matrix, win_fraction_matrix
 
 NAN = np.nan

@@ -1,11 +1,9 @@
 import numpy as np
 import pytest
 
-from ratings.battles import OUTCOME_SCORE
+from ratings.battle_arrays import OUTCOME_SCORE
 from ratings.bradley_terry import rating_units, to_rating_scale
 from ratings.style import (
-    count_markdown_elements,
-    count_tokens,
     fit_style_bradley_terry,
     pair_frequency_weights,
     style_features,
@@ -13,39 +11,6 @@ from ratings.style import (
 )
 
 from tests.ratings.reference import in_reference_order, scenario, scenario_battles
-
-ANSWER = """# Plan
-
-Here is **the idea** and __another__ one.
-
-## Steps
-1. First step
-2. Second step
-- a bullet
-  * a nested bullet
-
-```python
-# not a header
-- not a list item
-**not bold**
-```
-#not a header (no space)
-"""
-
-
-def test_it_counts_markdown_elements_outside_code_blocks():
-    assert count_markdown_elements(ANSWER) == {"headers": 2, "lists": 4, "bold": 2}
-
-
-def test_it_counts_nothing_in_plain_text():
-    assert count_markdown_elements("Just a sentence, with 3 numbers: 1. 2. 3.") == {"headers": 0, "lists": 0, "bold": 0}
-
-
-def test_it_counts_tokens_approximately():
-    assert count_tokens("Hello, world!") == 4  # Hello , world !
-    assert count_tokens("12345 apples") == 3  # 123 45 apples
-    assert count_tokens("你好世界") == 4  # one per CJK character
-    assert count_tokens("") == 0
 
 
 def test_it_builds_relative_differences_then_standardises():

@@ -10,13 +10,13 @@ from arena.models import Vote
 from ratings import vote_chunks
 from ratings.models import FlaggedClient, VoteChunk
 from ratings.queries import counted_votes, vote_arrays
-from tests.ratings.test_vote_columns import _ids_and_names, imported  # noqa: F401 (a fixture used by `clients`)
+from tests.ratings.helpers import ids_and_names
 
 SMALL = 64
 
 
 @pytest.fixture
-def clients(imported):  # noqa: F811 (pytest passes the fixture in)
+def clients(imported):
     """Votes from five browsers, so that flagging one leaves the others."""
     with connection.cursor() as cursor:
         cursor.execute("UPDATE arena_vote SET client_id = 'client-' || (id % 5)::text")
@@ -35,7 +35,7 @@ def _assert_same(got: dict, want: dict):
 
 
 def test_packed_votes_read_as_the_votes_table_does(clients, small_chunks):
-    ids, _ = _ids_and_names()
+    ids, _ = ids_and_names()
     unpacked = vote_arrays(ids, style=True)
     counted = counted_votes().count()
     assert vote_chunks.pack() == counted // SMALL >= 3
@@ -51,7 +51,7 @@ def test_packed_votes_read_as_the_votes_table_does(clients, small_chunks):
 
 
 def test_flagged_clients_are_left_out_of_the_chunks_too(clients, small_chunks):
-    ids, _ = _ids_and_names()
+    ids, _ = ids_and_names()
     vote_chunks.pack()
     FlaggedClient.objects.create(client_id="client-2", z_score=-5.0, decisive_votes=40)
     votes = vote_arrays(ids)
@@ -62,7 +62,7 @@ def test_flagged_clients_are_left_out_of_the_chunks_too(clients, small_chunks):
 
 
 def test_a_changed_or_deleted_vote_drops_its_chunk_and_is_packed_again(clients, small_chunks):
-    ids, _ = _ids_and_names()
+    ids, _ = ids_and_names()
     vote_chunks.pack()
     first, second = VoteChunk.objects.order_by("lo")[:2]
     inside = Vote.objects.filter(counts=True, id__gt=second.lo, id__lte=second.hi).order_by("id").first()

@@ -3,22 +3,20 @@ imported (and by the migration for older votes), read by one GROUP BY per recomp
 binary COPY — and equal to what the pure math computes from the same battles."""
 
 import importlib
-import json
 
 import numpy as np
 import pytest
-from django.core.management import call_command
 from django.db import connection
 
 from arena.models import Vote
-from ratings.battles import aggregate, read_battles
+from ratings.battle_arrays import aggregate
 from ratings.categories import category_mask
 from ratings.matrices import battle_count_matrix, win_fraction_matrix
 from ratings.pgcopy import SIGNATURE, parse_binary_copy
 from ratings.queries import (CATEGORY_FILTERS, category_pair_counts, counted_votes, dedup_cap, pair_counts,
                              vote_arrays)
 from ratings.style import style_features
-from tests.ratings.test_leaderboard_flow import synthetic_records
+from tests.ratings.helpers import ids_and_names
 
 COLUMNS = [("id", "i8"), ("a", "i4"), ("outcome", "i2"), ("x", "f8")]
 
@@ -51,29 +49,8 @@ def test_a_null_or_a_wrong_stream_is_refused():
         parse_binary_copy(good[:-2], COLUMNS)
 
 
-@pytest.fixture
-def imported(arena_db, tmp_path):
-    records = synthetic_records(300, seed=11)
-    for i, record in enumerate(records):  # some prompts many times (de-duplication), some long ones
-        prompt = "Repeated prompt" if i % 3 == 0 else " ".join(["word"] * 600) if i % 10 == 1 else None
-        for message in record["conversation_a"] + record["conversation_b"]:
-            if prompt and message["role"] == "user":
-                message["content"] = prompt
-    path = tmp_path / "battles.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in records))
-    call_command("import_battles", str(path))
-    return read_battles(path)
-
-
-def _ids_and_names():
-    from arena.models import ModelEndpoint
-
-    endpoints = list(ModelEndpoint.objects.order_by("id"))
-    return [e.id for e in endpoints], [e.public_name for e in endpoints]
-
-
 def test_vote_arrays_hold_every_counted_vote_in_order(imported):
-    ids, names = _ids_and_names()
+    ids, names = ids_and_names()
     votes = vote_arrays(ids, style=True)
     assert len(votes["id"]) == len(imported) and (np.diff(votes["id"]) > 0).all()
     assert [names[i] for i in votes["a"]] == [imported.models[i] for i in imported.model_a]
@@ -86,7 +63,7 @@ def test_vote_arrays_hold_every_counted_vote_in_order(imported):
 
 
 def test_every_category_counts_what_the_pure_rules_select(imported):
-    ids, names = _ids_and_names()
+    ids, names = ids_and_names()
     tables = category_pair_counts(ids)
     assert set(tables) == set(CATEGORY_FILTERS)
     order = [names.index(m) for m in imported.models]
@@ -103,7 +80,7 @@ def test_every_category_counts_what_the_pure_rules_select(imported):
 
 
 def test_deduplication_keeps_the_earliest_votes_up_to_the_percentile_cap(imported):
-    ids, _ = _ids_and_names()
+    ids, _ = ids_and_names()
     hashes = list(counted_votes().order_by("id").values_list("prompt_hash", flat=True))
     per_prompt = np.unique(hashes, return_counts=True)[1]
     cap = dedup_cap(counted_votes())

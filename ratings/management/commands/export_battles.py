@@ -16,8 +16,8 @@ class Command(BaseCommand):
         records = list(arena_battle_records(include_excluded=o["all"]))
         if o["output"].endswith(".parquet"):
             try:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
+                import pyarrow as pa  # noqa: PLC0415 (pyarrow: optional, only for Parquet output)
+                import pyarrow.parquet as pq  # noqa: PLC0415 (pyarrow: optional, only for Parquet output)
             except ImportError:
                 raise CommandError("Parquet output needs pyarrow: pip install pyarrow") from None
             pq.write_table(pa.Table.from_pylist([{**r, "conversation_a": json.dumps(r["conversation_a"]),

@@ -4,10 +4,13 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from arena.battle_features import battle_features, rating_columns
 from arena.models import Backend, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
+from arena.votes import rating_columns
+from ratings.battle_arrays import CHOICE_CODE, WINNER_CODES
+from ratings.features import battle_features
 
-CHOICE = {"model_a": "a", "model_b": "b", "tie": "tie", "tie (bothbad)": "bothbad", "both_bad": "bothbad"}
+# An LMSYS winner string as the arena's vote choice.
+CHOICE = {winner: choice for winner, code in WINNER_CODES.items() for choice, same in CHOICE_CODE.items() if same == code}
 
 
 class Command(BaseCommand):

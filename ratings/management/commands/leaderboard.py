@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ratings.battles import read_battles
 from ratings.categories import CATEGORIES, category_mask
 from ratings.leaderboard import compute_leaderboard
+from ratings.lmsys import read_battles
 
 
 def parse_anchor(value: str | None) -> tuple[str, float] | None:

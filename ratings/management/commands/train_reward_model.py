@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ratings.preference_pairs import preference_pairs
+from workers.search import train_reward_model
 
 
 class Command(BaseCommand):
@@ -17,8 +18,6 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args, **o):
-        from workers.search import train_reward_model
-
         pairs = list(preference_pairs(limit=o["limit"]))
         self.stdout.write(f"{len(pairs)} preference pairs from decisive anonymous votes; embedding and fitting…")
         try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
-from ratings.battles import Outcome
+from ratings.battle_arrays import Outcome
 
 
 def client_surprise(client: np.ndarray, model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray,

@@ -1,66 +1,15 @@
-"""What the ratings need to know about a battle, computed once when it is voted on: the facts that
-decide its categories and its style features (the LMSYS record fields, minus the conversations)."""
+"""Votes into the votes table: the typed columns the leaderboard recompute reads, and the INSERT
+that numbers a vote among the votes on its prompt (for de-duplication) on its way in."""
 
 import functools
-import hashlib
 from contextlib import nullcontext
 
 from django.db import connection, transaction
 
-from arena.identity import find_identity_leak
-from arena.models import Battle, Message, ModelEndpoint, Vote
-from ratings.categories import detect_language, is_code, is_math
-from ratings.style import count_markdown_elements, count_tokens
+from arena.models import Battle, Vote
+from ratings.features import STYLE_COLUMNS, relative_difference
 
-PROMPT_CHARS_KEPT = 4000
 PROMPT_LOCK_SPACE = 7301  # first key of the advisory locks that number votes per prompt
-
-
-def answer_style(text: str) -> dict[str, int]:
-    """One answer's style counts (LMSYS's conv_metadata elements, for one message)."""
-    return {"tokens": count_tokens(text), **count_markdown_elements(text)}
-
-
-def finished_answer_facts(text: str) -> dict:
-    """What a vote needs to know about an answer, worked out once by the worker that finishes it
-    (stored on the message) rather than by every vote: the model or maker it names, with the
-    endpoints' words as they are when it finishes, and its style counts."""
-    leak = find_identity_leak([text], ModelEndpoint.objects.all())
-    return {"identity_leak": (leak or "")[:100], "style_counts": answer_style(text)}
-
-
-def message_style(message: Message) -> dict[str, int]:
-    """The counts stored when the answer finished, or counted now for an answer stored without them."""
-    return getattr(message, "style_counts", None) or answer_style(message.text)
-
-
-def battle_features(prompts: list[str], messages: list[Message]) -> dict:
-    """A side's style counts are the sums over its answers, one per turn."""
-    prompt = "".join(f"{p}\n" for p in prompts)
-    meta = {}
-    for side in ("a", "b"):
-        styles = [message_style(m) for m in messages if m.side == side]
-        meta[f"sum_assistant_{side}_tokens"] = sum(s["tokens"] for s in styles)
-        meta[f"header_count_{side}"] = sum(s["headers"] for s in styles)
-        meta[f"list_count_{side}"] = sum(s["lists"] for s in styles)
-        meta[f"bold_count_{side}"] = sum(s["bold"] for s in styles)
-    return {"turn": len(prompts), "language": detect_language(prompt), "prompt": prompt[:PROMPT_CHARS_KEPT],
-            "prompt_tokens": count_tokens(prompt), "code": is_code(prompt), "math": is_math(prompt),
-            "prompt_hash": hashlib.sha1(prompt.strip().lower().encode()).hexdigest()[:16], "conv_metadata": meta}
-
-
-# The style element of each typed column and the conv_metadata keys it compares (LMSYS names).
-STYLE_COLUMNS = {
-    "style_tokens": "sum_assistant_{}_tokens",
-    "style_headers": "header_count_{}",
-    "style_lists": "list_count_{}",
-    "style_bold": "bold_count_{}",
-}
-
-
-def relative_difference(a: float, b: float) -> float:
-    """(a - b) / (a + b), 0 when both are 0: the style feature before standardising (ratings.style)."""
-    return (a - b) / (a + b) if a + b else 0.0
 
 
 def rating_columns(battle: Battle, features: dict, *, counts: bool) -> dict:
@@ -84,7 +33,7 @@ def typed_columns(battle: Battle, features: dict) -> dict:
         "is_math": bool(features.get("math")),
         "language": features.get("language", ""),
         "prompt_hash": features.get("prompt_hash", ""),
-        **{column: relative_difference(meta.get(key.format("a"), 0), meta.get(key.format("b"), 0))
+        **{column: float(relative_difference(meta.get(key.format("a"), 0), meta.get(key.format("b"), 0)))
            for column, key in STYLE_COLUMNS.items()},
     }
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from ratings.anomaly import client_surprise, flag_anomalous
+from ratings.vote_surprise import client_surprise, flag_anomalous
 
 
 def test_it_flags_a_client_who_votes_against_the_ratings_and_spares_honest_ones():

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ratings.battles import OUTCOME_SCORE, PairCounts
+from ratings.battle_arrays import OUTCOME_SCORE, PairCounts
 
 
 def pair_score_variance(counts: PairCounts, *, prior_count: float = 1.0, prior_variance: float = 0.25) -> np.ndarray:

@@ -1,15 +1,16 @@
 """Find anomalous voters in the arena's votes and record them; their votes stay in the data but
-stop counting (see ratings/anomaly.py for the test itself)."""
+stop counting (see ratings/vote_surprise.py for the test itself)."""
 
 import logging
 
 import numpy as np
 
 from arena.models import ModelEndpoint, Vote
-from ratings.anomaly import client_surprise, flag_anomalous
+from ratings.battle_arrays import CHOICE_CODE
 from ratings.bradley_terry import fit_bradley_terry, to_rating_scale
 from ratings.models import FlaggedClient
-from ratings.queries import CHOICE_CODE, pair_counts
+from ratings.queries import pair_counts
+from ratings.vote_surprise import client_surprise, flag_anomalous
 
 log = logging.getLogger(__name__)
 

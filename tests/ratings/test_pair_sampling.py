@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from ratings.battles import Battles, Outcome, aggregate
-from ratings.sampling import active_pair_weights, draw_pair, mix_weights, pair_score_variance
+from ratings.battle_arrays import Battles, Outcome, aggregate
+from ratings.pair_sampling import active_pair_weights, draw_pair, mix_weights, pair_score_variance
 
 
 def test_it_weights_pairs_by_the_expected_shrinkage_of_their_standard_error():

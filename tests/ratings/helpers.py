@@ -1,0 +1,84 @@
+"""Battles the ratings tests share: LMSYS records written out by hand, and seeded synthetic ones."""
+
+import random
+
+from arena.models import ModelEndpoint
+
+# Four hand-written LMSYS records: three models, every outcome but one, one two-turn battle.
+RECORDS = [
+    {
+        "model_a": "gpt-x",
+        "model_b": "llama-y",
+        "winner": "model_a",
+        "turn": 1,
+        "anony": True,
+        "language": "English",
+        "tstamp": 1700000000.5,
+        "conversation_a": [
+            {"role": "user", "content": "Write a haiku"},
+            {"role": "assistant", "content": "# Title\n**Soft** rain on the roof\n- one\n- two"},
+        ],
+        "conversation_b": [
+            {"role": "user", "content": "Write a haiku"},
+            {"role": "assistant", "content": "Rain falls"},
+        ],
+    },
+    {
+        "model_a": "llama-y",
+        "model_b": "claude-z",
+        "winner": "tie (bothbad)",
+        "turn": 2,
+        "anony": False,
+        "language": "German",
+        "tstamp": 1700000001.0,
+        "conversation_a": [
+            {"role": "user", "content": "Hallo"},
+            {"role": "assistant", "content": "Hallo!"},
+            {"role": "user", "content": "Wie geht es dir?"},
+            {"role": "assistant", "content": "Gut."},
+        ],
+        "conversation_b": [
+            {"role": "user", "content": "Hallo"},
+            {"role": "assistant", "content": "Hi"},
+            {"role": "user", "content": "Wie geht es dir?"},
+            {"role": "assistant", "content": "Sehr gut, danke."},
+        ],
+    },
+    {"model_a": "claude-z", "model_b": "gpt-x", "winner": "tie", "turn": 1, "anony": True,
+     "language": "English", "tstamp": 1700000002.0,
+     "conversation_a": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
+     "conversation_b": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "**4**"}]},
+    {"model_a": "gpt-x", "model_b": "claude-z", "winner": "model_b", "turn": 1, "anony": True,
+     "language": "English", "tstamp": 1700000003.0,
+     "conversation_a": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
+     "conversation_b": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hey there"}]},
+]
+
+
+STRENGTH = {"m-strong": 1.0, "m-mid": 0.3, "m-weak": -0.6, "m-new": 0.0}
+
+
+def synthetic_records(n: int, seed: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+    names = list(STRENGTH)
+    records = []
+    for i in range(n):
+        a, b = rng.sample(names, 2)
+        p = 1 / (1 + 10 ** (-(STRENGTH[a] - STRENGTH[b])))
+        u = rng.random()
+        winner = "tie" if u < 0.1 else "tie (bothbad)" if u < 0.15 else "model_a" if rng.random() < p else "model_b"
+        prompt = rng.choice(["What is 2+2?", "Write a python function to sort a list", "Bonjour, comment ça va ?",
+                             f"Tell me about topic {i % 7}"])
+        turns = 1 + (i % 5 == 0)
+        conv = lambda answer: [m for t in range(turns) for m in ({"role": "user", "content": prompt},
+                                                                  {"role": "assistant", "content": answer})]
+        records.append({"model_a": a, "model_b": b, "winner": winner, "anony": True, "tstamp": 1.7e9 + i,
+                        "conversation_a": conv("**Sure**\n- one\n- two " * rng.randint(1, 3)),
+                        "conversation_b": conv("# Answer\nplain words " * rng.randint(1, 3))})
+    return records
+
+
+def ids_and_names() -> tuple[list[int], list[str]]:
+    """The endpoints' ids and public names in id order, as the recompute lists them."""
+    endpoints = list(ModelEndpoint.objects.order_by("id"))
+    return [e.id for e in endpoints], [e.public_name for e in endpoints]
