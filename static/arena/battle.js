@@ -138,11 +138,19 @@
       const text = document.createElement("span");
       text.className = "user-text";
       user.append(label, text);
+      // The answer's frame: model text is drawn only inside it, and its label and everything the
+      // page says about the answer (status, votes, reveal) only outside it.
+      const frameLabel = document.createElement("p");
+      frameLabel.className = "answer-label";
+      frameLabel.id = `answer-label-${side}-${index}`;
+      frameLabel.textContent = mode === "direct" ? "Answer" : `Answer — Model ${side.toUpperCase()}`;
       const answer = document.createElement("div");
       answer.className = "answer";
+      answer.setAttribute("role", "group");
+      answer.setAttribute("aria-labelledby", frameLabel.id);
       const meta = document.createElement("p");
       meta.className = "meta";
-      block.append(user, answer, meta);
+      block.append(user, frameLabel, answer, meta);
       log.append(block);
     }
     if (prompt !== undefined) block.querySelector(".user-text").textContent = prompt;

@@ -1,6 +1,8 @@
 // Answers on screen. Model text is untrusted, so while an answer streams it is drawn with a
 // small markdown subset built from DOM nodes and text nodes only: nothing here parses model
 // text as HTML. A finished answer shows the server's sanitised rendering instead (fromServerHtml).
+// Both follow the rules of arena/markdown.py: controls shown, not applied; links show their host
+// and ask before leaving for another; images are not loaded.
 "use strict";
 
 window.ArenaMarkdown = (function () {
@@ -21,12 +23,57 @@ window.ArenaMarkdown = (function () {
     "(?<!\\w)_(?=[^\\s_])([\\s\\S]*?[^\\s_])_(?!\\w)",
     "~~(?=\\S)([\\s\\S]*?\\S)~~",
     "\\[([^\\]\\n]+)\\]\\((https?://[^\\s)]+)\\)",
+    "!\\[([^\\]\\n]*)\\]\\((https?://[^\\s)]+)\\)",
   ].join("|"), "g");
+  const ESCAPE_SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?/g;
+  const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+  const LINK_REL = "noopener noreferrer nofollow ugc";
 
   function element(tag, className) {
     const node = document.createElement(tag);
     if (className) node.className = className;
     return node;
+  }
+
+  // Terminal escape sequences are dropped; bidi embeddings, overrides and isolates and other
+  // controls show as "⟨U+202E⟩" rather than act. Tab and newlines stay.
+  function neutralise(text) {
+    return text.replace(ESCAPE_SEQUENCE, "").replace(CONTROL, (c) =>
+      `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`);
+  }
+
+  function linkTarget(href) {
+    try {
+      const url = new URL(href);
+      return url.protocol === "mailto:" ? url.pathname : url.host;
+    } catch (err) {
+      return href;
+    }
+  }
+
+  function labelIsAddress(label, href) {
+    const bare = href.replace(/\/+$/, "");
+    return [bare, bare.replace(/^[a-z]+:\/\//i, "")].includes(label.trim().replace(/\/+$/, ""));
+  }
+
+  // A link drawn from model text: it opens in a new tab, says where it goes, and the page asks
+  // before it leaves for another host (the click listener at the end of this file).
+  function answerLink(href, label) {
+    const link = element("a");
+    link.href = href;
+    link.title = href;
+    link.target = "_blank";
+    link.rel = LINK_REL;
+    if (typeof label === "string") link.textContent = label;
+    else link.append(label);
+    return link;
+  }
+
+  function appendTarget(parent, link, href) {
+    if (labelIsAddress(link.textContent, href)) return;
+    const target = element("span", "link-target");
+    target.textContent = `(${linkTarget(href)})`;
+    parent.append(" ", target);
   }
 
   function inline(parent, text) {
@@ -46,13 +93,14 @@ window.ArenaMarkdown = (function () {
       } else if (m[7] !== undefined) {
         node = element("del");
         inline(node, m[7]);
+      } else if (m[11] !== undefined) {
+        const alt = inline(element("span"), m[10]).textContent || "no description";
+        node = answerLink(m[11], `Image: ${alt}`);
       } else {
-        node = element("a");
-        node.href = m[9];
-        node.rel = "noopener noreferrer nofollow ugc";
-        inline(node, m[8]);
+        node = answerLink(m[9], inline(document.createDocumentFragment(), m[8]));
       }
       parent.append(node);
+      if (node.tagName === "A") appendTarget(parent, node, node.getAttribute("href"));
       last = m.index + m[0].length;
     }
     if (last < text.length) parent.append(text.slice(last));
@@ -166,7 +214,7 @@ window.ArenaMarkdown = (function () {
 
   // Draw streaming markdown into container, rebuilding only the blocks whose source changed.
   function renderStreaming(container, text) {
-    const parsed = blocks(text);
+    const parsed = blocks(neutralise(text));
     const existing = Array.from(container.children);
     let same = 0;
     while (same < parsed.length && same < existing.length && existing[same].dataset.source === parsed[same].source) same++;
@@ -188,6 +236,7 @@ window.ArenaMarkdown = (function () {
       node.removeAttribute("style");
       if (align) node.classList.add(`align-${align[1]}`);
     });
+    doc.body.querySelectorAll("a").forEach((link) => { link.target = "_blank"; link.rel = LINK_REL; });
     const fragment = document.createDocumentFragment();
     Array.from(doc.body.childNodes).forEach((node) => fragment.append(document.adoptNode(node)));
     addCopyButtons(fragment);
@@ -236,5 +285,21 @@ window.ArenaMarkdown = (function () {
     });
   }
 
-  return { renderStreaming, fromServerHtml, addCopyButtons };
+  // A link in an answer that leaves for another host asks first, in the browser's own dialog,
+  // which no answer can draw. Delegated, so that it covers answers drawn at any time.
+  function confirmOutsideLink(event) {
+    if (event.type === "auxclick" && event.button !== 1) return;
+    const link = event.target instanceof Element && event.target.closest(".answer a[href]");
+    if (!link) return;
+    let url;
+    try { url = new URL(link.href, window.location.href); } catch (err) { event.preventDefault(); return; }
+    if (url.origin === window.location.origin) return;
+    const where = url.protocol === "mailto:" ? `an e-mail to ${url.pathname}` : url.host;
+    const question = `This link in a model's answer leaves the arena for ${where}:\n\n${url.href}\n\nOpen it in a new tab?`;
+    if (!window.confirm(question)) event.preventDefault();
+  }
+  document.addEventListener("click", confirmOutsideLink);
+  document.addEventListener("auxclick", confirmOutsideLink);
+
+  return { renderStreaming, fromServerHtml, addCopyButtons, neutralise };
 })();
