@@ -75,13 +75,13 @@ class Stack:
         return process
 
     def start_worker(self, name: str, queues: list[str], *, concurrency: int = 16) -> subprocess.Popen:
-        return self.spawn(name, [PYTHON, "-m", "celery", "-A", "workers", "worker", "-Q", ",".join(queues),
+        return self.spawn(name, [PYTHON, "-m", "celery", "-A", "workers.celery", "worker", "-Q", ",".join(queues),
                                  "-n", f"{name}@%h", "--pool", "threads", "--concurrency", str(concurrency),
                                  "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
 
     def start_beat(self) -> subprocess.Popen:
         schedule = self.state / "celerybeat-schedule"
-        return self.spawn("beat", [PYTHON, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO",
+        return self.spawn("beat", [PYTHON, "-m", "celery", "-A", "workers.celery", "beat", "--loglevel", "INFO",
                                    "--schedule", str(schedule)])
 
     def stop(self) -> None:

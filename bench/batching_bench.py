@@ -1,7 +1,7 @@
 """Throughput and time to first token of batched serving against one-at-a-time model.generate.
 
 The default mode measures the real worker path. It starts a private PostgreSQL and Redis and one
-Celery worker process (``celery -A workers worker``, thread pool, the transformers backend with
+Celery worker process (``celery -A workers.celery worker``, thread pool, the transformers backend with
 its BatchEngine) serving SmolLM2 on its own queue. For each concurrency level N, N client threads
 start together; each creates a direct battle with ``arena.battles.start_battle`` (the service
 the API calls: rows in PostgreSQL, a Celery task through the Redis broker) and reads the
