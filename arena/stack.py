@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,8 +51,10 @@ class Stack:
         subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
 
     def respawn(self, name: str, old: subprocess.Popen) -> subprocess.Popen:
+        """Start ``old``'s command line again with its environment, in its place among the children."""
         process = self.spawn(name, list(old.args), **self.extra_env.get(name, {}))
-        self.children.pop()  # spawn appended it; the caller puts it in the old one's place
+        self.children.pop()  # spawn appended it
+        self.children[self.children.index((name, old))] = (name, process)
         return process
 
     def spawn(self, name: str, args: list[str], **extra_env) -> subprocess.Popen:
@@ -75,13 +78,13 @@ class Stack:
         return process
 
     def start_worker(self, name: str, queues: list[str], *, concurrency: int = 16) -> subprocess.Popen:
-        return self.spawn(name, [PYTHON, "-m", "celery", "-A", "workers", "worker", "-Q", ",".join(queues),
+        return self.spawn(name, [PYTHON, "-m", "celery", "-A", "workers.celery", "worker", "-Q", ",".join(queues),
                                  "-n", f"{name}@%h", "--pool", "threads", "--concurrency", str(concurrency),
                                  "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
 
     def start_beat(self) -> subprocess.Popen:
         schedule = self.state / "celerybeat-schedule"
-        return self.spawn("beat", [PYTHON, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO",
+        return self.spawn("beat", [PYTHON, "-m", "celery", "-A", "workers.celery", "beat", "--loglevel", "INFO",
                                    "--schedule", str(schedule)])
 
     def stop(self) -> None:
@@ -98,6 +101,33 @@ class Stack:
         for service in (self.redis, self.postgres):
             if service:
                 service.stop()
+
+
+class Supervised:
+    """One service of the stack kept running, as a process supervisor (systemd, Kubernetes) would.
+
+    ``ensure()`` starts it with ``start`` the first time and, whenever it has exited, starts the same
+    command line again; ``restarts`` counts those.
+    """
+
+    def __init__(self, stack: Stack, name: str, start: Callable[[], subprocess.Popen]) -> None:
+        self.stack = stack
+        self.name = name
+        self._start = start
+        self.process: subprocess.Popen | None = None
+        self.restarts = 0
+
+    @property
+    def exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def ensure(self) -> subprocess.Popen:
+        if self.process is None:
+            self.process = self._start()
+        elif self.exited:
+            self.restarts += 1
+            self.process = self.stack.respawn(self.name, self.process)
+        return self.process
 
 
 def run() -> None:
@@ -118,24 +148,28 @@ def run() -> None:
         stack.manage("migrate", "--noinput", "-v", "0")
         stack.manage("load_demo")
         queues = os.environ.get("ARENA_QUEUES", "arena,smollm2").split(",")
-        stack.start_worker("worker", queues)
-        stack.start_beat()
-        stack.start_web(port, workers=int(os.environ.get("WEB_WORKERS", "1")))  # more processes serve more votes at once
+        web_workers = int(os.environ.get("WEB_WORKERS", "1"))  # more processes serve more votes at once
+        services = [Supervised(stack, "worker", lambda: stack.start_worker("worker", queues)),
+                    Supervised(stack, "beat", stack.start_beat),
+                    Supervised(stack, "web", lambda: stack.start_web(port, workers=web_workers))]
+        for service in services:
+            service.ensure()
         log(f"the arena is up at http://127.0.0.1:{port}/  (admin: /admin/, API: /api/docs; Ctrl-C stops everything)")
         log("the first battle waits for the demo model to load; the worker log shows its progress")
         restarts: list[float] = []
         while not stopping:
-            for index, (name, process) in enumerate(stack.children):
-                if process.poll() is None or stopping:
+            for service in services:
+                if not service.exited or stopping:
                     continue
-                log(f"{name} exited with code {process.returncode}; see {stack.logs / (name + '.log')}")
+                name = service.name
+                log(f"{name} exited with code {service.process.returncode}; see {stack.logs / (name + '.log')}")
                 restarts = [t for t in restarts if t > time.monotonic() - 60] + [time.monotonic()]
                 if len(restarts) > 5:
                     log("services keep exiting; giving up")
                     stopping = True
                     break
-                log(f"restarting {name}")  # as a process supervisor (systemd, Kubernetes) would
-                stack.children[index] = (name, stack.respawn(name, process))
+                log(f"restarting {name}")
+                service.ensure()
             time.sleep(0.5)
     finally:
         log("stopping")

@@ -1,7 +1,7 @@
 """Throughput and time to first token of batched serving against one-at-a-time model.generate.
 
 The default mode measures the real worker path. It starts a private PostgreSQL and Redis and one
-Celery worker process (``celery -A workers worker``, thread pool, the transformers backend with
+Celery worker process (``celery -A workers.celery worker``, thread pool, the transformers backend with
 its BatchEngine) serving SmolLM2 on its own queue. For each concurrency level N, N client threads
 start together; each creates a direct battle with ``arena.battles.start_battle`` (the service
 the API calls: rows in PostgreSQL, a Celery task through the Redis broker) and reads the
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,6 +42,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ARENA_MODEL_CACHE", str(ROOT / ".state" / "models"))
+
+import django  # noqa: E402
+import torch  # noqa: E402
+from django.db import connection  # noqa: E402
+from transformers.generation.streamers import BaseStreamer  # noqa: E402
+
+from arena.localservices import free_port  # noqa: E402
+from arena.redis_client import get_redis  # noqa: E402
+from arena.stack import Stack  # noqa: E402
+from workers.engine import BatchEngine, SamplingParams, load_model, render_prompt  # noqa: E402
+from workers.heartbeat import live_queues  # noqa: E402
 
 PROMPTS = [
     "Write a short story about a lighthouse keeper who finds a message in a bottle.",
@@ -98,9 +110,6 @@ def cold_load_seconds(cache_dir: Path) -> dict:
 
 def run_baseline(loaded, prompts: list[list[int]], max_new_tokens: int) -> list[tuple[float, float, int, str, float]]:
     """(ttft, duration, tokens, text, cpu seconds) of each prompt, served alone by model.generate."""
-    import torch
-    from transformers.generation.streamers import BaseStreamer
-
     class FirstToken(BaseStreamer):
         def __init__(self):
             self.calls, self.first = 0, None
@@ -167,8 +176,6 @@ class EnginePath:
     name = "engine"
 
     def __init__(self, loaded, max_new_tokens: int, max_batch_size: int):
-        from workers.engine import BatchEngine, SamplingParams
-
         self.loaded = loaded
         self.params = SamplingParams(max_new_tokens=max_new_tokens, temperature=0)
         self.engine = BatchEngine(loaded, max_batch_size=max_batch_size)
@@ -205,8 +212,6 @@ class WorkerPath:
     name = "worker path"
 
     def __init__(self, max_new_tokens: int, dtype: str = "auto"):
-        from arena.localservices import free_port
-
         self.state = Path(tempfile.mkdtemp(prefix="arena-batching-"))
         self.state.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data folder
         pg_port, redis_port = free_port(), free_port()
@@ -216,17 +221,13 @@ class WorkerPath:
             "DJANGO_SETTINGS_MODULE": "arena.settings", "ARENA_HEARTBEAT_SECONDS": "1", "ARENA_HEARTBEAT_TTL": "5",
             "TOKENIZERS_PARALLELISM": "false",
         })
-        from arena.stack import Stack
-
         self.stack = Stack(state=self.state,
                            env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")})
         self.stack.start_databases(pg_port=pg_port, redis_port=redis_port)
         self.stack.manage("migrate", "--noinput", "-v", "0")
 
-        import django
-
         django.setup()
-        from arena.models import Backend, ModelEndpoint
+        from arena.models import Backend, ModelEndpoint  # noqa: PLC0415 (Django app loading: set up in WorkerPath)
 
         self.endpoint = "bench-smollm2"
         for name, tokens in ((self.endpoint, max_new_tokens), ("bench-warmup", 8)):
@@ -240,8 +241,6 @@ class WorkerPath:
         run_together(2, lambda i: self._one(i, "bench-warmup"))
 
     def _wait_for_worker(self) -> None:
-        from workers.heartbeat import live_queues
-
         deadline = time.monotonic() + 180
         while WORKER_QUEUE not in live_queues():  # the worker loads the model before its first heartbeat
             if self.worker.poll() is not None or time.monotonic() > deadline:
@@ -252,11 +251,8 @@ class WorkerPath:
         return run_together(n, lambda i: self._one(i, self.endpoint))
 
     def _one(self, i: int, endpoint: str) -> Timing:
-        from django.db import connection
-
-        from arena.battles import start_battle
-        from arena.models import Message
-        from arena.redis_client import get_redis
+        from arena.battles import start_battle  # noqa: PLC0415 (Django app loading: set up in WorkerPath)
+        from arena.models import Message  # noqa: PLC0415 (Django app loading: set up in WorkerPath)
 
         try:
             started, started_wall = time.perf_counter(), time.time()
@@ -295,8 +291,6 @@ class WorkerPath:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
-        import shutil
-
         self.stack.stop()
         shutil.rmtree(self.state, ignore_errors=True)
 
@@ -306,8 +300,6 @@ _prompt_cache: dict[int, list[list[int]]] = {}
 
 def loaded_prompts(loaded) -> list[list[int]]:
     """PROMPTS rendered as the transformers backend renders a one-message conversation."""
-    from workers.engine import render_prompt
-
     if id(loaded) not in _prompt_cache:
         _prompt_cache[id(loaded)] = [render_prompt(loaded.tokenizer, [{"role": "user", "content": p}]) for p in PROMPTS]
     return _prompt_cache[id(loaded)]
@@ -338,10 +330,6 @@ def main() -> None:
         parser.error(f"at most {len(PROMPTS)} concurrent requests")
     if args.mode == "worker" and max(levels) > WORKER_CONCURRENCY:
         parser.error(f"the worker runs {WORKER_CONCURRENCY} tasks at once")
-
-    import torch
-
-    from workers.engine import load_model
 
     log(f"started {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, "
         f"torch {torch.__version__} with {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")

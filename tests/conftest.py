@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from arena.localservices import free_port
+from arena.stack import Stack, Supervised
 
 from tests.testenv import PG_PORT, REDIS_PORT, STATE
 
@@ -33,8 +34,6 @@ def wait_until(condition, *, timeout: float = 30, what: str = "condition", inter
 
 @pytest.fixture(scope="session")
 def stack():
-    from arena.stack import Stack
-
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     s = Stack(state=STATE, env=env)
     s.start_databases(pg_port=PG_PORT, redis_port=REDIS_PORT)
@@ -81,7 +80,7 @@ def tiny_model_dir(tmp_path_factory):
 
 
 class SupervisedWorker:
-    """The session's Celery worker, restarted if it has exited, as a process supervisor would.
+    """The session's Celery worker, restarted if it has exited, as the stack's supervisor does.
 
     Celery's Redis transport can crash a worker while it reconnects after a broker restart
     (kombu restoring unacknowledged messages on a closed connection); production runs workers
@@ -90,21 +89,22 @@ class SupervisedWorker:
 
     def __init__(self, stack):
         self.stack = stack
-        self.process = None
-        self.restarts = 0
+        self.service = Supervised(stack, "worker-tiny",
+                                  lambda: stack.start_worker("worker-tiny", ["arena", TINY_QUEUE], concurrency=8))
+
+    @property
+    def restarts(self) -> int:
+        return self.service.restarts
 
     def ensure(self):
         """A live worker whose heartbeat is current (after a Redis restart it re-announces itself)."""
         for _ in range(3):
-            if self.process is None or self.process.poll() is not None:
-                if self.process is not None:
-                    self.restarts += 1
-                self.process = self.stack.start_worker("worker-tiny", ["arena", TINY_QUEUE], concurrency=8)
+            process = self.service.ensure()
             try:
-                wait_for_queue(TINY_QUEUE, self.process, self.stack)
-                return self.process
+                wait_for_queue(TINY_QUEUE, process, self.stack)
+                return process
             except AssertionError:
-                if self.process.poll() is None:
+                if process.poll() is None:
                     raise  # alive but silent: a real failure
                 # it was already going down when we looked (e.g. the broker-reconnect crash): again
         raise AssertionError("the worker kept exiting; see tests/artifacts/logs/worker-tiny.log")

@@ -1,8 +1,11 @@
 """A search-augmented endpoint is an ordinary contestant: it runs on the worker, answers in one
 piece (no progress text that would give it away), and reveals its compute only after the vote."""
 
+import pytest
+
 from arena.models import Backend, ModelEndpoint
 from tests.conftest import TINY_QUEUE, tiny_endpoint
+from workers.backends import validate_params
 
 
 def test_a_best_of_n_endpoint_battles_and_reveals_its_compute(api, arena_db, tiny_model_dir):
@@ -32,10 +35,6 @@ def test_a_best_of_n_endpoint_battles_and_reveals_its_compute(api, arena_db, tin
 
 
 def test_search_parameters_are_validated(arena_db, tiny_model_dir):
-    import pytest
-
-    from workers.backends import validate_params
-
     tiny_endpoint("tiny-base", tiny_model_dir)
     with pytest.raises(ValueError, match="not the name of a transformers endpoint"):
         validate_params("search", {"base": "nope", "strategy": "best_of_n"})

@@ -6,7 +6,9 @@ from urllib.parse import urlparse
 
 import httpx
 
-from .base import BackendError, Delta, Usage, number, refuse_unknown, text
+from workers.params import number, refuse_unknown, text
+
+from .base import BackendError, Delta, Usage
 
 KNOWN = {"base_url", "model", "temperature", "top_p", "max_tokens", "system_prompt", "extra_body", "timeout"}
 

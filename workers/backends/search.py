@@ -2,6 +2,9 @@
 
 from collections.abc import Callable, Iterator
 
+from arena.models import Backend, ModelEndpoint
+from workers.search import SearchConfig, run_search
+
 from .base import BackendError, Delta, Usage
 from .transformers import clean_params as clean_local_params
 
@@ -9,8 +12,6 @@ from .transformers import clean_params as clean_local_params
 def clean_params(params: dict) -> dict:
     """``base`` names a transformers endpoint to search over (its model, system prompt and template
     are used), or gives such parameters inline as an object."""
-    from workers.search.config import SearchConfig
-
     params = dict(params)
     base = params.pop("base", None)
     if isinstance(base, str):
@@ -25,8 +26,6 @@ def clean_params(params: dict) -> dict:
 
 
 def _base_endpoint_params(name: str) -> dict:
-    from arena.models import Backend, ModelEndpoint
-
     endpoint = ModelEndpoint.objects.filter(name=name, backend=Backend.TRANSFORMERS).first()
     if endpoint is None:
         raise ValueError(f"base {name!r} is not the name of a transformers endpoint.")
@@ -35,15 +34,12 @@ def _base_endpoint_params(name: str) -> dict:
 
 class SearchBackend:
     def __init__(self, params: dict):
-        from workers.search.config import SearchConfig
-
         self.params = clean_params(params)
         rest = {k: v for k, v in self.params.items() if k != "base"}
         self.config = SearchConfig.from_params(rest)
 
     def stream(self, conversation: list[dict], *, should_stop: Callable[[], bool]) -> Iterator[Delta | Usage]:
-        from workers.engine import get_engine
-        from workers.search import run_search
+        from workers.engine import get_engine  # noqa: PLC0415 (torch: not in the web)
 
         base = self.params["base"]
         if isinstance(base, str):

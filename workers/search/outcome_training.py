@@ -8,7 +8,7 @@ is labelled right when its final answer is the known one (numbers compared exact
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,9 +79,3 @@ def sample_labelled(engine, loaded, tasks: Sequence[LabelledTask], params: dict,
         if progress:
             progress(i, len(tasks), sum(right for _, _, right in labelled))
     return samples
-
-
-def write_tasks(tasks: Iterable[LabelledTask], path: str | Path) -> Path:
-    path = Path(path)
-    path.write_text("".join(json.dumps({"question": t.question, "answer": t.answer}) + "\n" for t in tasks))
-    return path

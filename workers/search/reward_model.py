@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
 
 from .embeddings import DIMENSIONS
 from .weights_file import load_weights, save_weights
@@ -101,9 +103,6 @@ def train_reward_model(pairs: Sequence[tuple[str, str, str]], *, heldout_fractio
 
 def fit_bradley_terry(diffs: np.ndarray, *, l2: float = 1.0) -> np.ndarray:
     """Weights minimising Σ log(1 + exp(−w·d)) + l2/2 ‖w‖² over rows d = φ(winner) − φ(loser)."""
-    from scipy.optimize import minimize
-    from scipy.special import expit
-
     def loss(w):
         margins = diffs @ w
         value = np.logaddexp(0.0, -margins).sum() + 0.5 * l2 * w @ w

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from .accounting import Ledger
 from .candidates import Problem, last_user_text
 from .config import SearchConfig
+from .index import open_index
 from .result import SearchResult
 from .strategies import SearchContext, get_strategy
 from .strategies import retrieve as retrieval
-from .verifiers import build_verifiers
+from .verifiers.registry import build_verifiers
 
 
 def run_search(config: SearchConfig, *, engine, loaded, messages: list[dict],
@@ -24,7 +25,7 @@ def run_search(config: SearchConfig, *, engine, loaded, messages: list[dict],
     between engine calls; when it turns true the best answer found so far is returned
     with `stopped=True` (empty text if nothing was generated yet).
     """
-    from workers.engine.chat import render_prompt
+    from workers.engine.chat import render_prompt  # noqa: PLC0415 (torch: not in the web)
 
     started = time.perf_counter()
     ledger = Ledger()
@@ -34,8 +35,6 @@ def run_search(config: SearchConfig, *, engine, loaded, messages: list[dict],
 
     hits = []
     if config.retrieve:
-        from .index import open_index
-
         with ledger.phase("retrieve"):
             hits = open_index(config.corpus, cache_dir=config.index_dir).search(question, top_k=config.top_k)
         messages = retrieval.augment(messages, question, hits)

@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from workers.engine import BatchEngine, load_model, render_prompt
+from workers.engine.loading import converted_gguf_dir, smollm2_gguf_path
+from workers.engine.tiny import build_tiny_model
 
 
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory):
-    from workers.engine.tiny import build_tiny_model
-
     return build_tiny_model(tmp_path_factory.mktemp("engine-tiny") / "model")
 
 
 @pytest.fixture(scope="session")
 def tiny(tiny_dir):
-    from workers.engine.loading import load_model
-
     return load_model(str(tiny_dir), device="cpu")
 
 
 @pytest.fixture
 def tiny_engine(tiny):
-    from workers.engine.batching import BatchEngine
-
     engine = BatchEngine(tiny, max_batch_size=16)
     yield engine
     engine.close()
@@ -41,28 +35,20 @@ def smollm2_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def smollm2_converted(smollm2_cache):
     """The safetensors copy of the shipped GGUF, converted by this run."""
-    from workers.engine.loading import converted_gguf_dir, smollm2_gguf_path
-
     return converted_gguf_dir(smollm2_gguf_path(), smollm2_cache)
 
 
 @pytest.fixture(scope="session")
 def smollm2(smollm2_converted, smollm2_cache):
-    from workers.engine.loading import load_model
-
     return load_model("smollm2", device="cpu", cache_dir=smollm2_cache)
 
 
 @pytest.fixture(scope="session")
 def smollm2_engine(smollm2):
-    from workers.engine.batching import BatchEngine
-
     engine = BatchEngine(smollm2, max_batch_size=16)
     yield engine
     engine.close()
 
 
 def chat(loaded, text: str) -> list[int]:
-    from workers.engine.chat import render_prompt
-
     return render_prompt(loaded.tokenizer, [{"role": "user", "content": text}])

@@ -3,8 +3,10 @@ import threading
 import time
 
 import pytest
+import torch
 
-from workers.engine.batching import BatchEngine, EngineError, Rewrite, SamplingParams, get_engine
+from workers.engine import BatchEngine, EngineError, Rewrite, SamplingParams, get_engine
+from workers.engine.kv_batch import GrowingLayer
 
 from .conftest import chat
 
@@ -146,8 +148,6 @@ def test_a_prefill_error_reaches_its_caller_and_others_go_on(tiny, tiny_engine, 
 
 
 def test_a_decoding_error_fails_that_batch_and_the_engine_serves_the_next(tiny, tiny_engine, monkeypatch):
-    from workers.engine.kv_batch import GrowingLayer
-
     update = GrowingLayer.update
     failed = []
 
@@ -181,8 +181,6 @@ def test_get_engine_shares_one_engine_per_model(tiny_dir, tiny):
 
 
 def test_get_engine_loads_the_requested_dtype_as_its_own_engine(tiny_dir, tiny):
-    import torch
-
     engine = get_engine(str(tiny_dir), device="cpu", dtype="bfloat16")
     assert engine.loaded.dtype == torch.bfloat16 and next(engine.loaded.model.parameters()).dtype == torch.bfloat16
     assert engine is not get_engine(str(tiny_dir), device="cpu")

@@ -1,7 +1,8 @@
 import pytest
 import torch
+from transformers import GPT2Config, GPT2LMHeadModel
 
-from workers.engine.batching import BatchEngine, SamplingParams
+from workers.engine import BatchEngine, SamplingParams
 from workers.engine.kv_batch import PaddedKV, new_cache, prefill_inputs
 from workers.engine.llama_decode import LlamaDecoder, mkl_packing_available
 
@@ -45,8 +46,6 @@ def test_it_packs_fp32_weights_for_the_batch_sizes_the_engine_runs(tiny):
 
 
 def test_other_models_decode_through_transformers(tiny):
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=16, n_positions=32))
     assert LlamaDecoder.for_model(gpt2, torch.device("cpu"), max_rows=16) is None
     assert LlamaDecoder.for_model(tiny.model, torch.device("cuda"), max_rows=16) is None

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from workers.engine.batching import SamplingParams
+from workers.engine import SamplingParams
 
 from .conftest import chat
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import os
+import json
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from workers.engine import BatchEngine, Completion, load_model
+from workers.engine.tiny import build_tiny_model
+from workers.search.corpus import build_pydoc_corpus
 
 SMALL_CORPUS_MODULES = ("base64", "bisect", "heapq", "json", "statistics", "textwrap", "uuid")
 
@@ -15,13 +19,6 @@ SMALL_CORPUS_MODULES = ("base64", "bisect", "heapq", "json", "statistics", "text
 @pytest.fixture(scope="session")
 def tiny():
     """(engine, loaded) for the tiny random model; its text is gibberish but every code path is real."""
-    from workers.engine.batching import BatchEngine
-    from workers.engine.loading import load_model
-    from workers.engine.tiny import build_tiny_model
-
-    import tempfile
-    from pathlib import Path
-
     path = build_tiny_model(Path(tempfile.mkdtemp(prefix="search-tiny-")) / "model")
     loaded = load_model(str(path), device="cpu")
     engine = BatchEngine(loaded, max_batch_size=16)
@@ -46,8 +43,6 @@ class ScriptedEngine:
         self.served = 0
 
     def generate(self, prompts, params, *, should_stop=None, stop_when=None, enough=None, rewrite=None):
-        from workers.engine.batching import Completion
-
         assert rewrite is None or self.can_rewrite
         tokenizer = self.loaded.tokenizer
         self.calls.append(len(prompts))
@@ -109,8 +104,6 @@ def scripted(tiny):
 
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory):
-    from workers.search.corpus import build_pydoc_corpus
-
     return build_pydoc_corpus(tmp_path_factory.mktemp("corpus"), SMALL_CORPUS_MODULES)
 
 
@@ -137,6 +130,4 @@ def assert_compute_adds_up(result) -> None:
     assert sum(result.phase_s.values()) <= result.wall_s
     compute = result.compute()
     assert compute["generated_tokens"] + compute["tool_tokens"] == compute["answer_tokens"] + compute["overhead_tokens"]
-    import json
-
     json.dumps(result.to_json())  # the trace must be storable as JSON

@@ -8,7 +8,10 @@ import re
 import pytest
 
 from workers.search import SearchConfig, run_search
+from workers.search.accounting import Ledger
 from workers.search.calculator import first_wrong_result
+from workers.search.candidates import Candidate, Problem
+from workers.search.verifiers.loglik import LoglikVerifier
 
 from .conftest import assert_compute_adds_up
 
@@ -203,10 +206,6 @@ def test_a_quorum_still_holds_with_the_calculator(tiny, scripted, rewrites):
 
 
 def test_loglik_scores_only_the_models_own_tokens():
-    from workers.search.accounting import Ledger
-    from workers.search.candidates import Candidate, Problem
-    from workers.search.verifiers.loglik import LoglikVerifier
-
     candidate = Candidate(text="4 * 19 = 76", token_ids=[1, 2, 3], token_logprobs=[-1.0, -3.0, math.nan])
     [score] = LoglikVerifier(loaded=None).score(Problem([], "", [0]), [candidate], Ledger())
     assert score == pytest.approx(math.exp(-2.0))

@@ -6,7 +6,7 @@ import torch
 from tests.conftest import wait_until
 from workers.engine.batching import SamplingParams
 from workers.engine.chat import render_prompt
-from workers.engine.sampling import _sample, _sample_full
+from workers.engine.token_sampling import _sample, _sample_full
 
 
 def prompt(loaded, text="Hi"):

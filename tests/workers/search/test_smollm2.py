@@ -2,7 +2,9 @@
 
 import pytest
 
+from workers.engine import BatchEngine, load_model
 from workers.search import SearchConfig, run_search
+from workers.search.verifiers.checker import check_text
 
 from .conftest import assert_compute_adds_up
 
@@ -14,9 +16,6 @@ QUESTION = [{"role": "user", "content": "Sam has 3 bags with 5 apples in each ba
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from workers.engine.batching import BatchEngine
-    from workers.engine.loading import load_model
-
     loaded = load_model("smollm2", device="cpu")
     engine = BatchEngine(loaded, max_batch_size=8)
     yield engine, loaded
@@ -42,8 +41,6 @@ def test_best_of_n_and_beam_run_on_smollm2(smollm2):
 
 
 def test_the_calculator_leaves_no_wrong_arithmetic_in_smollm2s_samples(smollm2):
-    from workers.search.verifiers.checker import check_text
-
     engine, loaded = smollm2
     # Two worked examples, as in bench/search_eval.py; SmolLM2 gets 4 * 19 wrong more often than not.
     shots = [{"role": "user", "content": "A box has 4 rows with 6 eggs in each row. How many eggs are in the box?"},

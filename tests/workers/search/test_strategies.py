@@ -5,12 +5,18 @@ import math
 import re
 
 import pytest
+import torch
 
-from workers.search import SearchConfig, run_search
 from workers.engine.chat import render_prompt
+from workers.search import SearchConfig, run_search, train_reward_model
+from workers.search.outcome_model import fit_outcome_model
+from workers.search.outcome_training import LabelledTask, sample_labelled
+from workers.search.verifiers import loglik
 from workers.search.verifiers.loglik import mean_logprobs
 
 from .conftest import assert_compute_adds_up
+from .test_outcome_model import labelled_samples
+from .test_reward_model import preference_pairs
 
 QUESTION = [{"role": "user", "content": "A baker has 12 trays with 7 cookies each. How many cookies?"}]
 
@@ -71,8 +77,6 @@ def test_it_samples_reproducibly_with_a_seed(tiny):
 
 
 def test_loglik_matches_a_plain_forward_pass(tiny):
-    import torch
-
     _, loaded = tiny
     prompt = loaded.tokenizer.encode("The quick brown fox")
     continuations = [loaded.tokenizer.encode(" jumps over"), loaded.tokenizer.encode(" sleeps in the sun today")]
@@ -86,8 +90,6 @@ def test_loglik_matches_a_plain_forward_pass(tiny):
 
 
 def test_loglik_gives_the_same_scores_when_the_batch_is_split(tiny, monkeypatch):
-    from workers.search.verifiers import loglik
-
     _, loaded = tiny
     prompt = loaded.tokenizer.encode("Hello! How can I help")
     continuations = [loaded.tokenizer.encode(t) for t in (" you today?", " with the cat", "", " Paris")]
@@ -212,10 +214,6 @@ def test_retrieval_composes_with_best_of_n_and_cites_sources(tiny, scripted, sma
 
 
 def test_a_reward_model_can_steer_best_of_n(tiny, scripted, tmp_path):
-    from workers.search import train_reward_model
-
-    from .test_reward_model import preference_pairs
-
     model, _ = train_reward_model(preference_pairs())
     path = model.save(tmp_path / "rm.npz")
     _, loaded = tiny
@@ -228,11 +226,6 @@ def test_a_reward_model_can_steer_best_of_n(tiny, scripted, tmp_path):
 
 
 def test_an_outcome_verifier_trained_on_labelled_samples_steers_majority(tiny, scripted, tmp_path):
-    from workers.search.outcome_model import fit_outcome_model
-    from workers.search.outcome_training import LabelledTask, sample_labelled
-
-    from .test_outcome_model import labelled_samples
-
     _, loaded = tiny
     question = "A farm has 30 cows and buys 12 more. How many cows does it have now?"
     # Two of three samples take the wrong operation: unweighted voting picks 18.

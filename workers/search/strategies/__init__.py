@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import beam, best_of_n, majority, single
 from .context import Outcome, SearchContext
 
 
 def get_strategy(name: str) -> Callable[[SearchContext, object], Outcome]:
-    from . import beam, best_of_n, majority, single
-
     return {"single": single.run, "best_of_n": best_of_n.run, "majority": majority.run, "beam": beam.run}[name]
 
 

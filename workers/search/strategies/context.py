@@ -12,7 +12,7 @@ from ..answers import complete_answer
 from ..calculator import generate_with_calculator
 from ..candidates import Candidate, Problem
 from ..config import SearchConfig
-from ..verifiers import Verifier, score_candidates
+from ..verifiers.registry import Verifier, score_candidates
 
 
 @dataclass
@@ -45,7 +45,7 @@ class SearchContext:
         Pass one of these to the engine for a whole batch (it adds the row index to the seed),
         or one per prompt with `row` set to the prompt's index.
         """
-        from workers.engine.batching import SamplingParams
+        from workers.engine import SamplingParams  # noqa: PLC0415 (torch: not in the web)
 
         c = self.config
         values = {

@@ -57,15 +57,15 @@ def mean_logprobs(loaded, prompt_ids: list[int], continuations: Sequence[list[in
     The forward passes run on a thread that ends with the call, so the caller's thread keeps no
     OpenMP team beside the batching engine's (see in_passing_thread).
     """
-    from workers.engine.loading import in_passing_thread
+    from workers.engine.loading import in_passing_thread  # noqa: PLC0415 (torch: not in the web)
 
     return in_passing_thread(_mean_logprobs, loaded, prompt_ids, continuations, ledger)
 
 
 def _mean_logprobs(loaded, prompt_ids: list[int], continuations: Sequence[list[int]],
                    ledger: Ledger | None) -> list[float | None]:
-    import torch
-    from transformers import DynamicCache
+    import torch  # noqa: PLC0415 (torch: not in the web)
+    from transformers import DynamicCache  # noqa: PLC0415 (torch: not in the web)
 
     if not prompt_ids:
         raise ValueError("Scoring needs a non-empty prompt.")
@@ -128,7 +128,7 @@ def _batches(todo: list[int], continuations: Sequence[list[int]]) -> list[list[i
 
 def _repeat(prefix, rows: int, config):
     """A fresh cache holding the prompt's keys and values once per row (the prefix stays reusable)."""
-    from transformers import DynamicCache
+    from transformers import DynamicCache  # noqa: PLC0415 (torch: not in the web)
 
     cache = DynamicCache(config=config)
     for layer_index, layer in enumerate(prefix.layers):
