@@ -156,9 +156,8 @@ def stop(*, battle: Battle, client_id: str) -> None:
         # A message no worker has claimed yet stops here; a streaming one stops at its next token.
         if Message.objects.filter(pk=message.pk, attempt=message.attempt, status=Status.PENDING).update(
                 status=Status.STOPPED, finished_at=timezone.now()):
-            events.publish(battle.stream_key(), {"type": "end", "turn": message.turn.index, "side": message.side,
-                                                 "attempt": message.attempt, "status": Status.STOPPED,
-                                                 "tokens": 0, "ttft_ms": None, "duration_ms": None})
+            events.publish(battle.stream_key(), events.battle_end(
+                turn=message.turn.index, side=message.side, attempt=message.attempt, status=Status.STOPPED))
 
 
 def messages_for_vote(battle_id) -> list[Message]:

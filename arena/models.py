@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from arena import redis_keys
+
 
 class Backend(models.TextChoices):
     TRANSFORMERS = "transformers", "Local transformers model"
@@ -119,7 +121,7 @@ class Battle(models.Model):
         return self.mode != Mode.ANONYMOUS or hasattr(self, "vote")
 
     def stream_key(self) -> str:
-        return f"arena:battle:{self.uuid}:events"
+        return redis_keys.battle_events(self.uuid)
 
 
 class Turn(models.Model):

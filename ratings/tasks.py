@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from arena import jobs, redis_keys
+
 DEBOUNCE_SECONDS = 5
 
 
@@ -15,7 +17,7 @@ def schedule_recompute() -> None:
     from arena.redis_client import get_redis
 
     try:
-        if get_redis().set("arena:leaderboard:scheduled", "1", nx=True, ex=DEBOUNCE_SECONDS):
+        if get_redis().set(redis_keys.LEADERBOARD_SCHEDULED, "1", nx=True, ex=DEBOUNCE_SECONDS):
             recompute_leaderboard.apply_async(countdown=DEBOUNCE_SECONDS, queue="arena")
     except Exception:  # the beat schedule recomputes anyway; a vote must never fail over this
         pass
@@ -31,11 +33,11 @@ def detect_anomalous_voters() -> None:
 
 @shared_task(ignore_result=True)
 def prompt_leaderboard(request_id: str, prompt: str) -> None:
-    from ratings.prompt_leaderboard import leaderboard_for_prompt, publish_result
+    from ratings.prompt_leaderboard import leaderboard_for_prompt
     from workers.search.embeddings import get_encoder
 
     try:
         result = leaderboard_for_prompt(prompt, get_encoder())
     except Exception as exc:  # the web side is waiting: tell it, in a sentence
         result = {"error": f"The leaderboard for this prompt could not be computed ({type(exc).__name__})."}
-    publish_result(request_id, result)
+    jobs.publish_result(redis_keys.prompt_leaderboard(request_id), result)

@@ -97,8 +97,8 @@ def generate(message_id: int, attempt: int, *, worker: str) -> None:
         status=status, text=text, tokens=tokens, ttft_ms=ttft_ms, duration_ms=duration_ms,
         error=error, compute=compute, finished_at=timezone.now(), **facts)
     if finished:
-        events.publish(key, {"type": "end", **where, "status": status, "tokens": tokens,
-                             "ttft_ms": ttft_ms, "duration_ms": duration_ms})
+        events.publish(key, events.battle_end(**where, status=status, tokens=tokens, ttft_ms=ttft_ms,
+                                              duration_ms=duration_ms))
 
 
 def fail_message(message: Message, reason: str) -> bool:
@@ -106,9 +106,7 @@ def fail_message(message: Message, reason: str) -> bool:
     updated = Message.objects.filter(id=message.id, attempt=message.attempt, status__in=[Status.PENDING, Status.STREAMING]).update(
         status=Status.FAILED, error=reason, finished_at=timezone.now(), duration_ms=None)
     if updated:
-        events.publish(message.turn.battle.stream_key(), {
-            "type": "end", "turn": message.turn.index, "side": message.side, "attempt": message.attempt,
-            "status": Status.FAILED, "tokens": message.tokens, "ttft_ms": message.ttft_ms, "duration_ms": None})
+        events.publish(message.turn.battle.stream_key(), events.battle_end(
+            turn=message.turn.index, side=message.side, attempt=message.attempt, status=Status.FAILED,
+            tokens=message.tokens, ttft_ms=message.ttft_ms, duration_ms=None))
     return bool(updated)
-
-
