@@ -13,6 +13,10 @@ from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unava
 from arena.identity import find_identity_leak
 from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 from arena.sampling import choose_active_pair, choose_pair
+from ratings.snapshots import latest
+from ratings.tasks import schedule_recompute
+from workers.heartbeat import live_queues
+from workers.tasks import generate_message
 
 _rng = random.SystemRandom()
 
@@ -29,8 +33,6 @@ def clean_prompt(prompt: str) -> str:
 
 
 def available_endpoints(*, named: bool = False) -> list[ModelEndpoint]:
-    from workers.heartbeat import live_queues
-
     endpoints = ModelEndpoint.objects.enabled().on_queues(live_queues())
     if named:
         endpoints = endpoints.for_named_modes()
@@ -38,8 +40,6 @@ def available_endpoints(*, named: bool = False) -> list[ModelEndpoint]:
 
 
 def _active_pair(candidates: list[ModelEndpoint]):
-    from ratings.snapshots import latest
-
     snapshot = latest("overall")
     if snapshot is None or "sampling" not in snapshot.data:
         return None
@@ -97,8 +97,6 @@ def _create_turn(battle: Battle, index: int, prompt: str) -> Turn:
 
 
 def _enqueue(message: Message, endpoint: ModelEndpoint) -> None:
-    from workers.tasks import generate_message
-
     message_id, attempt, queue = message.id, message.attempt, endpoint.queue
     transaction.on_commit(lambda: generate_message.apply_async((message_id, attempt), queue=queue))
 
@@ -194,8 +192,6 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
     except IntegrityError:
         raise Conflict("This battle already has a vote; each battle counts once.") from None
     if counts:
-        from ratings.tasks import schedule_recompute
-
         schedule_recompute()
     return vote
 

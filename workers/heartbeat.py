@@ -45,8 +45,8 @@ def live_queues() -> set[str]:
 def warm_up(queues: list[str]) -> None:
     """Load every local model this worker serves before announcing it, so that the arena never
     sends a battle to a worker that would first spend half a minute loading."""
-    from arena.models import Backend, ModelEndpoint
-    from workers.engine import get_engine
+    from arena.models import Backend, ModelEndpoint  # noqa: PLC0415 (Celery imports this module before Django sets up)
+    from workers.engine import get_engine  # noqa: PLC0415 (torch stays out of the web process)
 
     seen = set()
     for endpoint in ModelEndpoint.objects.enabled().on_queues(queues).filter(backend__in=[Backend.TRANSFORMERS, Backend.SEARCH]):

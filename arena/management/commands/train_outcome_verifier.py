@@ -5,6 +5,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from workers.engine.batching import BatchEngine
+from workers.engine.loading import load_model
+from workers.search.config import SearchConfig
+from workers.search.outcome_model import train_outcome_model
+from workers.search.outcome_training import read_tasks, sample_labelled
+
 
 class Command(BaseCommand):
     help = ("Train the outcome verifier of search-augmented models (Cobbe et al. 2021): sample the base model's "
@@ -24,12 +30,6 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args, **o):
-        from workers.engine.batching import BatchEngine
-        from workers.engine.loading import load_model
-        from workers.search.config import SearchConfig
-        from workers.search.outcome_model import train_outcome_model
-        from workers.search.outcome_training import read_tasks, sample_labelled
-
         try:
             tasks = read_tasks(o["tasks"])
             params = json.loads(o["params"])
