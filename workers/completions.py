@@ -24,7 +24,12 @@ def create_job(*, endpoint_id: int, messages: list[dict], overrides: dict) -> st
     return job_id
 
 
-def run_job(job_id: str) -> None:
+def run_job(job_id: str, *, retry: bool = False) -> None:
+    """Stream the completion's pieces, then its end event.
+
+    With ``retry``, a transient BackendError that comes before any text was sent releases the
+    claim and propagates, for the task to run the job again later; once text is out the error
+    ends the job, since a second run would repeat what the caller already has."""
     r = get_redis()
     job_key, stop_key = redis_keys.completion_job(job_id), redis_keys.completion_stop(job_id)
     if not r.hsetnx(job_key, "claimed", "1"):
@@ -34,11 +39,11 @@ def run_job(job_id: str) -> None:
         return
     endpoint = ModelEndpoint.objects.filter(id=int(job["endpoint_id"])).first()
     key = redis_keys.completion_events(job_id)
-    tokens, reason, error = 0, "stop", None
+    tokens, reason, error, sent = 0, "stop", None, False
     started = time.monotonic()
     try:
         if endpoint is None:
-            raise BackendError("The model was removed.")
+            raise BackendError("The model was removed.", permanent=True)
         backend = get_backend(endpoint, overrides=json.loads(job["overrides"]))
         for item in backend.stream(json.loads(job["messages"]), should_stop=lambda: bool(r.exists(stop_key))):
             if isinstance(item, Usage):
@@ -46,10 +51,14 @@ def run_job(job_id: str) -> None:
                 reason = item.finish_reason or reason
             elif isinstance(item, Delta) and item.text:
                 tokens += item.tokens
+                sent = True
                 events.publish(key, {"type": "delta", "text": item.text})
         if r.exists(stop_key):
             reason = "stopped"
     except BackendError as exc:
+        if retry and not exc.permanent and not sent and not r.exists(stop_key):
+            r.hdel(job_key, "claimed")
+            raise
         error = str(exc)
     except Exception as exc:
         log.exception("completion %s failed", job_id)
