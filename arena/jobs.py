@@ -84,6 +84,5 @@ def publish_result(stream_key: str, result: dict) -> None:
 async def result_async(stream_key: str, *, timeout: float) -> dict:
     """The result a worker sent with ``publish_result``; raises JobTimeout past ``timeout`` seconds."""
     async for event in follow_async(stream_key, timeout=timeout):
-        if event["type"] == "end":
-            return event["result"]
-    raise JobTimeout
+        end = event  # the stream holds the end event alone
+    return end["result"]
