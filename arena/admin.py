@@ -5,6 +5,7 @@ from arena.endpoint_check import check_endpoint
 from arena.endpoint_stats import queue_lengths, recent_stats
 from arena.models import Battle, Message, ModelEndpoint, Turn, Vote
 from workers.backends import validate_params
+from workers.heartbeat import live_queues
 
 
 class EndpointForm(forms.ModelForm):
@@ -40,8 +41,6 @@ class ModelEndpointAdmin(admin.ModelAdmin):
     actions = ["test_endpoint", "enable", "disable"]
 
     def changelist_view(self, request, extra_context=None):
-        from workers.heartbeat import live_queues
-
         try:  # one round of lookups for the whole page, not one per row
             self._live, self._stats = live_queues(), recent_stats()
             self._queued = queue_lengths(ModelEndpoint.objects.values_list("queue", flat=True))

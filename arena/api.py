@@ -6,7 +6,7 @@ from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import get_token
 from ninja import NinjaAPI, Schema
@@ -14,14 +14,19 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.utils import check_csrf
 
 from arena import battles as service
+from arena import jobs, redis_keys
 from arena.clients import client_id
 from arena.errors import ArenaError, Invalid, NotFound, Unavailable
 from arena.limits import RateLimited, enforce
-from arena.models import Battle
+from arena.models import Battle, ModelEndpoint
 from arena.presenters import battle_json, endpoint_json
 from arena.streaming import battle_event_stream
 from arena.threads import off_thread
+from ratings.presenters import CATEGORY_LABELS, leaderboard_csv, leaderboard_json
+from ratings.tasks import prompt_leaderboard
+from workers.heartbeat import live_queues
 
+PROMPT_BOARD_SECONDS = 120
 api = NinjaAPI(title="Model Arena API", version="1", urls_namespace="api",
                openapi_url="/openapi.json", docs_url="/docs")
 
@@ -117,8 +122,6 @@ async def session(request):  # signed-cookie session and CSRF token: no I/O, so 
 
 @api.get("/models", summary="The enabled public models")
 def models(request):
-    from arena.models import ModelEndpoint
-
     live = {e.id for e in service.available_endpoints(named=True)}
     return [{**endpoint_json(e), "available": e.id in live}
             for e in ModelEndpoint.objects.enabled().for_named_modes().order_by("name")]
@@ -199,10 +202,6 @@ def _vote(request, battle_id: UUID, payload: VoteIn):
 @api.get("/leaderboard", summary="The latest leaderboard snapshot (JSON, or CSV with format=csv)")
 def leaderboard(request, category: str = "overall", style_control: bool = False, min_votes: int = 0,
                 format: Literal["json", "csv"] = "json"):
-    from django.http import HttpResponse
-
-    from ratings.presenters import CATEGORY_LABELS, leaderboard_csv, leaderboard_json
-
     if category not in CATEGORY_LABELS:
         raise Invalid(f"Unknown category {category[:50]!r}; choose one of {', '.join(CATEGORY_LABELS)}.")
     board = leaderboard_json(category=category, style_control=style_control, min_votes=max(0, min_votes))
@@ -221,30 +220,15 @@ class PromptBoardIn(Schema):
           "Votes weighted by the similarity of their prompts (all-MiniLM embeddings).",
           auth=session_with_csrf_on_loop, response={200: dict, 413: Detail, 422: Detail, 503: Detail})
 async def leaderboard_for_prompt(request, payload: PromptBoardIn):
-    import asyncio
-    import json
-    import secrets
-    import time
-
-    from arena.battles import clean_prompt
-    from arena.redis_client import get_async_redis
-    from ratings.prompt_leaderboard import result_key
-    from ratings.tasks import prompt_leaderboard
-    from workers.heartbeat import live_queues
-
-    prompt = clean_prompt(payload.prompt)
+    prompt = service.clean_prompt(payload.prompt)
     if "arena" not in await sync_to_async(live_queues)():
         raise Unavailable("No worker is running the arena's maintenance queue; try again in a minute.")
-    request_id = secrets.token_hex(12)
-    await sync_to_async(prompt_leaderboard.apply_async)((request_id, prompt), queue="arena")
-    r = get_async_redis()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        raw = await r.get(result_key(request_id))
-        if raw:
-            result = json.loads(raw)
-            if "error" in result:
-                raise Unavailable(result["error"])
-            return result
-        await asyncio.sleep(0.2)
-    raise Unavailable("The leaderboard for this prompt took too long; try again.")
+    job_id = jobs.new_job_id()
+    await sync_to_async(jobs.submit)(prompt_leaderboard, job_id, prompt, queue="arena")
+    try:
+        result = await jobs.result_async(redis_keys.prompt_leaderboard(job_id), timeout=PROMPT_BOARD_SECONDS)
+    except jobs.JobTimeout:
+        raise Unavailable("The leaderboard for this prompt took too long; try again.") from None
+    if "error" in result:
+        raise Unavailable(result["error"])
+    return result

@@ -15,6 +15,10 @@ from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, 
 from arena.sampling import choose_active_pair, choose_pair
 from arena.votes import insert_vote, typed_columns
 from ratings.features import battle_features
+from ratings.snapshots import latest
+from ratings.tasks import schedule_recompute
+from workers.heartbeat import live_queues
+from workers.tasks import generate_message
 
 _rng = random.SystemRandom()
 
@@ -31,8 +35,6 @@ def clean_prompt(prompt: str) -> str:
 
 
 def available_endpoints(*, named: bool = False) -> list[ModelEndpoint]:
-    from workers.heartbeat import live_queues
-
     endpoints = ModelEndpoint.objects.enabled().on_queues(live_queues())
     if named:
         endpoints = endpoints.for_named_modes()
@@ -40,8 +42,6 @@ def available_endpoints(*, named: bool = False) -> list[ModelEndpoint]:
 
 
 def _active_pair(candidates: list[ModelEndpoint]):
-    from ratings.snapshots import latest
-
     snapshot = latest("overall")
     if snapshot is None or "sampling" not in snapshot.data:
         return None
@@ -99,8 +99,6 @@ def _create_turn(battle: Battle, index: int, prompt: str) -> Turn:
 
 
 def _enqueue(message: Message, endpoint: ModelEndpoint) -> None:
-    from workers.tasks import generate_message
-
     message_id, attempt, queue = message.id, message.attempt, endpoint.queue
     transaction.on_commit(lambda: generate_message.apply_async((message_id, attempt), queue=queue))
 
@@ -158,9 +156,8 @@ def stop(*, battle: Battle, client_id: str) -> None:
         # A message no worker has claimed yet stops here; a streaming one stops at its next token.
         if Message.objects.filter(pk=message.pk, attempt=message.attempt, status=Status.PENDING).update(
                 status=Status.STOPPED, finished_at=timezone.now()):
-            events.publish(battle.stream_key(), {"type": "end", "turn": message.turn.index, "side": message.side,
-                                                 "attempt": message.attempt, "status": Status.STOPPED,
-                                                 "tokens": 0, "ttft_ms": None, "duration_ms": None})
+            events.publish(battle.stream_key(), events.battle_end(
+                turn=message.turn.index, side=message.side, attempt=message.attempt, status=Status.STOPPED))
 
 
 def messages_for_vote(battle_id) -> list[Message]:
@@ -197,8 +194,6 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
     except IntegrityError:
         raise Conflict("This battle already has a vote; each battle counts once.") from None
     if counts:
-        from ratings.tasks import schedule_recompute
-
         schedule_recompute()
     return vote
 

@@ -7,6 +7,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from arena.models import Message, Status
+from arena.redis_client import get_redis
 
 
 @dataclass
@@ -45,8 +46,6 @@ def recent_stats(hours: int = 24) -> dict[int, Recent]:
 
 
 def queue_lengths(queues) -> dict[str, int]:
-    from arena.redis_client import get_redis
-
     pipe = get_redis().pipeline(transaction=False)
     names = sorted(set(queues))
     for name in names:

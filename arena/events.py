@@ -1,7 +1,8 @@
-"""The battle event stream in Redis: workers append, the SSE view replays and follows.
+"""Event streams in Redis: workers append, the web side replays and follows.
 
-One Redis Stream per battle. Entry ids are Redis' own (``<ms>-<seq>``) and payloads carry turn,
-side and attempt only, so nothing in an event says which model wrote it. A browser that
+One Redis Stream per battle, per ``/v1`` completion and per job (arena/jobs.py); each ends with
+an ``end`` event built here. Entry ids are Redis' own (``<ms>-<seq>``) and battle payloads carry
+turn, side and attempt only, so nothing in an event says which model wrote it. A browser that
 reconnects sends the last id it saw and continues exactly after it.
 """
 
@@ -13,6 +14,7 @@ import redis.exceptions
 
 from django.conf import settings
 
+from arena import redis_keys
 from arena.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -20,30 +22,47 @@ EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 MAX_EVENTS_PER_BATTLE = 200_000
 
 
-def publish(stream_key: str, payload: dict) -> str | None:
+def publish(stream_key: str, payload: dict, *, ttl: int | None = None) -> str | None:
     """Append an event; while Redis is unreachable the event is dropped (the database keeps the text,
-    and readers fall back to it), so a Redis restart never kills a generation."""
+    and readers fall back to it), so a Redis restart never kills a generation. The stream expires
+    ``ttl`` seconds (default: the STREAM_TTL setting) after its last event."""
     try:
         pipe = get_redis().pipeline(transaction=False)
         pipe.xadd(stream_key, {"data": json.dumps(payload)}, maxlen=MAX_EVENTS_PER_BATTLE, approximate=True)
-        pipe.expire(stream_key, settings.ARENA["STREAM_TTL"])
+        pipe.expire(stream_key, ttl or settings.ARENA["STREAM_TTL"])
         return pipe.execute()[0]
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         log.warning("Redis unreachable: dropped a %s event of %s", payload.get("type"), stream_key)
         return None
 
 
-def stop_key(message_id: int, attempt: int) -> str:
-    return f"arena:stop:{message_id}:{attempt}"
+def battle_end(*, turn: int, side: str, attempt: int, status: str, tokens: int = 0, ttft_ms: int | None = None,
+               duration_ms: int | None = None) -> dict:
+    """The last event of one attempt at a battle message: the SSE view ticks the answer off with it
+    and the browser then reads the stored message."""
+    return {"type": "end", "turn": turn, "side": side, "attempt": attempt, "status": status, "tokens": tokens,
+            "ttft_ms": ttft_ms, "duration_ms": duration_ms}
+
+
+def completion_end(*, finish_reason: str, completion_tokens: int, error: str | None,
+                   duration_ms: int | None) -> dict:
+    """The last event of a ``/v1`` completion: how it finished, or the error to answer with."""
+    return {"type": "end", "finish_reason": finish_reason, "completion_tokens": completion_tokens, "error": error,
+            "duration_ms": duration_ms}
+
+
+def result_end(result: dict) -> dict:
+    """The only event of a job that answers all at once (arena/jobs.py ``publish_result``)."""
+    return {"type": "end", "result": result}
 
 
 def request_stop(message_id: int, attempt: int) -> None:
-    get_redis().set(stop_key(message_id, attempt), "1", ex=settings.ARENA["GENERATION_TIMEOUT"] * 2)
+    get_redis().set(redis_keys.stop(message_id, attempt), "1", ex=settings.ARENA["GENERATION_TIMEOUT"] * 2)
 
 
 def stop_requested(message_id: int, attempt: int) -> bool:
     try:
-        return bool(get_redis().exists(stop_key(message_id, attempt)))
+        return bool(get_redis().exists(redis_keys.stop(message_id, attempt)))
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         return False
 

@@ -15,6 +15,7 @@ import time
 from django.conf import settings
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
 
+from arena import redis_keys
 from arena.errors import ArenaError
 from arena.redis_client import get_redis
 
@@ -39,7 +40,7 @@ def enforce(request, action: str, *, client_id: str) -> None:
             continue
         limit, period = _split_rate(rate)
         window = _get_window(value, period)
-        key = _make_cache_key(f"arena:{group}", window, rate, value, None)
+        key = _make_cache_key(redis_keys.rate_limit(group), window, rate, value, None)
         pipe.set(key, 0, ex=period + EXPIRATION_FUDGE, nx=True)
         pipe.incr(key)
         counted.append((rate, limit, window))

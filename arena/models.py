@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from arena import redis_keys
+
 
 class Backend(models.TextChoices):
     TRANSFORMERS = "transformers", "Local transformers model"
@@ -85,11 +87,6 @@ class Mode(models.TextChoices):
     DIRECT = "direct", "Direct chat"
 
 
-class BattleQuerySet(models.QuerySet):
-    def awaiting_vote(self):
-        return self.filter(vote__isnull=True)
-
-
 class Battle(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     mode = models.CharField(max_length=10, choices=Mode.choices)
@@ -98,8 +95,6 @@ class Battle(models.Model):
     client_id = models.CharField(max_length=64, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
-
-    objects = BattleQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["created_at"])]
@@ -119,7 +114,7 @@ class Battle(models.Model):
         return self.mode != Mode.ANONYMOUS or hasattr(self, "vote")
 
     def stream_key(self) -> str:
-        return f"arena:battle:{self.uuid}:events"
+        return redis_keys.battle_events(self.uuid)
 
 
 class Turn(models.Model):

@@ -17,8 +17,12 @@ from ninja import Field, NinjaAPI, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.security import HttpBearer
 
+from arena import events, jobs, redis_keys
 from arena.models import Backend, ModelEndpoint
 from arena.redis_client import get_async_redis
+from workers.completions import create_job
+from workers.heartbeat import live_queues
+from workers.tasks import generate_completion
 
 v1 = NinjaAPI(title="OpenAI-compatible API", version="1", urls_namespace="v1", openapi_url="/openapi.json",
               docs_url=None)
@@ -69,8 +73,6 @@ class ChatRequest(Schema):
 
 
 def _served_endpoints():
-    from workers.heartbeat import live_queues
-
     return ModelEndpoint.objects.enabled().for_named_modes().filter(backend__in=LOCAL_BACKENDS).on_queues(live_queues())
 
 
@@ -88,9 +90,8 @@ async def chat_completions(request, payload: ChatRequest):
     if endpoint is None:
         return openai_error(request, f"The model {payload.model[:100]!r} does not exist or has no running worker.",
                             404, "not_found_error")
-    job_id = secrets.token_hex(12)
     overrides = payload.model_dump(include={"temperature", "top_p", "max_tokens", "seed"}, exclude_none=True)
-    await sync_to_async(_enqueue)(job_id, endpoint, [m.model_dump() for m in payload.messages], overrides)
+    job_id = await sync_to_async(_submit)(endpoint, [m.model_dump() for m in payload.messages], overrides)
     if payload.stream:
         response = StreamingHttpResponse(_sse_chunks(job_id, payload.model), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
@@ -113,33 +114,22 @@ def _finish(end: dict) -> str:
     return "length" if end.get("finish_reason") == "length" else "stop"
 
 
-def _enqueue(job_id: str, endpoint: ModelEndpoint, messages: list[dict], overrides: dict) -> None:
-    from workers.completions import create_job
-    from workers.tasks import generate_completion
-
-    create_job(job_id, endpoint_id=endpoint.id, messages=messages, overrides=overrides)
-    generate_completion.apply_async((job_id,), queue=endpoint.queue)
+def _submit(endpoint: ModelEndpoint, messages: list[dict], overrides: dict) -> str:
+    job_id = create_job(endpoint_id=endpoint.id, messages=messages, overrides=overrides)
+    jobs.submit(generate_completion, job_id, queue=endpoint.queue)
+    return job_id
 
 
 async def _job_events(job_id: str):
-    from workers.completions import stop_key, stream_key
-
-    r = get_async_redis()
-    last = "0-0"
-    deadline = time.monotonic() + WAIT_SECONDS
     try:
-        while time.monotonic() < deadline:
-            entries = await r.xread({stream_key(job_id): last}, block=5000, count=500)
-            for entry_id, fields in (entries[0][1] if entries else []):
-                last = entry_id
-                event = json.loads(fields["data"])
-                yield event
-                if event["type"] == "end":
-                    await r.delete(stream_key(job_id))
-                    return
-        yield {"type": "end", "error": "The model did not answer in time.", "finish_reason": "stop"}
+        async for event in jobs.follow_async(redis_keys.completion_events(job_id), timeout=WAIT_SECONDS):
+            yield event
+    except jobs.JobTimeout:
+        yield events.completion_end(finish_reason="stop", completion_tokens=0,
+                                    error="The model did not answer in time.", duration_ms=None)
     except (asyncio.CancelledError, GeneratorExit):
-        await r.set(stop_key(job_id), "1", ex=600)  # the client went away: free the batch slot
+        # the client went away: free the batch slot
+        await get_async_redis().set(redis_keys.completion_stop(job_id), "1", ex=600)
         raise
 
 

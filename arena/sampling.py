@@ -4,6 +4,10 @@ import random
 from collections.abc import Sequence
 from typing import TypeVar
 
+import numpy as np
+
+from ratings.pair_sampling import draw_pair, mix_weights
+
 T = TypeVar("T")
 
 
@@ -39,10 +43,6 @@ def choose_active_pair(candidates: Sequence[T], ids: Sequence[int], staff_weight
     """Active sampling (Chatbot Arena paper §5) among the live ``candidates`` (their endpoint ``ids``):
     the precomputed pair weights of ``state`` favour the pairs whose intervals one more vote shrinks
     most, mixed with the staff's sampling weights, and models with few votes get a guaranteed share."""
-    import numpy as np
-
-    from ratings.pair_sampling import draw_pair, mix_weights
-
     position = {e: i for i, e in enumerate(state.get("endpoint_ids", []))}
     weights = np.asarray(state.get("weights", []), dtype=float)
     k = len(candidates)

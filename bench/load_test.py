@@ -26,10 +26,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import django
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from arena.localservices import free_port, log  # noqa: E402
+from arena.redis_client import get_redis  # noqa: E402
+from arena.stack import Stack  # noqa: E402
+from workers.heartbeat import live_queues  # noqa: E402
 
 STATE = Path(tempfile.mkdtemp(prefix="arena-load-"))
 STATE.chmod(0o755)
@@ -79,8 +85,6 @@ class Client:
 
 
 async def run_battles(base: str, clients: int) -> tuple[list[float], list[tuple[str, str]], float]:
-    import httpx
-
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     latencies, acknowledged = [], []
 
@@ -106,8 +110,6 @@ async def run_battles(base: str, clients: int) -> tuple[list[float], list[tuple[
 
 
 async def hold_streams(base: str, battle_id: str, count: int, hold: float) -> tuple[int, float]:
-    import httpx
-
     opened = 0
     ready = asyncio.Event()
 
@@ -159,8 +161,6 @@ async def paced_votes(base: str, battle_ids: list[str], rate: float, cookies_by_
 
 async def prepare_finished_battles(base: str, count: int):
     """Battles ready to vote on, each with its own session; returns (battle_id, client) pairs."""
-    import httpx
-
     pairs = []
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
 
@@ -203,17 +203,13 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
 
-    import django
-
-    from arena.stack import Stack
-
     stack = Stack(state=STATE, env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")})
     try:
         stack.start_databases(pg_port=PG_PORT, redis_port=REDIS_PORT)
         stack.manage("migrate", "--noinput", "-v", "0")
         django.setup()
-        from arena.models import Backend, ModelEndpoint, Vote
-        from workers.engine.tiny import build_tiny_model
+        from arena.models import Backend, ModelEndpoint, Vote  # noqa: PLC0415 (Django sets up once the databases run)
+        from workers.engine.tiny import build_tiny_model  # noqa: PLC0415 (torch, only to build the model)
 
         tiny = build_tiny_model(STATE / "tiny")
         for i in range(4):
@@ -227,7 +223,6 @@ def main() -> None:
         port = free_port()
         web_group = stack.start_web(port, workers=args.web_workers).pid  # its own process group
         base = f"http://127.0.0.1:{port}"
-        from workers.heartbeat import live_queues
 
         deadline = time.time() + 120
         while "tiny" not in live_queues() and time.time() < deadline:
@@ -243,7 +238,7 @@ def main() -> None:
 
         if "streams" in phases:
             log(f"phase 2: {args.streams} SSE streams held open for {args.hold:.0f} s on one web process")
-            from arena.models import Battle, Message, Mode, Turn
+            from arena.models import Battle, Message, Mode, Turn  # noqa: PLC0415 (Django is set up in main)
 
             pending = Battle.objects.create(mode=Mode.NAMED, endpoint_a=ModelEndpoint.objects.get(name="never-1"),
                                             endpoint_b=ModelEndpoint.objects.get(name="never-2"), client_id="load")
@@ -333,8 +328,6 @@ class CpuUse:
 
 def _streams_followed() -> int:
     """Event streams the server still reads from Redis (an XREAD within the last second or two)."""
-    from arena.redis_client import get_redis
-
     return sum(1 for c in get_redis().client_list() if c.get("cmd") == "xread" and int(c.get("idle", 0)) < 2)
 
 

@@ -4,26 +4,18 @@ how similar its prompt is to the asked one (cosine of all-MiniLM embeddings).
 Weights are exp((similarity − 1) / temperature) over the votes, so near-duplicates count fully and
 unrelated prompts almost not at all; the Bradley-Terry fit runs on the weighted pair counts. The
 effective number of votes (Σw)² / Σw² says how much evidence the answer rests on. Runs on a worker
-(it needs the embedding model); the web process waits for the result in Redis.
+(it needs the embedding model) as a job the web process waits for (arena/jobs.py).
 """
-
-import json
 
 import numpy as np
 
 from arena.models import ModelEndpoint
-from arena.redis_client import get_redis
 from ratings.battle_arrays import CHOICE_CODE, pair_counts_from_arrays
 from ratings.leaderboard import leaderboard_table
 from ratings.models import PromptEmbedding
 from ratings.queries import counted_votes
 
 TEMPERATURE = 0.1
-RESULT_TTL = 300
-
-
-def result_key(request_id: str) -> str:
-    return f"arena:prompt-leaderboard:{request_id}"
 
 
 def embed_missing_prompts(encoder, *, batch: int = 256) -> int:
@@ -64,7 +56,3 @@ def leaderboard_for_prompt(prompt: str, encoder) -> dict:
     effective = float(weights.sum() ** 2 / (weights ** 2).sum())
     return {"prompt": prompt, "rows": table["rows"], "effective_votes": round(effective, 1),
             "votes_considered": len(rows)}
-
-
-def publish_result(request_id: str, result: dict) -> None:
-    get_redis().set(result_key(request_id), json.dumps(result), ex=RESULT_TTL)

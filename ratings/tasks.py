@@ -1,9 +1,11 @@
 from celery import shared_task
 
+from arena import jobs, redis_keys
 from arena.redis_client import get_redis
 from ratings.anomalous_voters import detect_anomalous_voters as detect
-from ratings.prompt_leaderboard import leaderboard_for_prompt, publish_result
+from ratings.prompt_leaderboard import leaderboard_for_prompt
 from ratings.snapshots import recompute
+from workers.search.embeddings import get_encoder
 
 DEBOUNCE_SECONDS = 5
 
@@ -16,7 +18,7 @@ def recompute_leaderboard() -> None:
 def schedule_recompute() -> None:
     """Recompute a few seconds after a counted vote; votes arriving meanwhile share that run."""
     try:
-        if get_redis().set("arena:leaderboard:scheduled", "1", nx=True, ex=DEBOUNCE_SECONDS):
+        if get_redis().set(redis_keys.LEADERBOARD_SCHEDULED, "1", nx=True, ex=DEBOUNCE_SECONDS):
             recompute_leaderboard.apply_async(countdown=DEBOUNCE_SECONDS, queue="arena")
     except Exception:  # the beat schedule recomputes anyway; a vote must never fail over this
         pass
@@ -30,10 +32,9 @@ def detect_anomalous_voters() -> None:
 
 @shared_task(ignore_result=True)
 def prompt_leaderboard(request_id: str, prompt: str) -> None:
-    from workers.search.embeddings import get_encoder  # noqa: PLC0415 (the search package loads on a worker, not in the web process that enqueues this)
 
     try:
         result = leaderboard_for_prompt(prompt, get_encoder())
     except Exception as exc:  # the web side is waiting: tell it, in a sentence
         result = {"error": f"The leaderboard for this prompt could not be computed ({type(exc).__name__})."}
-    publish_result(request_id, result)
+    jobs.publish_result(redis_keys.prompt_leaderboard(request_id), result)

@@ -2,6 +2,11 @@
 
 No transaction is held across generation. Every write is conditional on the message still
 being this attempt and still streaming, so a stop, a regenerate or the reaper always wins.
+
+A transient backend error (a remote server's 5xx, a timeout, a refused connection) that comes
+before the first piece of text hands the message back as pending and propagates, for the task to
+try again after a pause (workers/tasks.py). Once text has streamed the error fails the message:
+a second run would stream its text again after what the browser already shows.
 """
 
 import logging
@@ -37,7 +42,8 @@ def _current(message_id: int, attempt: int):
     return Message.objects.filter(id=message_id, attempt=attempt, status=Status.STREAMING)
 
 
-def generate(message_id: int, attempt: int, *, worker: str) -> None:
+def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False) -> None:
+    """``retry``: whether a transient error before any text may hand the message back (see above)."""
     claimed = Message.objects.filter(id=message_id, attempt=attempt, status=Status.PENDING).update(
         status=Status.STREAMING, started_at=timezone.now(), worker=worker)
     if not claimed:
@@ -85,6 +91,10 @@ def generate(message_id: int, attempt: int, *, worker: str) -> None:
         if stopped:
             status = Status.STOPPED
     except BackendError as exc:
+        if retry and not exc.permanent and not pieces and not should_stop():
+            if _current(message_id, attempt).update(status=Status.PENDING, started_at=None, worker=""):
+                raise
+            return  # stopped, regenerated or reaped meanwhile
         status, error = Status.FAILED, str(exc)
     except Exception as exc:  # a model crash must end as a failed message, not a stuck one
         log.exception("generation of message %s failed", message_id)
@@ -97,8 +107,8 @@ def generate(message_id: int, attempt: int, *, worker: str) -> None:
         status=status, text=text, tokens=tokens, ttft_ms=ttft_ms, duration_ms=duration_ms,
         error=error, compute=compute, finished_at=timezone.now(), **facts)
     if finished:
-        events.publish(key, {"type": "end", **where, "status": status, "tokens": tokens,
-                             "ttft_ms": ttft_ms, "duration_ms": duration_ms})
+        events.publish(key, events.battle_end(**where, status=status, tokens=tokens, ttft_ms=ttft_ms,
+                                              duration_ms=duration_ms))
 
 
 def fail_message(message: Message, reason: str) -> bool:
@@ -106,9 +116,7 @@ def fail_message(message: Message, reason: str) -> bool:
     updated = Message.objects.filter(id=message.id, attempt=message.attempt, status__in=[Status.PENDING, Status.STREAMING]).update(
         status=Status.FAILED, error=reason, finished_at=timezone.now(), duration_ms=None)
     if updated:
-        events.publish(message.turn.battle.stream_key(), {
-            "type": "end", "turn": message.turn.index, "side": message.side, "attempt": message.attempt,
-            "status": Status.FAILED, "tokens": message.tokens, "ttft_ms": message.ttft_ms, "duration_ms": None})
+        events.publish(message.turn.battle.stream_key(), events.battle_end(
+            turn=message.turn.index, side=message.side, attempt=message.attempt, status=Status.FAILED,
+            tokens=message.tokens, ttft_ms=message.ttft_ms, duration_ms=None))
     return bool(updated)
-
-

@@ -14,27 +14,27 @@ import time
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 
+from arena import redis_keys
 from arena.redis_client import get_redis
 
 log = logging.getLogger(__name__)
-HASH_KEY = "arena:workers"
 _stop = threading.Event()
 
 
 def beat_once(hostname: str, queues: list[str]) -> None:
     ttl = settings.ARENA["HEARTBEAT_TTL"]
     record = {"queues": queues, "pid": os.getpid(), "host": socket.gethostname(), "expires": time.time() + ttl}
-    get_redis().hset(HASH_KEY, hostname, json.dumps(record))
+    get_redis().hset(redis_keys.WORKERS, hostname, json.dumps(record))
 
 
 def live_workers() -> dict[str, dict]:
     now = time.time()
     live, stale = {}, []
-    for name, raw in get_redis().hgetall(HASH_KEY).items():
+    for name, raw in get_redis().hgetall(redis_keys.WORKERS).items():
         record = json.loads(raw)
         (live.__setitem__(name, record) if record["expires"] > now else stale.append(name))
     if stale:
-        get_redis().hdel(HASH_KEY, *stale)
+        get_redis().hdel(redis_keys.WORKERS, *stale)
     return live
 
 
@@ -45,8 +45,8 @@ def live_queues() -> set[str]:
 def warm_up(queues: list[str]) -> None:
     """Load every local model this worker serves before announcing it, so that the arena never
     sends a battle to a worker that would first spend half a minute loading."""
-    from arena.models import Backend, ModelEndpoint
-    from workers.engine import get_engine
+    from arena.models import Backend, ModelEndpoint  # noqa: PLC0415 (Celery imports this module before Django sets up)
+    from workers.engine import get_engine  # noqa: PLC0415 (torch stays out of the web process)
 
     seen = set()
     for endpoint in ModelEndpoint.objects.enabled().on_queues(queues).filter(backend__in=[Backend.TRANSFORMERS, Backend.SEARCH]):
@@ -91,6 +91,6 @@ def start_heartbeat(sender, **kwargs):
 def stop_heartbeat(sender, **kwargs):
     _stop.set()
     try:
-        get_redis().hdel(HASH_KEY, sender.hostname)
+        get_redis().hdel(redis_keys.WORKERS, sender.hostname)
     except Exception:
         log.warning("could not remove heartbeat", exc_info=True)

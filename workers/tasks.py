@@ -1,4 +1,9 @@
-"""Thin Celery tasks: take ids, then call a service."""
+"""Thin Celery tasks: take ids, then call a service.
+
+Generation retries a transient remote error (BackendError with ``permanent`` false) twice, after
+1 s and 2 s, when it came before any text; a permanent one (a 4xx: bad key, unknown model, bad
+request) fails at once. The services decide which errors may be retried and raise only those.
+"""
 
 from datetime import timedelta
 
@@ -7,13 +12,17 @@ from django.conf import settings
 from django.utils import timezone
 
 from arena.models import Message, Status
-from workers import generation
+from workers import completions, generation
+from workers.backends import BackendError
 from workers.heartbeat import live_queues, live_workers
 
+RETRY_TRANSIENT = {"autoretry_for": (BackendError,), "max_retries": 2, "retry_backoff": 1, "retry_jitter": False}
 
-@shared_task(ignore_result=True)
-def generate_message(message_id: int, attempt: int) -> None:
-    generation.generate(message_id, attempt, worker=generate_message.request.hostname or "")
+
+@shared_task(bind=True, ignore_result=True, **RETRY_TRANSIENT)
+def generate_message(self, message_id: int, attempt: int) -> None:
+    generation.generate(message_id, attempt, worker=self.request.hostname or "",
+                        retry=self.request.retries < self.max_retries)
 
 
 @shared_task(ignore_result=True)
@@ -40,8 +49,6 @@ def reap_stuck_messages() -> int:
     return reaped
 
 
-@shared_task(ignore_result=True)
-def generate_completion(job_id: str) -> None:
-    from workers import completions
-
-    completions.run_job(job_id)
+@shared_task(bind=True, ignore_result=True, **RETRY_TRANSIENT)
+def generate_completion(self, job_id: str) -> None:
+    completions.run_job(job_id, retry=self.request.retries < self.max_retries)

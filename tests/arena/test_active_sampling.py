@@ -7,8 +7,11 @@ from collections import Counter
 from django.core.management import call_command
 from django.test import override_settings
 
+from arena.battles import _active_pair
+from arena.models import ModelEndpoint
 from arena.sampling import choose_active_pair
 from ratings.snapshots import latest, recompute
+from tests.ratings.test_leaderboard_flow import synthetic_records
 
 
 def test_well_measured_pairs_are_drawn_less_and_new_models_get_a_share():
@@ -36,10 +39,6 @@ def test_staff_weight_zero_keeps_a_model_out():
 
 
 def test_the_arena_samples_from_the_stored_state(arena_db, tmp_path):
-    from arena.battles import _active_pair
-    from arena.models import ModelEndpoint
-    from tests.ratings.test_leaderboard_flow import synthetic_records
-
     path = tmp_path / "b.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in synthetic_records(300)))
     call_command("import_battles", str(path))

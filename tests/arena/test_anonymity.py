@@ -2,6 +2,8 @@
 
 import re
 
+import httpx
+
 from tests.conftest import tiny_endpoint
 
 
@@ -20,8 +22,6 @@ def _assert_clean(blob: str, endpoints, where: str):
 
 
 def test_it_reveals_nothing_before_the_vote(api, arena_db, tiny_model_dir, web):
-    import httpx
-
     endpoints = [tiny_endpoint(name, tiny_model_dir, seed=i)
                  for i, name in enumerate(["zircon-secret-model", "quartz-hidden-model", "onyx-private-model"])]
     for _ in range(3):

@@ -2,9 +2,11 @@
 
 import uuid
 
+import httpx
 import pytest
 
 from arena.models import Battle, Message, Turn, Vote
+from tests.conftest import tiny_endpoint
 
 
 def _snapshot():
@@ -53,8 +55,6 @@ def test_it_refuses_unknown_battles(api, endpoints):
 
 
 def test_it_refuses_an_invalid_choice_a_second_vote_and_an_early_vote(api, arena_db, tiny_model_dir, endpoints):
-    from tests.conftest import tiny_endpoint
-
     battle_id = api.start("Hello")
     early = api.post(f"/api/battles/{battle_id}/vote", {"choice": "a"})
     # The tiny model may already be done; if not, the vote must wait.
@@ -73,8 +73,6 @@ def test_it_refuses_an_invalid_choice_a_second_vote_and_an_early_vote(api, arena
 
 
 def test_it_refuses_a_vote_before_the_answers_finish(api, arena_db, tiny_model_dir):
-    from tests.conftest import tiny_endpoint
-
     tiny_endpoint("slow-a", tiny_model_dir, max_new_tokens=4000)
     tiny_endpoint("slow-b", tiny_model_dir, max_new_tokens=4000)
     battle_id = api.start("Write a long essay.")
@@ -85,8 +83,6 @@ def test_it_refuses_a_vote_before_the_answers_finish(api, arena_db, tiny_model_d
 
 
 def test_it_refuses_without_csrf_and_from_another_session(api, endpoints, web):
-    import httpx
-
     battle_id = api.start("Hello")
     api.wait_finished(battle_id)
     with httpx.Client(base_url=web) as bare:
@@ -98,8 +94,6 @@ def test_it_refuses_without_csrf_and_from_another_session(api, endpoints, web):
 
 
 def test_it_answers_503_with_too_few_models(api, arena_db, tiny_model_dir):
-    from tests.conftest import tiny_endpoint
-
     before = _snapshot()
     _refused(api.post("/api/battles", {"prompt": "hi"}), 503, "fewer than two")
     tiny_endpoint("only-one", tiny_model_dir)

@@ -1,7 +1,9 @@
 """A whole anonymous battle through the HTTP API, on a real PostgreSQL, Redis, Celery worker and
 ASGI server: create, stream, follow up, vote, reveal; plus stream resume after a reconnect."""
 
-from arena.models import Battle, Message, Vote
+from arena.models import Battle, Message, ModelEndpoint, Vote
+from tests.conftest import tiny_endpoint
+from workers.generation import conversation_for
 
 
 def test_it_runs_an_anonymous_battle_end_to_end(api, endpoints):
@@ -57,8 +59,6 @@ def test_it_gives_each_side_its_own_history(api, endpoints):
     api.post(f"/api/battles/{battle_id}/turns", {"prompt": "Second question"})
     api.wait_finished(battle_id)
 
-    from workers.generation import conversation_for
-
     second_a = Message.objects.get(turn__battle__uuid=battle_id, turn__index=1, side="a")
     first_a = Message.objects.get(turn__battle__uuid=battle_id, turn__index=0, side="a")
     assert conversation_for(second_a) == [
@@ -98,8 +98,6 @@ def test_a_paced_stream_resumes_after_reconnect_without_loss_or_repeat(api, endp
 
 
 def test_it_stops_and_regenerates(api, arena_db, tiny_model_dir):
-    from tests.conftest import tiny_endpoint
-
     tiny_endpoint("long-a", tiny_model_dir, max_new_tokens=4000, seed=1)
     tiny_endpoint("long-b", tiny_model_dir, max_new_tokens=4000, seed=2)
     battle_id = api.start("Write a very long essay.")
@@ -135,8 +133,6 @@ def test_named_and_direct_modes_show_models_and_never_count(api, endpoints):
 
 
 def test_models_endpoint_lists_enabled_public_models(api, endpoints):
-    from arena.models import ModelEndpoint
-
     ModelEndpoint.objects.filter(name="beta-model").update(enabled=False)
     names = [m["name"] for m in api.get("/api/models").json()]
     assert names == ["alpha-model"]

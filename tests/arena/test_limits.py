@@ -1,6 +1,7 @@
 """Limits are settings, counted per client in Redis, and answered with 429 + Retry-After."""
 
 import json
+import sys
 
 import httpx
 import pytest
@@ -24,8 +25,6 @@ def limited_web(stack, supervised_worker):
 
 
 def stack_python():
-    import sys
-
     return sys.executable
 
 

@@ -1,27 +1,11 @@
-from html.parser import HTMLParser
-
 from arena.markdown import render_markdown
+from tests.arena.html_elements import elements
 
 
 def test_it_renders_markdown_and_code():
     html = render_markdown("# Title\n\n**bold** and `x`\n\n```python\nprint(1)\n```")
     assert "<h1>Title</h1>" in html and "<strong>bold</strong>" in html
     assert '<code class="language-python">print(1)' in html
-
-
-class _Elements(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.found = []
-
-    def handle_starttag(self, tag, attrs):
-        self.found.append((tag, dict(attrs)))
-
-
-def elements(html: str):
-    parser = _Elements()
-    parser.feed(html)
-    return parser.found
 
 
 HOSTILE = [

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from arena.models import Backend, Message, ModelEndpoint, Vote
-from tests.arena.test_markdown import elements
+from tests.arena.html_elements import elements
 from tests.conftest import TINY_QUEUE
 from tests.stub_openai import StubServer
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import connection
 
 from arena.models import Backend, Battle, Message, Mode, ModelEndpoint, Turn
+from arena.redis_client import get_redis
 from tests.conftest import wait_until
 
 STREAMS = 40
@@ -77,8 +78,6 @@ def test_streams_end_when_their_clients_leave(web, arena_db):
 def _streams_following_redis() -> int:
     """Connections of the web process in a blocking XREAD now, or that started one in the last
     second or two: an abandoned stream's connection goes idle, a live one never does."""
-    from arena.redis_client import get_redis
-
     return sum(1 for client in get_redis().client_list()
                if client.get("cmd") == "xread" and ("b" in client.get("flags", "") or int(client.get("idle", 0)) < 2))
 

@@ -7,7 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
+from arena.models import Backend, ModelEndpoint
 from tests.browser.scripted_model import Script, ScriptedModels
 from tests.conftest import TINY_QUEUE, wait_for_queue
 
@@ -62,8 +64,6 @@ SCRIPTS = {
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM}; `make test` installs it (Debian package chromium).")
-    from playwright.sync_api import expect, sync_playwright
-
     expect.set_options(timeout=20_000)
     shutil.rmtree(ARTIFACTS, ignore_errors=True)  # what a failed test leaves is from this run only
     with sync_playwright() as playwright:
@@ -117,8 +117,6 @@ def scripted_models():
 
 def scripted_endpoint(server: ScriptedModels | str, name: str, script: str, **fields):
     """An arena endpoint on the real ``openai`` backend, served by the worker on queue "tiny"."""
-    from arena.models import Backend, ModelEndpoint
-
     base_url = server if isinstance(server, str) else server.base_url
     return ModelEndpoint.objects.create(
         name=name, organisation=fields.pop("organisation", f"{name.title()} Labs"), backend=Backend.OPENAI,

@@ -3,14 +3,13 @@
 import json
 import re
 
+from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from tests.conftest import TINY_QUEUE, wait_for_queue
 
 
 def test_staff_add_an_endpoint_and_test_it(page, arena_db, stack, worker, tiny_model_dir):
-    from django.contrib.auth.models import User
-
     User.objects.filter(username="admin-e2e").delete()
     User.objects.create_superuser("admin-e2e", "admin@example.org", "pw-e2e-123456")
     wait_for_queue(TINY_QUEUE, worker, stack)

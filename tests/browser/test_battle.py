@@ -5,9 +5,12 @@ import re
 
 from playwright.sync_api import expect
 
+from arena.localservices import free_port
+from arena.models import Backend, ModelEndpoint
 from tests.browser.battle_page import (answer, pane, prompt_box, send, text_length_while_streaming, vote_button,
                                        wait_until_answered)
 from tests.browser.conftest import scripted_endpoint
+from tests.conftest import TINY_QUEUE, tiny_endpoint
 
 
 def test_it_runs_a_blind_battle_from_prompt_to_reveal(page, scripted_pair):
@@ -94,9 +97,6 @@ def test_it_stops_both_answers(page, arena_db, serving, scripted_models):
 
 
 def test_it_regenerates_after_an_answer_fails(page, arena_db, serving, scripted_models):
-    from arena.localservices import free_port
-    from arena.models import ModelEndpoint
-
     scripted_endpoint(scripted_models, "lyra", "markdown-a")
     flaky = scripted_endpoint(f"http://127.0.0.1:{free_port()}/v1", "vega", "markdown-b")  # nothing listens there
     page.goto("/named/")
@@ -148,9 +148,6 @@ def test_it_votes_with_the_keyboard_alone(page, scripted_pair):
 
 
 def test_the_reveal_shows_what_a_search_model_spent(page, arena_db, serving, tiny_model_dir):
-    from arena.models import Backend, ModelEndpoint
-    from tests.conftest import TINY_QUEUE, tiny_endpoint
-
     base = tiny_endpoint("tiny-base", tiny_model_dir, max_new_tokens=16)
     ModelEndpoint.objects.create(
         name="tiny-best-of-4", organisation="Search Lab", backend=Backend.SEARCH, queue=TINY_QUEUE,

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from arena.models import ModelEndpoint
+
 from tests.browser.battle_page import pane, send, wait_until_answered
 from tests.browser.conftest import DESKTOP, PHONE
 
@@ -33,8 +35,6 @@ def test_it_chats_with_one_model_directly(page, serving, endpoints):
 
 
 def test_the_models_page_describes_each_model(page, serving, endpoints):
-    from arena.models import ModelEndpoint
-
     ModelEndpoint.objects.filter(name="alpha-model").update(description="A tiny test model.", license="Apache-2.0")
     page.goto("/models/")
     card = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name="alpha-model"))

@@ -7,8 +7,10 @@ import threading
 import httpx
 import pytest
 
-from arena.models import Backend, ModelEndpoint
+from arena.endpoint_check import check_endpoint
+from arena.models import Backend, Message, ModelEndpoint
 from tests.conftest import TINY_QUEUE, tiny_endpoint
+from tests.stub_openai import StubServer
 
 
 def _remote(name, base_url, model, **params):
@@ -63,8 +65,6 @@ def test_a_server_error_fails_only_that_side(api, web, local):
     data = api.wait_finished(battle_id, timeout=90)
     assert data["turns"][0]["a"]["status"] == "failed" and data["turns"][0]["b"]["status"] == "done"
     error = ModelEndpoint.objects.get(name="remote-broken")
-    from arena.models import Message
-
     stored = Message.objects.get(turn__battle__uuid=battle_id, side="a").error
     assert "404" in stored and "does not exist" in stored
     assert error.api_key == ""
@@ -101,6 +101,34 @@ def test_a_hanging_server_times_out_on_that_side_only(api, local, hanging_server
     battle_id = api.start("Hello", mode="named", models=["remote-hangs", "local-tiny"])
     data = api.wait_finished(battle_id, timeout=60)
     assert data["turns"][0]["a"]["status"] == "failed" and data["turns"][0]["b"]["status"] == "done"
-    from arena.models import Message
-
     assert "did not answer within 2 s" in Message.objects.get(turn__battle__uuid=battle_id, side="a").error
+
+
+def test_a_transient_server_error_before_any_text_is_retried(api, arena_db):
+    with StubServer({"flaky": "Fine, thanks for asking."}, failures={"flaky": [503]}) as server:
+        _remote("remote-flaky", server.url, "flaky")
+        battle_id = api.start("Hello", mode="direct", models=["remote-flaky"])
+        data = api.wait_finished(battle_id, timeout=60)
+        assert data["turns"][0]["a"]["status"] == "done"
+        assert data["turns"][0]["a"]["text"] == "Fine, thanks for asking."  # once: nothing streamed twice
+        assert server.requests["flaky"] == 2
+
+
+@pytest.mark.parametrize("status", [400, 401])
+def test_a_permanent_server_error_fails_at_once(api, arena_db, status):
+    with StubServer({"refuses": "never said"}, failures={"refuses": [status, status, status]}) as server:
+        _remote("remote-refuses", server.url, "refuses")
+        battle_id = api.start("Hello", mode="direct", models=["remote-refuses"])
+        data = api.wait_finished(battle_id, timeout=60)
+        assert data["turns"][0]["a"]["status"] == "failed"
+        assert str(status) in Message.objects.get(turn__battle__uuid=battle_id, side="a").error
+        assert server.requests["refuses"] == 1
+
+
+def test_the_endpoint_check_retries_a_transient_error_and_not_a_permanent_one(api, arena_db):
+    with StubServer({"flaky": "Hello there.", "refuses": "never said"},
+                    failures={"flaky": [502], "refuses": [401, 401, 401]}) as server:
+        result = check_endpoint(_remote("remote-flaky", server.url, "flaky"), timeout=60)
+        assert result.ok and result.text == "Hello there." and server.requests["flaky"] == 2
+        result = check_endpoint(_remote("remote-refuses", server.url, "refuses"), timeout=60)
+        assert not result.ok and "401" in result.error and server.requests["refuses"] == 1

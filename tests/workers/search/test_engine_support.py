@@ -4,7 +4,7 @@ rows that stop on their own condition, and N copies of one prompt sharing one pr
 import torch
 
 from tests.conftest import wait_until
-from workers.engine.batching import SamplingParams
+from workers.engine import SamplingParams
 from workers.engine.chat import render_prompt
 from workers.engine.token_sampling import _sample, _sample_full
 
