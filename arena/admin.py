@@ -72,7 +72,8 @@ class ModelEndpointAdmin(admin.ModelAdmin):
             result = check_endpoint(endpoint)
             if result.ok:
                 self.message_user(request, f"{endpoint.name} answered {result.text[:200]!r}: {result.tokens} tokens, "
-                                           f"first token after {result.ttft_ms} ms, {result.tokens_per_second} tokens/s.",
+                                           f"first token after {result.ttft_ms} ms, "
+                                           f"{result.tokens_per_second} tokens/s.",
                                   messages.SUCCESS)
             else:
                 self.message_user(request, f"{endpoint.name} failed: {result.error}", messages.ERROR)

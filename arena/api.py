@@ -127,7 +127,8 @@ def models(request):
             for e in ModelEndpoint.objects.enabled().for_named_modes().order_by("name")]
 
 
-@api.post("/battles", auth=session_with_csrf_on_loop, response={201: Created, 409: Detail, 413: Detail, 422: Detail, 429: Detail, 503: Detail})
+@api.post("/battles", auth=session_with_csrf_on_loop,
+          response={201: Created, 409: Detail, 413: Detail, 422: Detail, 429: Detail, 503: Detail})
 async def create_battle(request, payload: BattleIn):
     return await off_thread(_create_battle)(request, payload)
 
@@ -155,7 +156,8 @@ async def stream_battle(request, battle_id: UUID):
     return await battle_event_stream(request, battle_id)
 
 
-@api.post("/battles/{battle_id}/turns", auth=session_with_csrf_on_loop, response={201: dict, 403: Detail, 404: Detail, 409: Detail, 413: Detail, 422: Detail, 429: Detail})
+@api.post("/battles/{battle_id}/turns", auth=session_with_csrf_on_loop,
+          response={201: dict, 403: Detail, 404: Detail, 409: Detail, 413: Detail, 422: Detail, 429: Detail})
 async def add_turn(request, battle_id: UUID, payload: PromptIn):
     return await off_thread(_add_turn)(request, battle_id, payload)
 
@@ -166,7 +168,8 @@ def _add_turn(request, battle_id: UUID, payload: PromptIn):
     return 201, {"index": turn.index}
 
 
-@api.post("/battles/{battle_id}/regenerate", auth=session_with_csrf_on_loop, response={202: dict, 403: Detail, 404: Detail, 409: Detail})
+@api.post("/battles/{battle_id}/regenerate", auth=session_with_csrf_on_loop,
+          response={202: dict, 403: Detail, 404: Detail, 409: Detail})
 async def regenerate(request, battle_id: UUID):
     return await off_thread(_regenerate)(request, battle_id)
 
@@ -176,7 +179,8 @@ def _regenerate(request, battle_id: UUID):
     return 202, {"detail": "Regenerating the last answers."}
 
 
-@api.post("/battles/{battle_id}/stop", auth=session_with_csrf_on_loop, response={202: dict, 403: Detail, 404: Detail, 409: Detail})
+@api.post("/battles/{battle_id}/stop", auth=session_with_csrf_on_loop,
+          response={202: dict, 403: Detail, 404: Detail, 409: Detail})
 async def stop(request, battle_id: UUID):
     return await off_thread(_stop)(request, battle_id)
 
@@ -186,7 +190,8 @@ def _stop(request, battle_id: UUID):
     return 202, {"detail": "Stopping."}
 
 
-@api.post("/battles/{battle_id}/vote", auth=session_with_csrf_on_loop, response={200: dict, 403: Detail, 404: Detail, 409: Detail, 422: Detail, 429: Detail})
+@api.post("/battles/{battle_id}/vote", auth=session_with_csrf_on_loop,
+          response={200: dict, 403: Detail, 404: Detail, 409: Detail, 422: Detail, 429: Detail})
 async def vote(request, battle_id: UUID, payload: VoteIn):
     return await off_thread(_vote)(request, battle_id, payload)
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 from arena import events
 from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from arena.identity import find_identity_leak
-from arena.presentation import all_shown
 from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
+from arena.presentation import all_shown
 from arena.sampling import choose_active_pair, choose_pair
 from arena.votes import insert_vote, typed_columns
 from ratings.features import battle_features
@@ -143,7 +143,7 @@ def regenerate(*, battle: Battle, client_id: str) -> None:
         for message in last:
             Message.objects.filter(pk=message.pk).update(
                 attempt=F("attempt") + 1, status=Status.PENDING, text="", tokens=0, ttft_ms=None,
-                duration_ms=None, error="", compute={}, worker="", started_at=None, finished_at=None,
+                duration_ms=None, error="", compute={}, finish_reason="", worker="", started_at=None, finished_at=None,
                 identity_leak=None, style_counts=None, queued_at=timezone.now())
             message.refresh_from_db(fields=["attempt"])
             _enqueue(message, battle.endpoint_for(message.side))

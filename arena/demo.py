@@ -10,11 +10,12 @@ DEMO_ENDPOINTS = [
     {"name": "smollm2-creative", "description": "SmolLM2-135M-Instruct, sampled at temperature 1.0.",
      "params": {"model": "smollm2", "temperature": 1.0, "top_p": 0.95, "max_new_tokens": 200}},
     {"name": "smollm2-concise", "description": "SmolLM2-135M-Instruct told to answer in three sentences at most.",
-     "params": {"model": "smollm2", "temperature": 0.5, "max_new_tokens": 120,
+     "params": {"model": "smollm2", "temperature": 0.5, "max_new_tokens": 200,
                 "system_prompt": "You are a helpful assistant. Answer in at most three short sentences."}},
     {"name": "smollm2-tutor", "description": "SmolLM2-135M-Instruct told to explain step by step.",
      "params": {"model": "smollm2", "temperature": 0.6, "max_new_tokens": 256, "repetition_penalty": 1.1,
-                "system_prompt": "You are a patient tutor. Explain your reasoning step by step, then give the answer."}},
+                "system_prompt": "You are a patient tutor. Explain your reasoning step by step, "
+                                 "then give the answer."}},
 ]
 
 # Test-time compute over the same model: does thinking longer at answer time beat answering once?

@@ -11,7 +11,6 @@ import logging
 import re
 
 import redis.exceptions
-
 from django.conf import settings
 
 from arena import redis_keys

@@ -139,7 +139,8 @@ class LocalRedis:
     def start(self) -> None:
         binary = shutil.which("redis-server")
         if not binary:
-            raise FileNotFoundError("redis-server not found: install it (apt-get install redis-server) or set REDIS_URL.")
+            raise FileNotFoundError("redis-server not found: install it (apt-get install redis-server) "
+                                    "or set REDIS_URL.")
         self.datadir.mkdir(parents=True, exist_ok=True)
         self.logfile.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(

@@ -158,6 +158,7 @@ class Message(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, help_text="For staff; never shown to users of anonymous battles.")
     compute = models.JSONField(default=dict, blank=True)
+    finish_reason = models.CharField(max_length=20, blank=True, help_text="The backend's: stop, length, …")
     worker = models.CharField(max_length=200, blank=True)
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -104,7 +104,8 @@ async def chat_completions(request, payload: ChatRequest):
             end = event
     if end.get("error"):
         return openai_error(request, end["error"], 502, "server_error")
-    return {"id": f"chatcmpl-{job_id}", "object": "chat.completion", "created": int(time.time()), "model": payload.model,
+    return {"id": f"chatcmpl-{job_id}", "object": "chat.completion", "created": int(time.time()),
+            "model": payload.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(text)},
                          "finish_reason": _finish(end)}],
             "usage": {"completion_tokens": end.get("completion_tokens", 0)}}
@@ -145,7 +146,8 @@ async def _sse_chunks(job_id: str, model: str):
             if event.get("error"):
                 yield f"data: {json.dumps({'error': {'message': event['error'], 'type': 'server_error'}})}\n\n"
             else:
-                yield f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': _finish(event)}]})}\n\n"
+                choices = [{"index": 0, "delta": {}, "finish_reason": _finish(event)}]
+                yield f"data: {json.dumps({**base, 'choices': choices})}\n\n"
                 usage = {"completion_tokens": event.get("completion_tokens", 0)}
                 yield f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n"
     yield "data: [DONE]\n\n"

@@ -28,6 +28,8 @@ def message_json(message: Message, *, reveal: bool, blind: bool = False, shown: 
         "duration_ms": message.duration_ms,
         "attempt": message.attempt,
         "error": FAILED_TEXT if status == Status.FAILED else None,
+        # the same words on whichever side the common token cap cut short, once it is shown whole
+        "cut": status == Status.DONE and message.finish_reason == "length",
     }
     if blind:
         data.update(dict.fromkeys(HIDDEN_BEFORE_VOTE))

@@ -178,6 +178,8 @@ ARENA = {
     "PACING": env_bool("ARENA_PACING", True),
     "PACING_START_DEADLINE": env_int("ARENA_PACING_START_DEADLINE", 60),
     "PACING_CHARS_PER_SECOND": env_int("ARENA_PACING_CHARS_PER_SECOND", 100),
+    # Every contestant of an anonymous battle answers with at most this many tokens.
+    "ANSWER_TOKEN_CAP": env_int("ARENA_ANSWER_TOKEN_CAP", 200),
 }
 
 LOGGING = {

@@ -88,10 +88,10 @@ class Stack:
                                    "--schedule", str(schedule)])
 
     def stop(self) -> None:
-        for name, process in reversed(self.children):
+        for _name, process in reversed(self.children):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for name, process in reversed(self.children):
+        for _name, process in reversed(self.children):
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -43,7 +43,8 @@ def _choices() -> list[ModelEndpoint]:
 
 def models_page(request):
     live = {e.id for e in available_endpoints(named=True)}
-    endpoints = [{**endpoint_json(e), "available": e.id in live} for e in ModelEndpoint.objects.enabled().for_named_modes()]
+    endpoints = [{**endpoint_json(e), "available": e.id in live}
+                 for e in ModelEndpoint.objects.enabled().for_named_modes()]
     return _page(request, "arena/models.html", endpoints=endpoints)
 
 

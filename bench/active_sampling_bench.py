@@ -138,7 +138,8 @@ def main() -> None:
     for name, strategy, needed in results:
         median = float(np.median(needed))
         base.setdefault(name, median)
-        print(f"| {name} | {strategy} | {median:,.0f} | {min(needed):,} - {max(needed):,} | {median / base[name]:.2f}x |")
+        print(f"| {name} | {strategy} | {median:,.0f} | {min(needed):,} - {max(needed):,} | "
+              f"{median / base[name]:.2f}x |")
 
 
 if __name__ == "__main__":

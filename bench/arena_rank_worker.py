@@ -71,7 +71,9 @@ def run_arena_rank(df: pd.DataFrame, rounds: int) -> dict:
     model = BradleyTerry(n_competitors=len(dataset.competitors))
     model, out["fit_s"] = timed("fit (includes jit compile)", lambda: block(model.fit(dataset)))
     # lbfgs_minimize defines its jitted loop inside the call, so a second fit compiles again.
-    _, out["fit_again_s"] = timed("fit again, same process", lambda: block(BradleyTerry(len(dataset.competitors)).fit(dataset)))
+    _, out["fit_again_s"] = timed(
+        "fit again, same process", lambda: block(BradleyTerry(len(dataset.competitors)).fit(dataset))
+    )
     sandwich, out["sandwich_s"] = timed(
         "sandwich CIs", model.compute_ratings_and_cis, dataset, significance_level=0.05, ci_method="sandwich"
     )
@@ -127,7 +129,8 @@ def run_fastchat(df: pd.DataFrame, rounds: int) -> dict:
         rng_state = np.random.RandomState(42)
 
         def bootstrap():
-            return [fastchat_compute_mle_elo(df.sample(frac=1.0, replace=True, random_state=rng_state)) for _ in range(rounds)]
+            return [fastchat_compute_mle_elo(df.sample(frac=1.0, replace=True, random_state=rng_state))
+                    for _ in range(rounds)]
 
         _, elapsed = timed(f"bootstrap x{rounds}", bootstrap)
         out["bootstrap_run_rounds"] = rounds

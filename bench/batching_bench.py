@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -331,7 +331,7 @@ def main() -> None:
     if args.mode == "worker" and max(levels) > WORKER_CONCURRENCY:
         parser.error(f"the worker runs {WORKER_CONCURRENCY} tasks at once")
 
-    log(f"started {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, "
+    log(f"started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, "
         f"torch {torch.__version__} with {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
 
     cold = {}

@@ -30,7 +30,8 @@ WINNERS = np.array(["model_a", "model_b", "tie", "both_bad"], dtype=object)
 STYLE = ["tokens", "headers", "lists", "bold"]
 
 
-def synthetic_battles(seed: int, n_models: int, n_battles: int, *, style_effect: float) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_battles(seed: int, n_models: int, n_battles: int, *,
+                      style_effect: float) -> tuple[np.ndarray, np.ndarray]:
     """Rows as described above, and the true strengths (natural units)."""
     rng = np.random.default_rng(seed)
     theta = np.sort(rng.normal(0.0, 0.6, n_models))[::-1]
@@ -59,7 +60,8 @@ def synthetic_battles(seed: int, n_models: int, n_battles: int, *, style_effect:
 
 def frame(rows: np.ndarray, names: list[str]) -> pd.DataFrame:
     names_arr = np.array(names, dtype=object)
-    df = pd.DataFrame({"model_a": names_arr[rows[:, 0]], "model_b": names_arr[rows[:, 1]], "winner": WINNERS[rows[:, 2]]})
+    df = pd.DataFrame({"model_a": names_arr[rows[:, 0]], "model_b": names_arr[rows[:, 1]],
+                       "winner": WINNERS[rows[:, 2]]})
     for j, name in enumerate(STYLE):
         df[f"{name}_a"] = rows[:, 3 + 2 * j]
         df[f"{name}_b"] = rows[:, 4 + 2 * j]
@@ -97,7 +99,9 @@ def run_scenario(seed: int, n_models: int, n_battles: int, *, style: bool, boots
 
     dataset = PairDataset.from_pandas(df)
     t0 = time.perf_counter()
-    sandwich = BradleyTerry(n_competitors=len(dataset.competitors)).compute_ratings_and_cis(dataset, significance_level=0.05)
+    sandwich = BradleyTerry(n_competitors=len(dataset.competitors)).compute_ratings_and_cis(
+        dataset, significance_level=0.05
+    )
     print(f"  bt + sandwich: {time.perf_counter() - t0:.1f}s", flush=True)
     scenario["bt"] = {
         "competitors": list(sandwich["competitors"]),

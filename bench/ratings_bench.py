@@ -52,7 +52,8 @@ def parse_size(text: str) -> int:
 
 
 def human(n: int) -> str:
-    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
+    return (f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0
+            else f"{n // 1000}k" if n % 1000 == 0 else str(n))
 
 
 def progress(message: str) -> None:
@@ -199,7 +200,8 @@ def main() -> None:
             progress(f"{human(size)} battles, {N_MODELS} models: generating {'rows' if as_rows else 'pair counts'}")
             path = make_data(size, args.seed, as_rows, Path(tmp))
             progress(f"{human(size)}: ours")
-            ours = run_worker([sys.executable, str(Path(__file__).resolve()), "--worker", str(path), str(args.rounds)], args.timeout)
+            ours = run_worker([sys.executable, str(Path(__file__).resolve()), "--worker", str(path), str(args.rounds)],
+                              args.timeout)
             if isinstance(ours, str):
                 rows_out.append((human(size), "ours", ours))
                 continue
@@ -216,7 +218,8 @@ def main() -> None:
                     reason = (
                         "needs one DataFrame row per battle; its bootstrap and fit run on <= 7,350 unique rows "
                         "whatever N, so only from_pandas would grow" if tool == "arena-rank"
-                        else f"a dense {2 * size:,} x {N_MODELS} design matrix is {2 * size * N_MODELS * 8 / 1e9:.0f} GB"
+                        else f"a dense {2 * size:,} x {N_MODELS} design matrix is "
+                             f"{2 * size * N_MODELS * 8 / 1e9:.0f} GB"
                     )
                     rows_out.append((human(size), tool, f"skipped ({reason})"))
                     progress(f"{human(size)}: {tool} skipped")
@@ -232,8 +235,11 @@ def main() -> None:
 
     if args.json:
         args.json.write_text(json.dumps(
-            [{"size": e[0], "tool": e[1], "result": {k: v for k, v in e[2].items() if k not in ("competitors", "ratings", "lower", "upper", "boot_lower", "boot_upper")}}
-             if not isinstance(e[2], str) else {"size": e[0], "tool": e[1], "result": e[2]} for e in rows_out], indent=1))
+            [{"size": e[0], "tool": e[1],
+              "result": {k: v for k, v in e[2].items()
+                         if k not in ("competitors", "ratings", "lower", "upper", "boot_lower", "boot_upper")}}
+             if not isinstance(e[2], str) else {"size": e[0], "tool": e[1], "result": e[2]}
+             for e in rows_out], indent=1))
     print()
     print(f"Seconds per step; bootstrap = {args.rounds} rounds (~ extrapolated from the rounds run); "
           "speedup = tool / ours, with and without the bootstrap; RSS of the tool's process in MB, "
@@ -263,7 +269,8 @@ def main() -> None:
             note.append(f"bootstrap workers peak {result['peak_child_rss_mb']:.0f} MB")
         print(
             f"| {size} | {tool} | {fmt(result.get('aggregate_s'))} | {fmt(result.get('fit_s'))} | "
-            f"{fmt(result.get('sandwich_s'))} | {fmt(result.get('bootstrap_s'), result.get('bootstrap_estimated', False))} | "
+            f"{fmt(result.get('sandwich_s'))} | "
+            f"{fmt(result.get('bootstrap_s'), result.get('bootstrap_estimated', False))} | "
             f"{fmt(total, estimated)} | {speedup} | {fmt(no_boot)} | {speedup_no_boot} | "
             f"{result['baseline_rss_mb']:.0f} | {result['peak_rss_mb']:.0f} | {'; '.join(note)} |"
         )

@@ -31,12 +31,13 @@ from ratings.leaderboard import leaderboard_table  # noqa: E402
 STATE = Path(tempfile.mkdtemp(prefix="arena-recompute-"))
 STATE.chmod(0o755)
 PORT = free_port()
-os.environ.update({"DATABASE_URL": f"postgres://arena@127.0.0.1:{PORT}/arena", "DJANGO_SETTINGS_MODULE": "arena.settings",
-                   "REDIS_URL": "redis://127.0.0.1:1/0"})
+os.environ.update({"DATABASE_URL": f"postgres://arena@127.0.0.1:{PORT}/arena",
+                   "DJANGO_SETTINGS_MODULE": "arena.settings", "REDIS_URL": "redis://127.0.0.1:1/0"})
 
 FILL = """
 INSERT INTO arena_battle (uuid, mode, endpoint_a_id, endpoint_b_id, client_id, created_at, updated_at)
-SELECT md5(i::text || 'b' || %(tag)s)::uuid, 'anony', e.lo + a, e.lo + b, 'bench', now() - (i || ' seconds')::interval, now()
+SELECT md5(i::text || 'b' || %(tag)s)::uuid, 'anony', e.lo + a, e.lo + b, 'bench',
+       now() - (i || ' seconds')::interval, now()
 FROM (SELECT i, (i::bigint * 7919) %% 50 AS a, ((i::bigint * 7919) %% 50 + 1 + (i::bigint * 104729) %% 49) %% 50 AS b
       FROM generate_series(1, %(n)s) AS i) s, (SELECT min(id) AS lo FROM arena_modelendpoint) e;
 INSERT INTO arena_vote (battle_id, choice, client_id, counts, excluded_reason, features, created_at,
@@ -48,7 +49,8 @@ SELECT id, CASE WHEN random() < 0.1 THEN 'tie'
        md5((id %% 100000)::text), true, '',  -- 100,000 browsers' 32-character client ids
        jsonb_build_object('turn', turns, 'language', language, 'prompt_tokens', prompt_tokens, 'code', is_code,
                           'math', is_math, 'prompt_hash', prompt_hash,
-                          'conv_metadata', jsonb_build_object('sum_assistant_a_tokens', ta, 'sum_assistant_b_tokens', tb,
+                          'conv_metadata', jsonb_build_object(
+                             'sum_assistant_a_tokens', ta, 'sum_assistant_b_tokens', tb,
                              'header_count_a', ha, 'header_count_b', hb, 'list_count_a', la, 'list_count_b', lb,
                              'bold_count_a', ba, 'bold_count_b', bb)),
        created_at, endpoint_a_id, endpoint_b_id, turns, prompt_tokens, is_code, is_math, language, prompt_hash,
@@ -60,7 +62,8 @@ FROM (SELECT id, created_at, endpoint_a_id, endpoint_b_id, 1 + (id %% 5 = 0)::in
              id %% 3 = 0 AS is_code, id %% 7 = 0 AS is_math, left(md5((id %% 20000)::text), 16) AS prompt_hash,
              100 + id %% 300 AS ta, 100 + id %% 250 AS tb, id %% 3 AS ha, id %% 2 AS hb, id %% 5 AS la, id %% 4 AS lb,
              id %% 2 AS ba, id %% 3 AS bb
-      FROM arena_battle WHERE client_id = 'bench' AND NOT EXISTS (SELECT 1 FROM arena_vote v WHERE v.battle_id = arena_battle.id)) s
+      FROM arena_battle
+      WHERE client_id = 'bench' AND NOT EXISTS (SELECT 1 FROM arena_vote v WHERE v.battle_id = arena_battle.id)) s
 ORDER BY id;
 """
 NEW_VOTES = 1000  # cast between the first and the next recompute

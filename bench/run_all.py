@@ -14,7 +14,8 @@ BENCH_VENV = ROOT / ".state" / "bench-venv"
 PYTHON = sys.executable
 
 BENCHES = [
-    ("batching: the worker path (Celery, continuous batching) vs one-at-a-time generate (SmolLM2)", ["bench/batching_bench.py"]),
+    ("batching: the worker path (Celery, continuous batching) vs one-at-a-time generate (SmolLM2)",
+     ["bench/batching_bench.py"]),
     ("ratings: fit + CIs + bootstrap vs arena-rank and FastChat",
      ["bench/ratings_bench.py", "--arena-rank-python", str(BENCH_VENV / "bin" / "python")]),
     ("recompute: the leaderboard from a PostgreSQL votes table", ["bench/recompute_bench.py"]),

@@ -31,8 +31,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 from search_eval_report import Tally, accuracy_table, targets, wall_table, write_json  # noqa: E402
-from search_eval_tasks import (FEW_SHOT, SYSTEM_DOCS, SYSTEM_MATH, Task, corpus_tasks, is_correct,  # noqa: E402
-                               math_messages, math_tasks, synthetic_preferences, template_of)
+from search_eval_tasks import (  # noqa: E402
+    FEW_SHOT,
+    SYSTEM_DOCS,
+    SYSTEM_MATH,
+    Task,
+    corpus_tasks,
+    is_correct,
+    math_messages,
+    math_tasks,
+    synthetic_preferences,
+    template_of,
+)
 
 from workers.engine import BatchEngine, SamplingParams, load_model, render_prompt  # noqa: E402
 from workers.search import SearchConfig, run_search, train_reward_model  # noqa: E402

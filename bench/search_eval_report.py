@@ -96,7 +96,8 @@ def targets(per_task: list[dict], n: int, target_tier: str, chosen: str, quorum:
                      f"on {len(timed)} tasks -> {'MET' if wall <= 2 else 'NOT MET'}")
     no_rag, rag = (accuracy(("corpus",), "retrieve (greedy)")[:2])
     if any(t["kind"] == "corpus" for t in per_task):
-        lines.append(f"target retrieval beats none: {no_rag:.2f} -> {rag:.2f} -> {'MET' if rag > no_rag else 'NOT MET'}")
+        lines.append(f"target retrieval beats none: {no_rag:.2f} -> {rag:.2f} -> "
+                     f"{'MET' if rag > no_rag else 'NOT MET'}")
     return lines
 
 

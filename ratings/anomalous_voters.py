@@ -22,7 +22,8 @@ def detect_anomalous_voters(*, alpha: float = 0.01, min_votes: int = 10) -> list
         return []
     ratings = to_rating_scale(fit_bradley_terry(counts))
     index = {e: i for i, e in enumerate(ids)}
-    rows = Vote.objects.filter(counts=True).values_list("client_id", "battle__endpoint_a_id", "battle__endpoint_b_id", "choice")
+    rows = Vote.objects.filter(counts=True).values_list("client_id", "battle__endpoint_a_id", "battle__endpoint_b_id",
+                                                        "choice")
     clients: dict[str, int] = {}
     data = np.array([(clients.setdefault(c, len(clients)), index[a], index[b], CHOICE_CODE[choice])
                      for c, a, b, choice in rows.iterator(chunk_size=20000)], dtype=np.int64).reshape(-1, 4)

@@ -180,7 +180,8 @@ def _style_ratings(battles, *, bootstrap_rounds, seed, significance, anchor_inde
     relative = style_features(battles.fields["style_a"], battles.fields["style_b"], standardize=False)
     return style_controlled_ratings(
         battles.model_a, battles.model_b, OUTCOME_SCORE[battles.outcome], relative, battles.n_models,
-        bootstrap_rounds=bootstrap_rounds, seed=seed, significance=significance, anchor_index=anchor_index, anchor=anchor,
+        bootstrap_rounds=bootstrap_rounds, seed=seed, significance=significance,
+        anchor_index=anchor_index, anchor=anchor,
     )
 
 

@@ -62,8 +62,9 @@ def battles_from_records(records: Iterable[Mapping[str, Any]]) -> Battles:
     """Battles from LMSYS-style records (dicts with model_a, model_b, winner and optional fields).
 
     Optional fields are kept only when every record has what they need, so the arrays stay dense.
-    `turn` falls back to the number of user turns in `conversation_a`; `prompt` prefers `conversation_a`'s user turns, then a top-level `prompt`; style counts prefer
-    `conv_metadata` (LMArena's precomputed tiktoken counts), then counting the conversations.
+    `turn` falls back to the number of user turns in `conversation_a`; `prompt` prefers `conversation_a`'s user turns,
+    then a top-level `prompt`; style counts prefer `conv_metadata` (LMArena's precomputed tiktoken counts), then
+    counting the conversations.
     """
     model_a: list[str] = []
     model_b: list[str] = []

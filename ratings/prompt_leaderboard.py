@@ -27,9 +27,10 @@ def embed_missing_prompts(encoder, *, batch: int = 256) -> int:
     for start in range(0, len(rows), batch):
         chunk = rows[start:start + batch]
         vectors = encoder.encode([prompt or "" for _, prompt in chunk])
-        PromptEmbedding.objects.bulk_create([PromptEmbedding(vote_id=vote_id, vector=vector.astype(np.float32).tobytes())
-                                             for (vote_id, _), vector in zip(chunk, vectors, strict=True)],
-                                            ignore_conflicts=True)
+        PromptEmbedding.objects.bulk_create(
+            [PromptEmbedding(vote_id=vote_id, vector=vector.astype(np.float32).tobytes())
+             for (vote_id, _), vector in zip(chunk, vectors, strict=True)],
+            ignore_conflicts=True)
         added += len(chunk)
     return added
 

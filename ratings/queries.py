@@ -108,8 +108,10 @@ def category_pair_counts(endpoint_ids: list[int]) -> dict[str, PairCounts]:
     """Pair counts of every category from one scan of the votes table (one filtered COUNT per
     category), plus the short de-duplication histogram."""
     votes = counted_votes()
-    conditions = {name: dedup_condition(votes) if cond is DEDUPLICATED else cond for name, cond in CATEGORY_FILTERS.items()}
-    counts = {f"n_{name}": Count("id", filter=cond) if cond is not None else Count("id") for name, cond in conditions.items()}
+    conditions = {name: dedup_condition(votes) if cond is DEDUPLICATED else cond
+                  for name, cond in CATEGORY_FILTERS.items()}
+    counts = {f"n_{name}": Count("id", filter=cond) if cond is not None else Count("id")
+              for name, cond in conditions.items()}
     rows = list(votes.values_list("endpoint_a_id", "endpoint_b_id", "choice").annotate(**counts).order_by())
     tables = _pair_counts_from_rows(endpoint_ids, rows, list(range(3, 3 + len(conditions))))
     return dict(zip(conditions, tables, strict=True))

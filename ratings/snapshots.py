@@ -27,8 +27,7 @@ from ratings.intervals import rank_upper_bound
 from ratings.leaderboard import leaderboard_table, style_controlled_ratings
 from ratings.models import LeaderboardSnapshot
 from ratings.pair_sampling import active_pair_weights, pair_score_variance
-from ratings.queries import (CATEGORY_FILTERS, category_pair_counts, compute_per_answer, exclusion_counts,
-                             vote_arrays)
+from ratings.queries import CATEGORY_FILTERS, category_pair_counts, compute_per_answer, exclusion_counts, vote_arrays
 
 log = logging.getLogger(__name__)
 MIN_VOTES_FOR_STYLE = 30
@@ -91,12 +90,13 @@ def _style_rows(names: list[str], votes: dict[str, np.ndarray], start: np.ndarra
     votes). `start` (strengths of all models, natural units) is where the fit starts, if given."""
     if len(votes["id"]) < MIN_VOTES_FOR_STYLE:
         return {}
-    played = np.flatnonzero(np.bincount(votes["a"], minlength=len(names)) + np.bincount(votes["b"], minlength=len(names)))
+    played = np.flatnonzero(np.bincount(votes["a"], minlength=len(names))
+                            + np.bincount(votes["b"], minlength=len(names)))
     remap = np.full(len(names), -1)
     remap[played] = np.arange(len(played))
     try:
-        rating, lower, upper = style_controlled_ratings(remap[votes["a"]], remap[votes["b"]], OUTCOME_SCORE[votes["outcome"]],
-                                                        votes["style"], len(played),
+        rating, lower, upper = style_controlled_ratings(remap[votes["a"]], remap[votes["b"]],
+                                                        OUTCOME_SCORE[votes["outcome"]], votes["style"], len(played),
                                                         start=None if start is None else start[played])
     except (ValueError, np.linalg.LinAlgError):
         log.warning("style control could not be fitted on %s votes", len(votes["id"]), exc_info=True)

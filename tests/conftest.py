@@ -9,12 +9,17 @@ import shutil
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+from django.db import connection
 
 from arena.localservices import free_port
+from arena.models import Backend, ModelEndpoint
+from arena.redis_client import get_redis
 from arena.stack import Stack, Supervised
-
+from tests.apiclient import ApiClient
 from tests.testenv import PG_PORT, REDIS_PORT, STATE
+from workers.heartbeat import live_queues
 
 TINY_QUEUE = "tiny"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -54,10 +59,6 @@ def django_db_setup(stack):
 
 @pytest.fixture
 def arena_db(stack, django_db_setup, django_db_blocker):
-    from django.db import connection
-
-    from arena.redis_client import get_redis
-
     with django_db_blocker.unblock():
         _truncate(connection)
         for key in [*get_redis().scan_iter("arena:battle:*"), *get_redis().scan_iter("arena:stop:*")]:
@@ -74,7 +75,7 @@ def _truncate(connection):
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
-    from workers.engine.tiny import build_tiny_model
+    from workers.engine.tiny import build_tiny_model  # noqa: PLC0415 (torch loads only where a test needs the model)
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
@@ -125,8 +126,6 @@ def worker(supervised_worker):
 
 
 def wait_for_queue(queue: str, process, stack, timeout: float = 90, name: str = "worker-tiny"):
-    from workers.heartbeat import live_queues
-
     def ready():
         if process.poll() is not None:
             raise AssertionError(f"worker exited: {(stack.logs / (name + '.log')).read_text()[-3000:]}")
@@ -143,8 +142,6 @@ def web(stack):
 
 
 def tiny_endpoint(name: str, tiny_model_dir, **params):
-    from arena.models import Backend, ModelEndpoint
-
     return ModelEndpoint.objects.create(
         name=name, organisation=f"{name}-org", backend=Backend.TRANSFORMERS, queue=TINY_QUEUE,
         params={"model": str(tiny_model_dir), "temperature": 0, "max_new_tokens": 24, **params})
@@ -157,9 +154,5 @@ def endpoints(arena_db, tiny_model_dir):
 
 @pytest.fixture
 def api(web, worker):
-    import httpx
-
-    from tests.apiclient import ApiClient
-
     with httpx.Client(base_url=web, timeout=30) as http:
         yield ApiClient(http)

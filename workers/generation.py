@@ -12,11 +12,12 @@ a second run would stream its text again after what the browser already shows.
 import logging
 import time
 
+from django.conf import settings
 from django.utils import timezone
 
 from arena import events
 from arena.identity import finished_answer_facts
-from arena.models import Message, Status
+from arena.models import Battle, Message, Mode, Status
 from workers.backends import BackendError, Delta, Usage, get_backend
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,12 @@ def conversation_for(message: Message) -> list[dict]:
                          {"role": "assistant", "content": previous.text}]
     conversation.append({"role": "user", "content": turn.prompt})
     return conversation
+
+
+def answer_limits(battle: Battle) -> dict:
+    """One token cap for every contestant of an anonymous battle: a cap of its own would tell a voter
+    which contestant an answer cut short comes from."""
+    return {"max_tokens": settings.ARENA["ANSWER_TOKEN_CAP"]} if battle.mode == Mode.ANONYMOUS else {}
 
 
 def _current(message_id: int, attempt: int):
@@ -60,6 +67,7 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
     pieces: list[str] = []
     tokens = 0
     compute: dict = {}
+    finish_reason = ""
     stopped = False
 
     def should_stop() -> bool:
@@ -69,11 +77,12 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
 
     status, error = Status.DONE, ""
     try:
-        backend = get_backend(battle.endpoint_for(message.side))
+        backend = get_backend(battle.endpoint_for(message.side), overrides=answer_limits(battle))
         for item in backend.stream(conversation_for(message), should_stop=should_stop):
             if isinstance(item, Usage):
                 tokens = item.completion_tokens if item.completion_tokens is not None else tokens
                 compute = item.compute
+                finish_reason = item.finish_reason or ""
                 continue
             if not isinstance(item, Delta) or not item.text:
                 continue
@@ -105,7 +114,7 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
     facts = finished_answer_facts(text) if status == Status.DONE else {}  # what a vote will read
     finished = _current(message_id, attempt).update(
         status=status, text=text, tokens=tokens, ttft_ms=ttft_ms, duration_ms=duration_ms,
-        error=error, compute=compute, finished_at=timezone.now(), **facts)
+        error=error, compute=compute, finish_reason=finish_reason[:20], finished_at=timezone.now(), **facts)
     if finished:
         events.publish(key, events.battle_end(**where, status=status, tokens=tokens, ttft_ms=ttft_ms,
                                               duration_ms=duration_ms))
@@ -113,7 +122,8 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
 
 def fail_message(message: Message, reason: str) -> bool:
     """Mark an unfinished message failed (reaper, dead worker) and tell its stream."""
-    updated = Message.objects.filter(id=message.id, attempt=message.attempt, status__in=[Status.PENDING, Status.STREAMING]).update(
+    updated = Message.objects.filter(id=message.id, attempt=message.attempt,
+                                     status__in=[Status.PENDING, Status.STREAMING]).update(
         status=Status.FAILED, error=reason, finished_at=timezone.now(), duration_ms=None)
     if updated:
         events.publish(message.turn.battle.stream_key(), events.battle_end(

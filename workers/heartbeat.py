@@ -49,7 +49,8 @@ def warm_up(queues: list[str]) -> None:
     from workers.engine import get_engine  # noqa: PLC0415 (torch stays out of the web process)
 
     seen = set()
-    for endpoint in ModelEndpoint.objects.enabled().on_queues(queues).filter(backend__in=[Backend.TRANSFORMERS, Backend.SEARCH]):
+    for endpoint in ModelEndpoint.objects.enabled().on_queues(queues).filter(
+            backend__in=[Backend.TRANSFORMERS, Backend.SEARCH]):
         params = endpoint.params.get("base", endpoint.params) if endpoint.backend == Backend.SEARCH else endpoint.params
         if not isinstance(params, dict):
             continue  # a search endpoint over a named endpoint: that one is warmed up itself

@@ -202,7 +202,8 @@
     } else if (message.status === "stopped") {
       meta.textContent = "Stopped." + (revealed() ? " " + messageStats(message) : "");
     } else {
-      meta.textContent = revealed() ? messageStats(message) : "";
+      const cut = message.cut ? "Cut at the length limit." : "";
+      meta.textContent = [cut, revealed() ? messageStats(message) : ""].filter(Boolean).join(" ");
     }
   }
 

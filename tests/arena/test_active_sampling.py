@@ -11,7 +11,7 @@ from arena.battles import _active_pair
 from arena.models import ModelEndpoint
 from arena.sampling import choose_active_pair
 from ratings.snapshots import latest, recompute
-from tests.ratings.test_leaderboard_flow import synthetic_records
+from tests.ratings.helpers import synthetic_records
 
 
 def test_well_measured_pairs_are_drawn_less_and_new_models_get_a_share():

@@ -76,8 +76,8 @@ def test_admin_requires_staff(arena_db):
 
 
 def test_the_test_action_runs_through_the_worker(staff, worker, endpoints):
-    response = staff.post("/admin/arena/modelendpoint/", {"action": "test_endpoint", "_selected_action": [endpoints[0].id]},
-                          follow=True)
+    response = staff.post("/admin/arena/modelendpoint/",
+                          {"action": "test_endpoint", "_selected_action": [endpoints[0].id]}, follow=True)
     page = response.content.decode()
     assert "alpha-model answered" in page.lower() and "tokens/s" in page and "first token after" in page
 

@@ -111,6 +111,7 @@ def test_it_refuses_bodies_that_are_not_json(api, endpoints):
     huge = api.http.post("/api/battles", content=b'{"prompt": "' + b"x" * 400_000 + b'"}',
                          headers={"Content-Type": "application/json"})
     assert 400 <= huge.status_code < 500
-    invalid_utf8 = api.http.post("/api/battles", content=b'{"prompt": "\xff\xfe"}', headers={"Content-Type": "application/json"})
+    invalid_utf8 = api.http.post("/api/battles", content=b'{"prompt": "\xff\xfe"}',
+                                 headers={"Content-Type": "application/json"})
     assert 400 <= invalid_utf8.status_code < 500 and invalid_utf8.json()["detail"]
     assert _snapshot() == before

@@ -1,6 +1,8 @@
 """A whole anonymous battle through the HTTP API, on a real PostgreSQL, Redis, Celery worker and
 ASGI server: create, stream, follow up, vote, reveal; plus stream resume after a reconnect."""
 
+import os
+
 from arena.models import Battle, Message, ModelEndpoint, Vote
 from tests.conftest import tiny_endpoint
 from workers.generation import conversation_for
@@ -78,7 +80,8 @@ def test_it_resumes_a_stream_after_reconnect_without_loss_or_repeat(api, endpoin
     ids = [e["id"] for e in first + rest if "id" in e]
     assert ids == [e["id"] for e in whole if "id" in e]
     assert len(ids) == len(set(ids))
-    resumed_text = "".join(e["data"]["text"] for e in first + rest if e["event"] == "delta" and e["data"]["side"] == "a")
+    resumed_text = "".join(e["data"]["text"] for e in first + rest
+                           if e["event"] == "delta" and e["data"]["side"] == "a")
     data = api.wait_finished(battle_id)
     assert resumed_text == data["turns"][0]["a"]["text"]
 
@@ -95,6 +98,17 @@ def test_a_paced_stream_resumes_after_reconnect_without_loss_or_repeat(api, endp
         assert [e["event"] for e in first + rest if e.get("data", {}).get("side") == side].count("start") == 1
     ids = [e["id"] for e in first + rest if "id" in e]
     assert len(ids) == len(set(ids))
+
+
+def test_every_contestant_of_an_anonymous_battle_has_one_token_cap(api, arena_db, tiny_model_dir):
+    tiny_endpoint("short-cap", tiny_model_dir, max_new_tokens=24, seed=1)  # its own cap applies, silently
+    tiny_endpoint("no-cap", tiny_model_dir, max_new_tokens=4000, seed=2)  # above the arena's: cut there
+    battle_id = api.start("Write a very long essay.")
+    data = api.wait_finished(battle_id, timeout=120)
+    tokens = sorted(Message.objects.filter(turn__battle__uuid=battle_id).values_list("tokens", flat=True))
+    assert tokens == [24, int(os.environ["ARENA_ANSWER_TOKEN_CAP"])]
+    assert all(data["turns"][0][side]["cut"] is True for side in "ab")  # the same mark on both sides
+    assert all(data["turns"][0][side]["tokens"] is None for side in "ab")
 
 
 def test_it_stops_and_regenerates(api, arena_db, tiny_model_dir):
@@ -129,7 +143,7 @@ def test_named_and_direct_modes_show_models_and_never_count(api, endpoints):
     direct_id = api.start("Hi", mode="direct", models=["alpha-model"])
     data = api.wait_finished(direct_id)
     assert data["models"] == {"a": "alpha-model"}
-    assert set(data["turns"][0]) == {"index", "prompt", "a"}
+    assert set(data["turns"][0]) == {"index", "prompt", "created_at", "a"}
 
 
 def test_models_endpoint_lists_enabled_public_models(api, endpoints):

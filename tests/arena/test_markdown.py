@@ -55,11 +55,13 @@ def test_a_link_shows_its_host_and_opens_in_a_new_tab():
 def test_a_link_says_the_host_it_really_goes_to():
     assert "(evil.com)" in render_markdown("[arena.local](https://arena.local@evil.com/login)")
     assert "(xn--pple-43d.com)" in render_markdown("[apple](https://\u0430pple.com)")  # Cyrillic а, in ASCII form
-    assert render_markdown("[log in](/accounts/login)") == '<p>log in <span class="link-target">(/accounts/login)</span></p>\n'
+    assert (render_markdown("[log in](/accounts/login)")
+            == '<p>log in <span class="link-target">(/accounts/login)</span></p>\n')
 
 
 def test_images_are_not_loaded_but_linked_by_their_alt_text():
-    html = render_markdown("![a *chart*](https://tracker.example/pixel.png) ![local](/static/x.png) ![](data:image/png;base64,AA==)")
+    html = render_markdown("![a *chart*](https://tracker.example/pixel.png) ![local](/static/x.png) "
+                           "![](data:image/png;base64,AA==)")
     assert "<img" not in html
     assert '>Image: a chart</a> <span class="link-target">(tracker.example)</span>' in html
     assert "Image: local" in html and "Image: no description" in html and "data:" not in html

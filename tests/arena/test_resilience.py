@@ -49,7 +49,8 @@ def test_a_redis_restart_during_a_stream_loses_no_stored_text(api, arena_db, tin
     data = api.wait_finished(battle_id, timeout=120)
     assert all(data["turns"][0][side]["status"] == "done" for side in "ab")
     stored = Message.objects.filter(turn__battle__uuid=battle_id)
-    assert all(m.tokens == 400 and len(m.text) >= 400 for m in stored)  # every token is kept, even those streamed while Redis was down
+    # every token is kept, even those streamed while Redis was down
+    assert all(m.tokens == 400 and len(m.text) >= 400 for m in stored)
     supervised_worker.ensure()  # restarted if the broker reconnect crashed it (a known kombu issue)
     again = api.start("after the restart")
     assert api.wait_finished(again)["turns"][0]["a"]["status"] == "done"

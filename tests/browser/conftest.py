@@ -60,7 +60,8 @@ SCRIPTS = {
 }
 
 
-@pytest.fixture(scope="package")  # torn down after the browser tests: a running Playwright loop makes Django refuse ORM calls
+# torn down after the browser tests: a running Playwright loop makes Django refuse ORM calls
+@pytest.fixture(scope="package")
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM}; `make test` installs it (Debian package chromium).")

@@ -32,8 +32,8 @@ def test_staff_add_an_endpoint_and_test_it(page, arena_db, stack, worker, tiny_m
     page.get_by_role("row", name=re.compile("tiny-from-admin")).get_by_role("checkbox").check()
     page.locator("select[name=action]").select_option("test_endpoint")
     page.get_by_role("button", name="Go").click()
-    expect(page.locator(".messagelist")).to_contain_text(re.compile(r"answered .*: \d+ tokens, first token after \d+ ms", re.I),
-                                                         timeout=60_000)
+    expect(page.locator(".messagelist")).to_contain_text(
+        re.compile(r"answered .*: \d+ tokens, first token after \d+ ms", re.I), timeout=60_000)
     User.objects.filter(username="admin-e2e").delete()
 
 

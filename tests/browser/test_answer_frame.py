@@ -47,7 +47,8 @@ def impostor_server():
 @pytest.fixture
 def impostors(arena_db, serving, impostor_server):
     """Both sides answer with the page's own words, so the battle's side order does not matter."""
-    return [scripted_endpoint(impostor_server, "lyra", "impostor"), scripted_endpoint(impostor_server, "vega", "impostor")]
+    return [scripted_endpoint(impostor_server, "lyra", "impostor"),
+            scripted_endpoint(impostor_server, "vega", "impostor")]
 
 
 def test_an_answer_that_imitates_the_page_stays_inside_its_frame(page, impostors):

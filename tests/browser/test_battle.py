@@ -7,8 +7,15 @@ from playwright.sync_api import expect
 
 from arena.localservices import free_port
 from arena.models import Backend, ModelEndpoint
-from tests.browser.battle_page import (answer, pane, prompt_box, send, text_length_while_streaming, vote_button,
-                                       wait_until_answered)
+from tests.browser.battle_page import (
+    answer,
+    pane,
+    prompt_box,
+    send,
+    text_length_while_streaming,
+    vote_button,
+    wait_until_answered,
+)
 from tests.browser.conftest import scripted_endpoint
 from tests.conftest import TINY_QUEUE, tiny_endpoint
 

@@ -26,7 +26,8 @@ def test_both_sides_wait_together_and_then_appear_together(page, arena_db, servi
     # The first text on either side, and how much the other side has then: they start together.
     handle = page.wait_for_function(
         """() => {
-            const lengths = ["a", "b"].map((s) => (document.querySelector(`#pane-${s} .answer`) || {}).textContent || "");
+            const lengths = ["a", "b"].map(
+                (s) => (document.querySelector(`#pane-${s} .answer`) || {}).textContent || "");
             return lengths.some((t) => t.length) && lengths.map((t) => t.length);
         }""", timeout=30_000, polling=10)
     first = handle.json_value()

@@ -9,7 +9,6 @@ import pytest
 from playwright.sync_api import expect
 
 from arena.models import ModelEndpoint
-
 from tests.browser.battle_page import pane, send, wait_until_answered
 from tests.browser.conftest import DESKTOP, PHONE
 

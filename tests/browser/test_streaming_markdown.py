@@ -11,7 +11,8 @@ from arena.markdown import render_markdown
 MARKDOWN_JS = Path(__file__).resolve().parents[2] / "static" / "arena" / "markdown.js"
 SAMPLES = [
     "Hello **bold**, *em*, `code` and a [link](https://example.com/a).",
-    "# Title\n\nPara one\nline two\n\n## Sub\n\n- a\n- b\n  continued\n- c\n\n1. x\n2. y\n\n> quote\n> more\n\n---\n\nafter",
+    "# Title\n\nPara one\nline two\n\n## Sub\n\n- a\n- b\n  continued\n- c\n\n1. x\n2. y\n\n"
+    "> quote\n> more\n\n---\n\nafter",
     "Title\n=====\n\ntext",
     "a * b * c, snake_case_name and 2*3*4",
     "3. three\n4. four",

@@ -10,7 +10,6 @@ from ratings.bradley_terry import (
     to_rating_scale,
 )
 from ratings.synthetic import simulate_pair_counts, true_strengths
-
 from tests.ratings.reference import in_reference_order, reference, scenario, scenario_battles
 
 
@@ -67,7 +66,8 @@ def test_it_gives_the_same_fit_for_mirrored_battles():
         model_b=battles.model_a,
         outcome=np.array([Outcome.B, Outcome.A, Outcome.TIE, Outcome.BOTH_BAD], np.int8)[battles.outcome],
     )
-    np.testing.assert_allclose(fit_bradley_terry(aggregate(mirrored)), fit_bradley_terry(aggregate(battles)), atol=1e-12)
+    np.testing.assert_allclose(fit_bradley_terry(aggregate(mirrored)), fit_bradley_terry(aggregate(battles)),
+                               atol=1e-12)
 
 
 def test_it_fits_a_batch_like_separate_fits():

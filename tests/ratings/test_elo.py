@@ -36,7 +36,9 @@ def test_it_depends_on_vote_order():
 
 
 def test_it_continues_from_earlier_ratings():
-    a = np.array([0, 1, 2, 0, 1, 0]); b = np.array([1, 2, 0, 2, 0, 1]); outcome = np.array([0, 1, 2, 3, 0, 1])
+    a = np.array([0, 1, 2, 0, 1, 0])
+    b = np.array([1, 2, 0, 2, 0, 1])
+    outcome = np.array([0, 1, 2, 3, 0, 1])
     whole = online_elo(a, b, outcome, 3)
     first = online_elo(a[:4], b[:4], outcome[:4], 3)
     assert np.allclose(online_elo(a[4:], b[4:], outcome[4:], 3, initial=first), whole, rtol=0, atol=1e-12)

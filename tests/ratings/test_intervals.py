@@ -11,7 +11,6 @@ from ratings.intervals import (
     rank_upper_bound,
     sandwich_covariance,
 )
-
 from tests.ratings.reference import in_reference_order, scenario, scenario_battles
 
 

@@ -5,7 +5,6 @@ import pytest
 
 from ratings.battle_arrays import Battles
 from ratings.leaderboard import compute_leaderboard
-
 from tests.ratings.reference import scenario, scenario_battles
 
 KEYS = {"model", "rating", "ci_lower", "ci_upper", "ci_method", "votes", "rank_ub", "elo"}
@@ -45,7 +44,8 @@ def test_it_pins_the_anchor_model_and_keeps_the_gaps():
     battles = scenario_battles("main")
     plain = {row["model"]: row for row in compute_leaderboard(battles)}
     for rounds in (0, 200):
-        anchored = {row["model"]: row for row in compute_leaderboard(battles, anchor=("model-04", 1114.0), bootstrap_rounds=rounds)}
+        anchored = {row["model"]: row
+                    for row in compute_leaderboard(battles, anchor=("model-04", 1114.0), bootstrap_rounds=rounds)}
         assert anchored["model-04"]["rating"] == pytest.approx(1114.0)
         assert anchored["model-04"]["ci_lower"] == pytest.approx(1114.0)
         assert anchored["model-04"]["ci_upper"] == pytest.approx(1114.0)
@@ -77,15 +77,18 @@ def test_it_needs_style_counts_for_style_control():
 def test_it_leaves_out_models_without_votes_and_handles_no_battles():
     battles = scenario_battles("small")
     with_idle = Battles(battles.models + ("idle-model",), battles.model_a, battles.model_b, battles.outcome)
-    assert [row["model"] for row in compute_leaderboard(with_idle)] == [row["model"] for row in compute_leaderboard(battles)]
+    assert ([row["model"] for row in compute_leaderboard(with_idle)]
+            == [row["model"] for row in compute_leaderboard(battles)])
     assert compute_leaderboard(battles.select(np.zeros(len(battles), dtype=bool))) == []
 
 
 def test_it_runs_elo_in_timestamp_order():
     battles = scenario_battles("small")
     n = len(battles)
-    forward = Battles(battles.models, battles.model_a, battles.model_b, battles.outcome, {"tstamp": np.arange(n, dtype=float)})
-    backward = Battles(battles.models, battles.model_a, battles.model_b, battles.outcome, {"tstamp": -np.arange(n, dtype=float)})
+    forward = Battles(battles.models, battles.model_a, battles.model_b, battles.outcome,
+                      {"tstamp": np.arange(n, dtype=float)})
+    backward = Battles(battles.models, battles.model_a, battles.model_b, battles.outcome,
+                       {"tstamp": -np.arange(n, dtype=float)})
     reversed_rows = battles.select(np.arange(n)[::-1])
     elo = lambda board: {row["model"]: row["elo"] for row in board}  # noqa: E731
     assert elo(compute_leaderboard(backward)) == elo(compute_leaderboard(reversed_rows))

@@ -9,7 +9,6 @@ from ratings.style import (
     style_features,
     style_sandwich_covariance,
 )
-
 from tests.ratings.reference import in_reference_order, scenario, scenario_battles
 
 

@@ -55,7 +55,8 @@ def test_flagged_clients_are_left_out_of_the_chunks_too(clients, small_chunks):
     vote_chunks.pack()
     FlaggedClient.objects.create(client_id="client-2", z_score=-5.0, decisive_votes=40)
     votes = vote_arrays(ids)
-    want = list(Vote.objects.filter(counts=True).exclude(client_id="client-2").order_by("id").values_list("id", flat=True))
+    want = list(Vote.objects.filter(counts=True).exclude(client_id="client-2").order_by("id")
+                .values_list("id", flat=True))
     assert votes["id"].tolist() == want and len(want) < counted_votes().count() + 100
     FlaggedClient.objects.update(cleared=True)
     assert len(vote_arrays(ids)["id"]) == Vote.objects.filter(counts=True).count()

@@ -13,8 +13,7 @@ from ratings.battle_arrays import aggregate
 from ratings.categories import category_mask
 from ratings.matrices import battle_count_matrix, win_fraction_matrix
 from ratings.pgcopy import SIGNATURE, parse_binary_copy
-from ratings.queries import (CATEGORY_FILTERS, category_pair_counts, counted_votes, dedup_cap, pair_counts,
-                             vote_arrays)
+from ratings.queries import CATEGORY_FILTERS, category_pair_counts, counted_votes, dedup_cap, pair_counts, vote_arrays
 from ratings.style import style_features
 from tests.ratings.helpers import ids_and_names
 

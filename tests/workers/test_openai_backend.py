@@ -25,7 +25,8 @@ def local(arena_db, tiny_model_dir):
 
 
 def test_own_server_answers_streaming_and_not(api, web, local):
-    body = {"model": "local-tiny", "messages": [{"role": "user", "content": "Hi there"}], "temperature": 0, "max_tokens": 12}
+    body = {"model": "local-tiny", "messages": [{"role": "user", "content": "Hi there"}], "temperature": 0,
+            "max_tokens": 12}
     plain = httpx.post(f"{web}/v1/chat/completions", json=body, timeout=60)
     assert plain.status_code == 200, plain.text
     answer = plain.json()["choices"][0]

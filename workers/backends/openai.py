@@ -97,8 +97,12 @@ def _error_text(response: httpx.Response) -> str:
 
 
 def build(endpoint, overrides: dict) -> OpenAIBackend:
-    return OpenAIBackend({**endpoint.params, **_openai_overrides(overrides)}, endpoint.api_key)
+    return OpenAIBackend({**endpoint.params, **_openai_overrides(overrides, endpoint.params)}, endpoint.api_key)
 
 
-def _openai_overrides(overrides: dict) -> dict:
-    return {k: v for k, v in overrides.items() if k in ("temperature", "top_p", "max_tokens")}
+def _openai_overrides(overrides: dict, params: dict) -> dict:
+    """A requested token cap never raises the endpoint's own."""
+    mapped = {k: v for k, v in overrides.items() if k in ("temperature", "top_p")}
+    if "max_tokens" in overrides:
+        mapped["max_tokens"] = min(overrides["max_tokens"], clean_params(params)["max_tokens"])
+    return mapped

@@ -58,4 +58,9 @@ class SearchBackend:
 
 
 def build(endpoint, overrides: dict) -> SearchBackend:
+    """Only the answer's token cap can be overridden, and only lowered: sampling settings are part of
+    the search."""
+    if "max_tokens" in overrides:
+        own = SearchConfig.from_params({k: v for k, v in endpoint.params.items() if k != "base"}).max_new_tokens
+        return SearchBackend({**endpoint.params, "max_new_tokens": min(overrides["max_tokens"], own)})
     return SearchBackend(endpoint.params)

@@ -72,12 +72,13 @@ class TransformersBackend:
 
 
 def build(endpoint, overrides: dict) -> TransformersBackend:
-    return TransformersBackend({**endpoint.params, **local_overrides(overrides)})
+    return TransformersBackend({**endpoint.params, **local_overrides(overrides, endpoint.params)})
 
 
-def local_overrides(overrides: dict) -> dict:
-    """Map OpenAI request fields onto local generation parameters."""
+def local_overrides(overrides: dict, params: dict) -> dict:
+    """Map OpenAI request fields onto local generation parameters. A requested token cap never
+    raises the endpoint's own."""
     mapped = {k: v for k, v in overrides.items() if k in ("temperature", "top_p", "seed")}
     if "max_tokens" in overrides:
-        mapped["max_new_tokens"] = overrides["max_tokens"]
+        mapped["max_new_tokens"] = min(overrides["max_tokens"], clean_params(params)["max_new_tokens"])
     return mapped

@@ -124,7 +124,7 @@ class LlamaDecoder:
         hidden_mask = torch.zeros(mask.shape, dtype=x.dtype, device=x.device).masked_fill_(~mask, float("-inf"))
         hidden_mask = hidden_mask[:, None, None, :]
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
-        q_end, k_end = heads * dim, (heads + kv_heads) * dim
+        k_end = (heads + kv_heads) * dim
         scaling = dim**-0.5
         for i, (norm1, qkv_proj, o_proj, norm2, gate_up_proj, down_proj) in enumerate(self.layers):
             qkv = qkv_proj(self._rms_norm(x, norm1), bucket)[:rows]

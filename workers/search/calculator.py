@@ -25,8 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .arithmetic import (EQUALS, EXPRESSION, MAX_LINE_CHARS, agrees, format_value, has_operator, strip_units,
-                         value_of)
+from .arithmetic import EQUALS, EXPRESSION, MAX_LINE_CHARS, agrees, format_value, has_operator, strip_units, value_of
 
 # Corrections per row in one generate call; a row that needs more keeps its last wrong result.
 MAX_CORRECTIONS = 8

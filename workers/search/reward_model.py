@@ -21,10 +21,9 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from .embeddings import DIMENSIONS
-from .weights_file import load_weights, save_weights
+from .embeddings import DIMENSIONS, get_encoder
 from .embeddings import NAME as ENCODER_NAME
-from .embeddings import get_encoder
+from .weights_file import load_weights, save_weights
 
 FEATURE_VERSION = 1
 FEATURES = 2 * DIMENSIONS + 1

@@ -17,7 +17,8 @@ def parse_param(item: str) -> tuple[str, object]:
 
 
 class Command(BaseCommand):
-    help = "Register (or update) a model endpoint, e.g. add_endpoint --name m --backend openai --queue remote --param base_url=http://h:8000/v1 --param model=llama"
+    help = ("Register (or update) a model endpoint, e.g. add_endpoint --name m --backend openai --queue remote "
+            "--param base_url=http://h:8000/v1 --param model=llama")
 
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True)
@@ -49,4 +50,5 @@ class Command(BaseCommand):
                       "name_published": not o["codename"], "anonymous_only": o["anonymous_only"],
                       "enabled": not o["disabled"]},
         )
-        self.stdout.write(f"{'added' if created else 'updated'} {endpoint.name} ({endpoint.backend}, queue {endpoint.queue})")
+        self.stdout.write(f"{'added' if created else 'updated'} {endpoint.name} "
+                          f"({endpoint.backend}, queue {endpoint.queue})")

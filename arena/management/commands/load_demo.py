@@ -19,7 +19,8 @@ class Command(BaseCommand):
         for spec in DEMO_SEARCH_ENDPOINTS:
             _, created = ModelEndpoint.objects.update_or_create(
                 name=spec["name"],
-                defaults={**COMMON, "description": spec["description"], "params": validate_params("search", spec["params"]),
+                defaults={**COMMON, "description": spec["description"],
+                          "params": validate_params("search", spec["params"]),
                           "backend": Backend.SEARCH, "queue": DEMO_QUEUE},
             )
             self.stdout.write(f"{'added' if created else 'updated'} demo endpoint {spec['name']}")

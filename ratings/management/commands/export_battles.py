@@ -10,7 +10,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("output", help="file to write: .jsonl, or .parquet (needs pyarrow)")
-        parser.add_argument("--all", action="store_true", help="include excluded votes, marked anony=false or with a reason")
+        parser.add_argument("--all", action="store_true",
+                            help="include excluded votes, marked anony=false or with a reason")
 
     def handle(self, *args, **o):
         records = list(arena_battle_records(include_excluded=o["all"]))

@@ -10,7 +10,8 @@ from ratings.battle_arrays import CHOICE_CODE, WINNER_CODES
 from ratings.features import battle_features
 
 # An LMSYS winner string as the arena's vote choice.
-CHOICE = {winner: choice for winner, code in WINNER_CODES.items() for choice, same in CHOICE_CODE.items() if same == code}
+CHOICE = {winner: choice for winner, code in WINNER_CODES.items()
+          for choice, same in CHOICE_CODE.items() if same == code}
 
 
 class Command(BaseCommand):
@@ -27,7 +28,8 @@ class Command(BaseCommand):
         except FileNotFoundError:
             raise CommandError(f"No such file: {o['file']}") from None
         try:
-            records = json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
+            records = (json.loads(text) if text.lstrip().startswith("[")
+                       else [json.loads(line) for line in text.splitlines() if line.strip()])
         except json.JSONDecodeError as exc:
             raise CommandError(f"{o['file']} is not JSON or JSON lines: {exc}") from None
         for n, record in enumerate(records, 1):
@@ -47,7 +49,8 @@ class Command(BaseCommand):
     def _load(self, record: dict, endpoints: dict) -> None:
         when = datetime.fromtimestamp(record["tstamp"], UTC) if record.get("tstamp") else datetime.now(UTC)
         anony = record.get("anony", True)
-        battle = Battle.objects.create(mode=Mode.ANONYMOUS if anony else Mode.NAMED, endpoint_a=endpoints[record["model_a"]],
+        battle = Battle.objects.create(mode=Mode.ANONYMOUS if anony else Mode.NAMED,
+                                       endpoint_a=endpoints[record["model_a"]],
                                        endpoint_b=endpoints[record["model_b"]], client_id="import", created_at=when)
         conv = {s: record.get(f"conversation_{s}") or [] for s in "ab"}
         prompts = [m["content"] for m in conv["a"] if m.get("role") == "user"] or [record.get("prompt", "")]

@@ -53,8 +53,9 @@ class Command(BaseCommand):
             header += f" {'style':>8} {'s-rank':>6}"
         self.stdout.write(header)
         for r in rows:
+            interval = f"+{r['ci_upper'] - r['rating']:.1f}/-{r['rating'] - r['ci_lower']:.1f}"
             line = (f"{r['rank_ub']:>4}  {r['model'][:40]:<40} {r['rating']:>8.1f} "
-                    f"{'+%.1f/-%.1f' % (r['ci_upper'] - r['rating'], r['rating'] - r['ci_lower']):>15} "
+                    f"{interval:>15} "
                     f"{r['votes']:>8} {r['elo']:>8.1f}")
             if o["style_control"]:
                 line += f" {r['style_rating']:>8.1f} {r['style_rank_ub']:>6}"

@@ -26,7 +26,8 @@ def test_a_step_gives_the_logits_and_cache_of_transformers_forward(tiny, rows):
         for _ in range(3):
             mask, positions = theirs.append_column()
             expected = tiny.model(
-                input_ids=tokens[:, None], attention_mask=mask, position_ids=positions, cache=theirs.cache, use_cache=True
+                input_ids=tokens[:, None], attention_mask=mask, position_ids=positions, cache=theirs.cache,
+                use_cache=True,
             ).logits[:, -1]
             mask, positions = ours.append_column()
             logits = decoder.step(tokens, positions[:, 0], mask, ours.cache)

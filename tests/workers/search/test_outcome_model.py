@@ -1,33 +1,23 @@
 """The outcome verifier (Cobbe et al. 2021): learns from labelled samples which answers are right."""
 
 import json
-import random
 
 import numpy as np
 import pytest
 
+from tests.workers.search.helpers import labelled_samples
 from workers.search.accounting import Ledger
 from workers.search.candidates import Candidate, Problem
-from workers.search.outcome_model import (OutcomeModel, features, fit_outcome_model, operations, size_class,
-                                          train_outcome_model)
+from workers.search.outcome_model import (
+    OutcomeModel,
+    features,
+    fit_outcome_model,
+    operations,
+    size_class,
+    train_outcome_model,
+)
 from workers.search.outcome_training import is_right, read_tasks
 from workers.search.verifiers.outcome import OutcomeVerifier
-
-
-def labelled_samples(seed: int = 0, count: int = 40) -> list[tuple[str, str, bool]]:
-    """Word problems answered with the right operation and with the wrong one, both with true arithmetic."""
-    rng = random.Random(seed)
-    samples = []
-    for i in range(count):
-        a, b = rng.randint(20, 60), rng.randint(2, 19)
-        if i % 2:
-            question = f"A farm has {a} cows and buys {b} more. How many cows does it have now?"
-            right, wrong = f"{a} + {b} = {a + b}\nAnswer: {a + b}", f"{a} - {b} = {a - b}\nAnswer: {a - b}"
-        else:
-            question = f"A jar has {a} sweets and {b} are eaten. How many sweets are left?"
-            right, wrong = f"{a} - {b} = {a - b}\nAnswer: {a - b}", f"{a} + {b} = {a + b}\nAnswer: {a + b}"
-        samples += [(question, right, True), (question, wrong, False)]
-    return samples
 
 
 def test_it_reads_the_operation_and_the_size_of_an_answer():

@@ -1,39 +1,12 @@
-import random
 
 import numpy as np
 import pytest
 
-from workers.search.candidates import Candidate, Problem
+from tests.workers.search.helpers import preference_pairs
 from workers.search.accounting import Ledger
+from workers.search.candidates import Candidate, Problem
 from workers.search.reward_model import RewardModel, train_reward_model
 from workers.search.verifiers.reward import RewardVerifier
-
-FACTS = [
-    ("What is the capital of France?", "The capital of France is Paris."),
-    ("How many legs does a spider have?", "A spider has eight legs."),
-    ("What gas do plants absorb from the air?", "Plants absorb carbon dioxide from the air."),
-    ("Who wrote Romeo and Juliet?", "William Shakespeare wrote Romeo and Juliet."),
-    ("What is the boiling point of water at sea level?", "Water boils at 100 degrees Celsius at sea level."),
-    ("Which planet is known as the red planet?", "Mars is known as the red planet."),
-    ("What is the largest ocean on Earth?", "The Pacific Ocean is the largest ocean on Earth."),
-    ("How many days are in a leap year?", "A leap year has 366 days."),
-    ("What language is mainly spoken in Brazil?", "Portuguese is the main language spoken in Brazil."),
-    ("What is the chemical symbol for gold?", "The chemical symbol for gold is Au."),
-    ("How many continents are there?", "There are seven continents."),
-    ("What do bees make?", "Bees make honey and beeswax."),
-]
-REFUSALS = ["I don't know.", "I cannot help with that.", "Ask someone else.", "No."]
-
-
-def preference_pairs(seed: int = 0) -> list[tuple[str, str, str]]:
-    """The preferred answer answers the question; the rejected one refuses or answers another question."""
-    rng = random.Random(seed)
-    pairs = []
-    for i, (question, answer) in enumerate(FACTS):
-        other = FACTS[(i + 1 + rng.randrange(len(FACTS) - 1)) % len(FACTS)][1]
-        pairs.append((question, answer, other))
-        pairs.append((question, answer, rng.choice(REFUSALS)))
-    return pairs
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import re
 import pytest
 import torch
 
+from tests.workers.search.helpers import labelled_samples, preference_pairs
 from workers.engine.chat import render_prompt
 from workers.search import SearchConfig, run_search, train_reward_model
 from workers.search.outcome_model import fit_outcome_model
@@ -15,8 +16,6 @@ from workers.search.verifiers import loglik
 from workers.search.verifiers.loglik import mean_logprobs
 
 from .conftest import assert_compute_adds_up
-from .test_outcome_model import labelled_samples
-from .test_reward_model import preference_pairs
 
 QUESTION = [{"role": "user", "content": "A baker has 12 trays with 7 cookies each. How many cookies?"}]
 

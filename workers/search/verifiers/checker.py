@@ -15,8 +15,8 @@ from fractions import Fraction
 
 from ..accounting import Ledger
 from ..answers import explicit_answer, parse_number
-from ..candidates import Candidate, Problem
 from ..arithmetic import EQUALS, EXPRESSION, MAX_LINE_CHARS, agrees, has_operator, strip_units, value_of
+from ..candidates import Candidate, Problem
 
 MAX_TEXT_CHARS = 50_000
 MAX_CODE_CHARS = 20_000
