@@ -10,7 +10,7 @@ APT_PACKAGES := postgresql redis-server chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: run test bench system venv clean
+.PHONY: run test lint bench system venv clean
 
 system:
 	@missing=""; \
@@ -35,7 +35,10 @@ venv: $(STAMP)
 run: system venv
 	$(PY) -m arena.stack
 
-test: system venv
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: system venv lint
 	$(PY) -m pytest -c tests/pytest.ini --rootdir=. tests $(PYTEST_ARGS)
 
 bench: system venv

@@ -1,7 +1,9 @@
 """Plays the attacker against blind presentation: over many anonymous battles between a plain
 contestant and a search contestant over the same model, a classifier that sees everything a
 voter's client sees before the vote (every API field, every stream event with its id and arrival
-time) tries to tell which side is the search contestant.
+time) tries to tell which side is the search contestant. Both answer with the same text here, so
+only how the answers arrive could tell them apart; `bench/blind_attack.py` plays the same attack on
+the demo's real contestants, whose texts differ.
 
 The same classifier on side-by-side battles of the same pair, whose streams are not paced, is the
 control: there it must find the search side, so the check is able to fail.
@@ -40,7 +42,9 @@ def _watch(web: str, *, prompt: str, mode: str, models=None) -> dict:
             for line in response.iter_lines():
                 if line == "":
                     if "event" in current:
-                        events.append({**current, "at": time.monotonic() - sent, "data": json.loads(current["data"])})
+                        # arrival to the 10 ms, finer than a client across a network can trust its clock
+                        at = round(time.monotonic() - sent, 2)
+                        events.append({**current, "at": at, "data": json.loads(current["data"])})
                         if current["event"] in ("idle", "timeout"):
                             break
                     current = {}
@@ -88,22 +92,28 @@ def side_features(seen: dict, side: str) -> dict[str, float]:
 
 
 def leave_one_out_accuracy(rows: list[tuple[dict, dict, str]], feature: str) -> float:
-    """Accuracy of "the search side is the one with the larger (or smaller) value", the direction
-    chosen on the other battles for each battle in turn; a tie counts as a coin flip."""
-    def vote(a: dict, b: dict, direction: int) -> float:  # 1.0: says "a is the search side"
+    """Balanced accuracy of "the search side is the one with the larger (or smaller) value", the
+    direction chosen on the other battles for each battle in turn; a tie counts as a coin flip.
+    Balanced (the mean over battles where the search side was A and where it was B), so that a rule
+    that always says "A" scores 0.5 however the sides happened to fall."""
+    def said_a(a: dict, b: dict, direction: int) -> float:
         difference = (a[feature] - b[feature]) * direction
         return 0.5 if difference == 0 else float(difference > 0)
 
-    def score(subset, direction):
-        return sum(vote(a, b, direction) if truth == "a" else 1 - vote(a, b, direction) for a, b, truth in subset)
+    def balanced(results: list[tuple[float, str]]) -> float:
+        by_truth = [[right for right, truth in results if truth == side] for side in "ab"]
+        return statistics.fmean(statistics.fmean(group) for group in by_truth if group)
 
-    correct = 0.0
+    def outcomes(subset, direction):
+        return [(said_a(a, b, direction) if truth == "a" else 1 - said_a(a, b, direction), truth)
+                for a, b, truth in subset]
+
+    held_out = []
     for i, (a, b, truth) in enumerate(rows):
         others = rows[:i] + rows[i + 1:]
-        direction = 1 if score(others, 1) >= score(others, -1) else -1
-        said = vote(a, b, direction)
-        correct += said if truth == "a" else 1 - said
-    return correct / len(rows)
+        direction = 1 if balanced(outcomes(others, 1)) >= balanced(outcomes(others, -1)) else -1
+        held_out += outcomes([(a, b, truth)], direction)
+    return balanced(held_out)
 
 
 def classify(seen_battles: list[dict]) -> dict[str, float]:
@@ -116,10 +126,13 @@ def classify(seen_battles: list[dict]) -> dict[str, float]:
 
 
 def test_a_classifier_cannot_tell_the_search_side_before_the_vote(web, worker, arena_db, tiny_model_dir):
-    plain = tiny_endpoint("plain-model", tiny_model_dir, max_new_tokens=24, temperature=0.7, seed=3)
+    # Greedy decoding on both sides, so that the search contestant (which scores its candidate and
+    # then sends the answer whole, as a searching contestant does) answers with the plain
+    # contestant's very text: whatever tells them apart is how the answers arrive.
+    plain = tiny_endpoint("plain-model", tiny_model_dir, max_new_tokens=24, temperature=0)
     ModelEndpoint.objects.create(
         name="search-model", organisation="search-org", backend=Backend.SEARCH, queue=TINY_QUEUE,
-        params={"base": plain.name, "strategy": "best_of_n", "n": 4, "max_new_tokens": 24, "temperature": 0.7,
+        params={"base": plain.name, "strategy": "best_of_n", "n": 1, "max_new_tokens": 24, "temperature": 0,
                 "verifiers": {"loglik": 1.0}})
     def run(mode: str, count: int) -> list[dict]:
         models = ["plain-model", "search-model"] if mode == "named" else None
