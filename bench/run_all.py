@@ -22,6 +22,8 @@ BENCHES = [
     ("active sampling: votes to a target CI width, uniform vs active", ["bench/active_sampling_bench.py"]),
     ("search: test-time compute strategies on generated tasks (SmolLM2)", ["bench/search_eval.py"]),
     ("load: concurrent battles, open streams, paced votes", ["bench/load_test.py"]),
+    ("blind: can a voter tell the search contestant apart before voting? (the demo, SmolLM2)",
+     ["bench/blind_attack.py"]),
 ]
 
 
