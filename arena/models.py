@@ -65,16 +65,17 @@ class ModelEndpoint(models.Model):
         return self.name
 
     @property
+    def identity_published(self) -> bool:
+        """False while the model runs under a codename: then nothing public may say what it is."""
+        return self.name_published or not self.codename
+
+    @property
     def public_name(self) -> str:
-        if self.codename and not self.name_published:
-            return self.codename
-        return self.name
+        return self.name if self.identity_published else self.codename
 
     @property
     def public_organisation(self) -> str:
-        if self.codename and not self.name_published:
-            return ""
-        return self.organisation
+        return self.organisation if self.identity_published else ""
 
     def identity_words(self) -> list[str]:
         words = [self.name, self.codename, self.organisation, *self.aliases.splitlines()]

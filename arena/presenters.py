@@ -11,7 +11,7 @@ FAILED_TEXT = "This answer failed. Regenerate to try again."
 
 def endpoint_json(endpoint: ModelEndpoint) -> dict:
     return {"name": endpoint.public_name, "organisation": endpoint.public_organisation,
-            "license": endpoint.license if endpoint.name_published or not endpoint.codename else "",
+            "license": endpoint.license if endpoint.identity_published else "",
             "description": endpoint.description}
 
 

@@ -141,8 +141,11 @@ def recompute() -> list[LeaderboardSnapshot]:
             compute = table["compute_per_answer"]
         for row in table["rows"]:
             endpoint = endpoints[names.index(row["model"])]
-            row.update(organisation=endpoint.public_organisation, license=endpoint.license, backend=endpoint.backend,
-                       **compute.get(str(endpoint.id), {}))
+            row["organisation"] = endpoint.public_organisation
+            if endpoint.identity_published:  # a codename's kind, licence and compute would say what it is
+                row.update(license=endpoint.license, backend=endpoint.backend, **compute.get(str(endpoint.id), {}))
+            else:
+                row.update(license="", backend="")
         table["excluded"] = excluded
         total = sum(r["votes"] for r in table["rows"]) // 2
         snapshots.append(LeaderboardSnapshot(category=category, computed_at=now, total_votes=total, data=table))

@@ -1,8 +1,9 @@
 """A lab may enter a model under a codename (as "gpt2-chatbot" was): anonymous battles only, the
 codename shown on reveal, until staff publish the real name, which history then shows."""
 
-from arena.models import ModelEndpoint
-from tests.conftest import tiny_endpoint
+from arena.models import Backend, ModelEndpoint
+from ratings.snapshots import recompute
+from tests.conftest import TINY_QUEUE, tiny_endpoint
 
 
 def test_a_codenamed_model_is_revealed_by_codename_until_published(api, arena_db, tiny_model_dir):
@@ -25,3 +26,24 @@ def test_a_codenamed_model_is_revealed_by_codename_until_published(api, arena_db
 
     ModelEndpoint.objects.filter(pk=secret.pk).update(name_published=True)
     assert set(api.battle(battle_id)["models"].values()) == {"public-model", "acme-ultra-2"}
+
+
+def test_the_leaderboard_does_not_say_what_kind_of_model_a_codename_is(api, arena_db, tiny_model_dir):
+    base = tiny_endpoint("public-model", tiny_model_dir)
+    ModelEndpoint.objects.create(
+        name="acme-search", organisation="Acme", license="Acme licence", backend=Backend.SEARCH, queue=TINY_QUEUE,
+        codename="im-a-good-chatbot", name_published=False, anonymous_only=True,
+        params={"base": base.name, "strategy": "best_of_n", "n": 2, "max_new_tokens": 16, "temperature": 0.7})
+    battle_id = api.start("hi")
+    api.wait_finished(battle_id)
+    assert api.post(f"/api/battles/{battle_id}/vote", {"choice": "a"}).json()["vote"]["counts"] is True
+    recompute()
+
+    rows = {row["model"]: row for row in api.get("/api/leaderboard").json()["rows"]}
+    assert set(rows) == {"public-model", "im-a-good-chatbot"}
+    hidden = rows["im-a-good-chatbot"]
+    assert hidden["backend"] == hidden["license"] == hidden["organisation"] == ""
+    assert "tokens_per_answer" not in hidden and "seconds_per_answer" not in hidden
+    assert rows["public-model"]["backend"] == "transformers" and "tokens_per_answer" in rows["public-model"]
+    csv = api.get("/api/leaderboard?format=csv").text
+    assert "search" not in csv and "Acme" not in csv
