@@ -102,3 +102,14 @@ def test_add_endpoint_puts_a_model_into_arenas(arena_db, tiny_model_dir, capsys)
     call_command("add_endpoint", "--name", "cli-model-3", "--backend", "transformers", "--queue", "tiny",
                  "--param", f"model={tiny_model_dir}")
     assert ModelEndpoint.objects.get(name="cli-model-3").arenas == ["text"]
+
+
+def test_the_demo_has_at_least_two_contestants_in_every_arena(arena_db):
+    call_command("load_demo")
+    call_command("load_demo")  # idempotent
+    for arena in Arena.objects.all():
+        members = set(ModelEndpoint.objects.enabled().in_arena(arena.slug).values_list("name", flat=True))
+        assert len(members) >= 2, (arena.slug, members)
+    assert set(ModelEndpoint.objects.in_arena("search").values_list("name", flat=True)) == {
+        "smollm2-docs", "smollm2-docs-top1"}
+    assert "smollm2-best-of-4" in set(ModelEndpoint.objects.in_arena("text").values_list("name", flat=True))
