@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 
 from arena.endpoint_check import check_endpoint
 from arena.endpoint_stats import queue_lengths, recent_stats
-from arena.models import Arena, Battle, Message, ModelEndpoint, Turn, Vote
+from arena.models import Arena, Battle, Message, ModelEndpoint, Turn, Vote, default_arenas
 from workers.backends import validate_params
 from workers.heartbeat import live_queues
 
@@ -13,6 +13,7 @@ class EndpointForm(forms.ModelForm):
                               help_text="Leave empty to keep the stored key. It is never shown again.")
     arenas = forms.ModelMultipleChoiceField(
         queryset=Arena.objects.all(), to_field_name="slug", required=False, widget=forms.CheckboxSelectMultiple,
+        initial=default_arenas,
         help_text="The arenas whose anonymous battles this model is drawn for; none keeps it to named modes.")
 
     class Meta:
