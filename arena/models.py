@@ -1,5 +1,6 @@
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -13,9 +14,37 @@ class Backend(models.TextChoices):
     SEARCH = "search", "Search-augmented (wraps a local model)"
 
 
+DEFAULT_ARENA = "text"
+
+
+class Arena(models.Model):
+    """A pool of contestants of one kind that meet only each other in anonymous battles, with a
+    leaderboard of its own: an answer that cites retrieved sources is only blind beside other
+    answers that do (LMArena runs its Search Arena apart for this reason)."""
+
+    slug = models.SlugField(max_length=40, primary_key=True,
+                            help_text="The arena's id in the API and in URLs (?arena=search); it cannot change.")
+    title = models.CharField(max_length=100)
+    description = models.TextField(blank=True, help_text="One or two sentences, shown under the arena's tab.")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Tabs are shown by position, then title.")
+
+    class Meta:
+        ordering = ["position", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+def default_arenas() -> list[str]:
+    return [DEFAULT_ARENA]
+
+
 class EndpointQuerySet(models.QuerySet):
     def enabled(self):
         return self.filter(enabled=True)
+
+    def in_arena(self, slug: str):
+        return self.filter(arenas__contains=[slug])
 
     def on_queues(self, queues):
         return self.filter(queue__in=list(queues))
@@ -53,6 +82,8 @@ class ModelEndpoint(models.Model):
     anonymous_only = models.BooleanField(default=False, help_text="Only appears in anonymous battles.")
     codename = models.CharField(max_length=100, blank=True)
     name_published = models.BooleanField(default=True)
+    arenas = ArrayField(models.SlugField(max_length=40), default=default_arenas, blank=True,
+                        help_text="The arenas (slugs) whose anonymous battles this model is drawn for.")
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = EndpointQuerySet.as_manager()
@@ -93,6 +124,9 @@ class Battle(models.Model):
     mode = models.CharField(max_length=10, choices=Mode.choices)
     endpoint_a = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="+")
     endpoint_b = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    # The arena an anonymous battle was drawn in; named and direct battles are drawn in none.
+    arena = models.ForeignKey(Arena, on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+                              default=DEFAULT_ARENA)
     client_id = models.CharField(max_length=64, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -171,6 +205,8 @@ class Message(models.Model):
     identity_leak = models.CharField(max_length=100, null=True, blank=True,
                                      help_text="The model or maker this answer names; empty when none.")
     style_counts = models.JSONField(null=True, blank=True, help_text="Tokens, headers, list items and bold spans.")
+    citations = models.JSONField(default=list, blank=True,
+                                 help_text="The sources the answer cites as [n]: a list of {n, title, source}.")
 
     objects = MessageQuerySet.as_manager()
 
@@ -206,6 +242,7 @@ class Vote(models.Model):
     # category's pair counts, and Elo and style control read fixed-width rows (ratings/queries.py).
     endpoint_a = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="+", null=True)
     endpoint_b = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="+", null=True)
+    arena = models.ForeignKey(Arena, on_delete=models.PROTECT, related_name="+", null=True, default=DEFAULT_ARENA)
     turns = models.PositiveSmallIntegerField(default=1, help_text="User turns before the vote.")
     prompt_tokens = models.PositiveIntegerField(default=0)
     is_code = models.BooleanField(default=False)
@@ -218,6 +255,7 @@ class Vote(models.Model):
     style_headers = models.FloatField(default=0.0)
     style_lists = models.FloatField(default=0.0)
     style_bold = models.FloatField(default=0.0)
+    style_citations = models.FloatField(default=0.0, help_text="(a - b) / (a + b) of the answers' citation counts.")
 
     class Meta:
         # The last number taken on a prompt is one index lookup, however many votes it has.

@@ -2,7 +2,7 @@
 may name a model: no name, no organisation, no endpoint id, no raw backend error."""
 
 from arena.markdown import render_markdown
-from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status
+from arena.models import ACTIVE_STATUSES, Arena, Battle, Message, Mode, ModelEndpoint, Status
 from arena.pacing import Shown
 from arena.presentation import HIDDEN_BEFORE_VOTE, is_paced, paced_statuses
 
@@ -13,6 +13,13 @@ def endpoint_json(endpoint: ModelEndpoint) -> dict:
     return {"name": endpoint.public_name, "organisation": endpoint.public_organisation,
             "license": endpoint.license if endpoint.identity_published else "",
             "description": endpoint.description}
+
+
+def arena_json(arena: Arena, *, live: list[ModelEndpoint]) -> dict:
+    """``live``: the endpoints with a running worker; an arena holds battles with two of its own."""
+    models = sum(1 for e in live if arena.slug in e.arenas)
+    return {"slug": arena.slug, "title": arena.title, "description": arena.description, "live_models": models,
+            "ready": models >= 2}
 
 
 def message_json(message: Message, *, reveal: bool, blind: bool = False, shown: Shown | None = None) -> dict:
@@ -30,6 +37,8 @@ def message_json(message: Message, *, reveal: bool, blind: bool = False, shown: 
         "error": FAILED_TEXT if status == Status.FAILED else None,
         # the same words on whichever side the common token cap cut short, once it is shown whole
         "cut": status == Status.DONE and message.finish_reason == "length",
+        # the sources the text cites as [n], part of the answer: shown with it once it is shown whole
+        "citations": message.citations if status not in ACTIVE_STATUSES else [],
     }
     if blind:
         data.update(dict.fromkeys(HIDDEN_BEFORE_VOTE))
@@ -58,6 +67,7 @@ def battle_json(battle: Battle, *, client_id: str, messages: list[Message] | Non
     data = {
         "id": str(battle.uuid),
         "mode": battle.mode,
+        "arena": battle.arena_id,
         "created_at": battle.created_at.isoformat(),
         "yours": battle.client_id == client_id,
         "turns": turns,

@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, render
 
 from arena.battles import available_endpoints
 from arena.clients import client_id
-from arena.models import Battle, ModelEndpoint
+from arena.models import DEFAULT_ARENA, Arena, Battle, ModelEndpoint
 from arena.presenters import battle_json, endpoint_json
 
 
@@ -15,7 +15,11 @@ def _page(request, template: str, **context):
 
 
 def battle_page(request):
-    return _page(request, "arena/battle.html", mode="anony", ready=len(available_endpoints()) >= 2,
+    arenas = list(Arena.objects.all())
+    arena = next((a for a in arenas if a.slug == request.GET.get("arena", DEFAULT_ARENA)), None)
+    arena = arena or next((a for a in arenas if a.slug == DEFAULT_ARENA), None)
+    live = len(available_endpoints(arena=arena.slug)) if arena else 0
+    return _page(request, "arena/battle.html", mode="anony", ready=live >= 2, arenas=arenas, arena=arena,
                  max_prompt_chars=settings.ARENA["MAX_PROMPT_CHARS"])
 
 

@@ -27,6 +27,7 @@ def typed_columns(battle: Battle, features: dict) -> dict:
     return {
         "endpoint_a_id": battle.endpoint_a_id,
         "endpoint_b_id": battle.endpoint_b_id,
+        "arena_id": battle.arena_id,
         "turns": features.get("turn", 1),
         "prompt_tokens": features.get("prompt_tokens", 0),
         "is_code": bool(features.get("code")),

@@ -35,14 +35,14 @@ os.environ.update({"DATABASE_URL": f"postgres://arena@127.0.0.1:{PORT}/arena",
                    "DJANGO_SETTINGS_MODULE": "arena.settings", "REDIS_URL": "redis://127.0.0.1:1/0"})
 
 FILL = """
-INSERT INTO arena_battle (uuid, mode, endpoint_a_id, endpoint_b_id, client_id, created_at, updated_at)
-SELECT md5(i::text || 'b' || %(tag)s)::uuid, 'anony', e.lo + a, e.lo + b, 'bench',
+INSERT INTO arena_battle (uuid, mode, arena_id, endpoint_a_id, endpoint_b_id, client_id, created_at, updated_at)
+SELECT md5(i::text || 'b' || %(tag)s)::uuid, 'anony', 'text', e.lo + a, e.lo + b, 'bench',
        now() - (i || ' seconds')::interval, now()
 FROM (SELECT i, (i::bigint * 7919) %% 50 AS a, ((i::bigint * 7919) %% 50 + 1 + (i::bigint * 104729) %% 49) %% 50 AS b
       FROM generate_series(1, %(n)s) AS i) s, (SELECT min(id) AS lo FROM arena_modelendpoint) e;
 INSERT INTO arena_vote (battle_id, choice, client_id, counts, excluded_reason, features, created_at,
                         endpoint_a_id, endpoint_b_id, turns, prompt_tokens, is_code, is_math, language, prompt_hash,
-                        prompt_nth, style_tokens, style_headers, style_lists, style_bold)
+                        prompt_nth, style_tokens, style_headers, style_lists, style_bold, style_citations, arena_id)
 SELECT id, CASE WHEN random() < 0.1 THEN 'tie'
                 WHEN random() < 1 / (1 + power(10, ((endpoint_b_id - endpoint_a_id) * 8.0) / 400)) THEN 'a'
                 ELSE 'b' END,
@@ -56,7 +56,7 @@ SELECT id, CASE WHEN random() < 0.1 THEN 'tie'
        created_at, endpoint_a_id, endpoint_b_id, turns, prompt_tokens, is_code, is_math, language, prompt_hash,
        row_number() OVER (PARTITION BY prompt_hash ORDER BY id),
        (ta - tb)::float / (ta + tb), (ha - hb)::float / greatest(ha + hb, 1), (la - lb)::float / greatest(la + lb, 1),
-       (ba - bb)::float / greatest(ba + bb, 1)
+       (ba - bb)::float / greatest(ba + bb, 1), 0, 'text'
 FROM (SELECT id, created_at, endpoint_a_id, endpoint_b_id, 1 + (id %% 5 = 0)::int AS turns,
              CASE WHEN id %% 4 = 0 THEN 'German' ELSE 'English' END AS language, (id %% 700) AS prompt_tokens,
              id %% 3 = 0 AS is_code, id %% 7 = 0 AS is_math, left(md5((id %% 20000)::text), 16) AS prompt_hash,

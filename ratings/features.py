@@ -54,11 +54,15 @@ def count_tokens(text: str) -> int:
 
 
 # The style element of each typed vote column and the conv_metadata keys it compares (LMSYS names).
+# The citation count is Search Arena's covariate: answers that cite more sources may win for that
+# alone. It is 0 on both sides wherever no answer cites (the text arena), and a column that is 0
+# for every vote drops out of the style fit (standardised to 0, its coefficient stays 0).
 STYLE_COLUMNS = {
     "style_tokens": "sum_assistant_{}_tokens",
     "style_headers": "header_count_{}",
     "style_lists": "list_count_{}",
     "style_bold": "bold_count_{}",
+    "style_citations": "citation_count_{}",
 }
 
 
@@ -241,7 +245,8 @@ PROMPT_CHARS_KEPT = 4000
 
 
 class Answer(Protocol):
-    """What `battle_features` reads of an answer (an arena `Message` has it)."""
+    """What `battle_features` reads of an answer (an arena `Message` has it, and `citations`: the
+    sources it cites, read when present)."""
 
     side: str
     text: str
@@ -264,6 +269,8 @@ def battle_features(prompts: list[str], messages: Iterable[Answer]) -> dict:
         meta[f"header_count_{side}"] = sum(s["headers"] for s in styles)
         meta[f"list_count_{side}"] = sum(s["lists"] for s in styles)
         meta[f"bold_count_{side}"] = sum(s["bold"] for s in styles)
+        meta[f"citation_count_{side}"] = sum(len(getattr(m, "citations", None) or []) for m in messages
+                                             if m.side == side)
     return {"turn": len(prompts), "language": detect_language(prompt), "prompt": prompt[:PROMPT_CHARS_KEPT],
             "prompt_tokens": count_tokens(prompt), "code": is_code(prompt), "math": is_math(prompt),
             "prompt_hash": hashlib.sha1(prompt.strip().lower().encode()).hexdigest()[:16], "conv_metadata": meta}

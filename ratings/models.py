@@ -3,8 +3,10 @@ from django.utils import timezone
 
 
 class LeaderboardSnapshot(models.Model):
-    """A computed leaderboard; pages read the newest one and never compute in a request."""
+    """A computed leaderboard of one arena and category; pages read the newest one and never compute
+    in a request."""
 
+    arena = models.CharField(max_length=40, default="text", help_text="The arena's slug.")
     category = models.CharField(max_length=50, default="overall")
     computed_at = models.DateTimeField(default=timezone.now, db_index=True)
     total_votes = models.PositiveIntegerField(default=0)
@@ -12,7 +14,7 @@ class LeaderboardSnapshot(models.Model):
 
     class Meta:
         get_latest_by = "computed_at"
-        indexes = [models.Index(fields=["category", "-computed_at"])]
+        indexes = [models.Index(fields=["arena", "category", "-computed_at"], name="snapshot_arena_latest")]
 
 
 class FlaggedClient(models.Model):

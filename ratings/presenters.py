@@ -3,6 +3,7 @@
 import csv
 import io
 
+from arena.models import DEFAULT_ARENA
 from ratings.categories import ARENA_CATEGORIES
 from ratings.snapshots import latest
 
@@ -11,11 +12,12 @@ CSV_COLUMNS = ["rank_ub", "model", "rating", "ci_lower", "ci_upper", "votes", "o
                "elo", "style_rating", "style_rank_ub", "tokens_per_answer", "seconds_per_answer"]
 
 
-def leaderboard_json(*, category: str = "overall", style_control: bool = False, min_votes: int = 0) -> dict:
-    snapshot = latest(category)
+def leaderboard_json(*, category: str = "overall", style_control: bool = False, min_votes: int = 0,
+                     arena: str = DEFAULT_ARENA) -> dict:
+    snapshot = latest(category, arena=arena)
     if snapshot is None:
-        return {"category": category, "computed_at": None, "total_votes": 0, "rows": [], "excluded": {},
-                "style_control": style_control}
+        return {"arena": arena, "category": category, "computed_at": None, "total_votes": 0, "rows": [],
+                "excluded": {}, "style_control": style_control}
     data = snapshot.data
     rows = [dict(r) for r in data.get("rows", []) if r["votes"] >= min_votes]
     if style_control and rows and all("style_rating" in r for r in rows):
@@ -23,7 +25,7 @@ def leaderboard_json(*, category: str = "overall", style_control: bool = False, 
     for row in rows:
         row["ci_plus"] = round(row["ci_upper"] - row["rating"], 1)
         row["ci_minus"] = round(row["rating"] - row["ci_lower"], 1)
-    return {"category": category, "computed_at": snapshot.computed_at.isoformat(),
+    return {"arena": arena, "category": category, "computed_at": snapshot.computed_at.isoformat(),
             "total_votes": snapshot.total_votes, "style_control": style_control, "rows": rows,
             "models": data.get("models", []), "battle_counts": data.get("battle_counts", []),
             "win_fraction": data.get("win_fraction", []), "average_win_rate": data.get("average_win_rate", []),

@@ -35,12 +35,14 @@ def embed_missing_prompts(encoder, *, batch: int = 256) -> int:
     return added
 
 
-def leaderboard_for_prompt(prompt: str, encoder) -> dict:
+def leaderboard_for_prompt(prompt: str, encoder, *, arena: str = "text") -> dict:
+    """From the votes of one arena (by slug), as the arena's own leaderboard."""
     embed_missing_prompts(encoder)
     endpoints = list(ModelEndpoint.objects.order_by("id"))
     ids, names = [e.id for e in endpoints], [e.public_name for e in endpoints]
     index = {e: i for i, e in enumerate(ids)}
-    rows = list(counted_votes().filter(id__in=PromptEmbedding.objects.values("vote_id")).values_list(
+    votes = counted_votes().filter(arena_id=arena)
+    rows = list(votes.filter(id__in=PromptEmbedding.objects.values("vote_id")).values_list(
         "id", "battle__endpoint_a_id", "battle__endpoint_b_id", "choice"))
     if not rows:
         return {"prompt": prompt, "rows": [], "effective_votes": 0.0}

@@ -105,31 +105,57 @@ def compute_per_answer() -> dict[int, dict]:
 
 
 def category_pair_counts(endpoint_ids: list[int]) -> dict[str, PairCounts]:
-    """Pair counts of every category from one scan of the votes table (one filtered COUNT per
-    category), plus the short de-duplication histogram."""
+    """Pair counts of every category over the votes of all arenas together (see
+    `arena_category_pair_counts`)."""
     votes = counted_votes()
-    conditions = {name: dedup_condition(votes) if cond is DEDUPLICATED else cond
-                  for name, cond in CATEGORY_FILTERS.items()}
-    counts = {f"n_{name}": Count("id", filter=cond) if cond is not None else Count("id")
-              for name, cond in conditions.items()}
-    rows = list(votes.values_list("endpoint_a_id", "endpoint_b_id", "choice").annotate(**counts).order_by())
+    conditions = _category_conditions(votes)
+    rows = list(votes.values_list("endpoint_a_id", "endpoint_b_id", "choice")
+                .annotate(**_category_counts(conditions)).order_by())
     tables = _pair_counts_from_rows(endpoint_ids, rows, list(range(3, 3 + len(conditions))))
     return dict(zip(conditions, tables, strict=True))
 
 
-def vote_arrays(endpoint_ids: list[int], *, after_id: int = 0, style: bool = False) -> dict[str, np.ndarray]:
-    """The counted votes after `after_id` in vote (id) order as arrays: `id`, model indices `a`,
-    `b` (into endpoint_ids), `outcome` codes and, with `style`, the (N, 4) relative style
-    differences `style`. The packed chunks (ratings/vote_chunks.py) are read as a few blobs, the
-    votes after them with a binary COPY; votes of flagged clients are left out of both."""
+def arena_category_pair_counts(endpoint_ids: list[int], arenas: list[str]) -> dict[str, dict[str, PairCounts]]:
+    """Pair counts of every category of every arena (by slug) from one scan of the votes table:
+    the arena joins the GROUP BY, one filtered COUNT per category, plus the short de-duplication
+    histogram. The de-duplication cap is the arena-wide one: a prompt's votes are numbered
+    across arenas (`prompt_nth`)."""
+    votes = counted_votes()
+    conditions = _category_conditions(votes)
+    rows = list(votes.values_list("arena_id", "endpoint_a_id", "endpoint_b_id", "choice")
+                .annotate(**_category_counts(conditions)).order_by())
+    columns = list(range(3, 3 + len(conditions)))
+    return {arena: dict(zip(conditions, _pair_counts_from_rows(endpoint_ids, [r[1:] for r in rows if r[0] == arena],
+                                                               columns), strict=True))
+            for arena in arenas}
+
+
+def _category_conditions(votes) -> dict[str, Q | None]:
+    return {name: dedup_condition(votes) if cond is DEDUPLICATED else cond for name, cond in CATEGORY_FILTERS.items()}
+
+
+def _category_counts(conditions: dict[str, Q | None]) -> dict[str, Count]:
+    return {f"n_{name}": Count("id", filter=cond) if cond is not None else Count("id")
+            for name, cond in conditions.items()}
+
+
+def vote_arrays(endpoint_ids: list[int], *, after_id: int = 0, style: bool = False,
+                arena: str | None = None) -> dict[str, np.ndarray]:
+    """The counted votes after `after_id` (of one arena, by slug, if given) in vote (id) order as
+    arrays: `id`, model indices `a`, `b` (into endpoint_ids), `outcome` codes and, with `style`,
+    the (N, F) relative style differences `style` (the STYLE_COLUMNS). The packed chunks
+    (ratings/vote_chunks.py) are read as a few blobs, the votes after them with a binary COPY;
+    votes of flagged clients are left out of both."""
     packed, covered = vote_chunks.read(after_id)
     parts = [packed] if len(packed) else []
     flagged = np.fromiter(FlaggedClient.objects.filter(cleared=False).annotate(
         hash=vote_chunks.ClientHash("client_id")).values_list("hash", flat=True), dtype=np.int64)
     if len(parts) and len(flagged):
         parts = [packed[~np.isin(packed["client"], flagged)]]
-    parts.append(vote_chunks.copy_votes(counted_votes().filter(id__gt=covered, endpoint_a__isnull=False,
-                                                               endpoint_b__isnull=False)))
+    if len(parts) and arena is not None:
+        parts = [parts[0][parts[0]["arena"] == vote_chunks.arena_hash(arena)]]
+    tail = counted_votes().filter(id__gt=covered, endpoint_a__isnull=False, endpoint_b__isnull=False)
+    parts.append(vote_chunks.copy_votes(tail if arena is None else tail.filter(arena_id=arena)))
     data = np.concatenate(parts) if len(parts) > 1 else parts[0]
     index = np.full(max(int(data["a"].max(initial=0)), int(data["b"].max(initial=0)), *endpoint_ids, 0) + 1, -1)
     index[endpoint_ids] = np.arange(len(endpoint_ids))

@@ -1,8 +1,9 @@
-"""Recompute the leaderboard from the votes and store it as snapshots; pages only read snapshots.
+"""Recompute the leaderboards from the votes and store them as snapshots; pages only read snapshots.
 
-Every category's table comes from pair counts that PostgreSQL groups in one scan of the votes
-table (one row per model pair and outcome, one count column per category), so the fits never load
-one row per vote. Only two things need votes one by one, read as arrays: online Elo (vote order
+Each arena has its own leaderboard, from the votes of the battles drawn in it: one snapshot per
+(arena, category). Every table comes from pair counts that PostgreSQL groups in one scan of the
+votes table (one row per arena, model pair and outcome, one count column per category), so the
+fits never load one row per vote. Only two things need votes one by one, read as arrays: online Elo (vote order
 matters; continued from the last snapshot over the new votes only) and style control (four
 relative differences per vote; refitted every LEADERBOARD_STYLE_SECONDS). The recompute first packs
 the votes cast since the last chunk into column-store chunks (ratings/vote_chunks.py), so a refit
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from arena.models import ModelEndpoint
+from arena.models import DEFAULT_ARENA, Arena, ModelEndpoint
 from ratings import vote_chunks
 from ratings.battle_arrays import OUTCOME_SCORE, PairCounts, pair_counts_from_arrays
 from ratings.bradley_terry import fit_bradley_terry
@@ -27,7 +28,13 @@ from ratings.intervals import rank_upper_bound
 from ratings.leaderboard import leaderboard_table, style_controlled_ratings
 from ratings.models import LeaderboardSnapshot
 from ratings.pair_sampling import active_pair_weights, pair_score_variance
-from ratings.queries import CATEGORY_FILTERS, category_pair_counts, compute_per_answer, exclusion_counts, vote_arrays
+from ratings.queries import (
+    CATEGORY_FILTERS,
+    arena_category_pair_counts,
+    compute_per_answer,
+    exclusion_counts,
+    vote_arrays,
+)
 
 log = logging.getLogger(__name__)
 MIN_VOTES_FOR_STYLE = 30
@@ -44,14 +51,14 @@ def sampling_state(ids: list[int], counts: PairCounts) -> dict:
     return {"endpoint_ids": ids, "weights": np.round(weights, 8).tolist(), "votes": n.sum(axis=1).astype(int).tolist()}
 
 
-def per_vote_parts(ids: list[int], names: list[str], previous: dict | None) -> dict:
-    """Online Elo, continued from the previous snapshot's state over the votes cast since, and the
-    slower parts (style control over every vote, compute per answer over every answer), refreshed
-    at most every ``LEADERBOARD_STYLE_SECONDS`` and carried over in between. One read of the votes
-    (the packed chunks, then a binary COPY of the rest) serves both."""
+def per_vote_parts(ids: list[int], names: list[str], previous: dict | None, *, arena: str = DEFAULT_ARENA) -> dict:
+    """Online Elo of one arena, continued from its previous snapshot's state over the votes cast
+    since, and the slower parts (style control over every vote, compute per answer over every
+    answer), refreshed at most every ``LEADERBOARD_STYLE_SECONDS`` and carried over in between.
+    One read of the votes (the packed chunks, then a binary COPY of the rest) serves both."""
     state = (previous or {}).get("elo_state") or {"last_vote_id": 0, "ratings": {}}
     refresh = previous is None or time.time() - previous.get("style_fitted_at", 0) >= settings.LEADERBOARD_STYLE_SECONDS
-    votes = vote_arrays(ids, after_id=0 if refresh else state["last_vote_id"], style=refresh)
+    votes = vote_arrays(ids, after_id=0 if refresh else state["last_vote_id"], style=refresh, arena=arena)
     new = votes["id"] > state["last_vote_id"]
     initial = np.array([state["ratings"].get(str(e), 1000.0) for e in ids])
     elo = online_elo(votes["a"][new], votes["b"][new], votes["outcome"][new], len(ids), initial=initial)
@@ -121,15 +128,35 @@ def recompute() -> list[LeaderboardSnapshot]:
         log.info("packed %s chunks of %s votes for the refits", packed, vote_chunks.CHUNK_VOTES)
     endpoints = list(ModelEndpoint.objects.order_by("id"))
     ids, names = [e.id for e in endpoints], [e.public_name for e in endpoints]
-    previous = latest("overall")
-    # PostgreSQL groups every category's counts while this process reads the votes one by one
-    # and fits Elo and style control: the two overlap on the two sides of the connection.
+    arenas = list(Arena.objects.values_list("slug", flat=True))
+    # PostgreSQL groups every arena's and category's counts while this process reads the votes one
+    # by one and fits Elo and style control: the two overlap on the two sides of the connection.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        grouped = pool.submit(_in_own_connection, category_pair_counts, ids)
-        parts = per_vote_parts(ids, names, previous.data if previous else None)
-        by_category = grouped.result()
+        grouped = pool.submit(_in_own_connection, arena_category_pair_counts, ids, arenas)
+        parts = {}
+        for arena in arenas:
+            previous = latest("overall", arena=arena)
+            parts[arena] = per_vote_parts(ids, names, previous.data if previous else None, arena=arena)
+        by_arena = grouped.result()
     excluded = exclusion_counts()
     now = timezone.now()
+    snapshots = []
+    for arena in arenas:
+        snapshots += _arena_snapshots(arena, by_arena[arena], parts[arena], endpoints, excluded, now)
+    with transaction.atomic():
+        LeaderboardSnapshot.objects.bulk_create(snapshots)
+        for arena in arenas:
+            for category in CATEGORY_FILTERS:
+                stale = (LeaderboardSnapshot.objects.filter(arena=arena, category=category)
+                         .order_by("-computed_at")[KEEP_SNAPSHOTS:])
+                LeaderboardSnapshot.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+    log.info("leaderboards of %s arenas recomputed in %.2f s", len(arenas), time.monotonic() - started)
+    return snapshots
+
+
+def _arena_snapshots(arena: str, by_category: dict[str, PairCounts], parts: dict, endpoints: list[ModelEndpoint],
+                     excluded: dict[str, int], now) -> list[LeaderboardSnapshot]:
+    ids, names = [e.id for e in endpoints], [e.public_name for e in endpoints]
     snapshots = []
     compute: dict = {}
     for category, counts in by_category.items():
@@ -148,15 +175,10 @@ def recompute() -> list[LeaderboardSnapshot]:
                 row.update(license="", backend="")
         table["excluded"] = excluded
         total = sum(r["votes"] for r in table["rows"]) // 2
-        snapshots.append(LeaderboardSnapshot(category=category, computed_at=now, total_votes=total, data=table))
-    with transaction.atomic():
-        LeaderboardSnapshot.objects.bulk_create(snapshots)
-        for category in CATEGORY_FILTERS:
-            stale = LeaderboardSnapshot.objects.filter(category=category).order_by("-computed_at")[KEEP_SNAPSHOTS:]
-            LeaderboardSnapshot.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
-    log.info("leaderboard recomputed in %.2f s", time.monotonic() - started)
+        snapshots.append(LeaderboardSnapshot(arena=arena, category=category, computed_at=now, total_votes=total,
+                                             data=table))
     return snapshots
 
 
-def latest(category: str = "overall") -> LeaderboardSnapshot | None:
-    return LeaderboardSnapshot.objects.filter(category=category).order_by("-computed_at").first()
+def latest(category: str = "overall", *, arena: str = DEFAULT_ARENA) -> LeaderboardSnapshot | None:
+    return LeaderboardSnapshot.objects.filter(arena=arena, category=category).order_by("-computed_at").first()

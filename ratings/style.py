@@ -91,7 +91,7 @@ def fit_style_bradley_terry(
     final = 0.1 * np.sqrt(tol)
 
     def logits(par: np.ndarray) -> np.ndarray:
-        return (par[:k, None] - par[None, :k]).ravel()[keys] + x @ par[k:]
+        return (par[:k, None] - par[None, :k]).ravel()[keys] + _times(x, par[k:])
 
     def objective(z: np.ndarray, par: np.ndarray) -> float:
         softplus = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))  # log(1 + e^z), stable; 3x np.logaddexp's speed
@@ -102,7 +102,7 @@ def fit_style_bradley_terry(
     for _ in range(max_iter):
         p = expit(z)
         r = w * (p - o) / rows  # d(loss)/dz per row
-        grad = np.concatenate([_scatter_pairs(keys, r, k), x.T @ r + reg * params[k:]])
+        grad = np.concatenate([_scatter_pairs(keys, r, k), _transposed_times(x, r) + reg * params[k:]])
         hess = _style_hessian(keys, x, w * p * (1.0 - p) / rows, k)
         hess[k:, k:] += reg * np.eye(f)
         step = -np.linalg.solve(hess + ridge, grad)
@@ -147,7 +147,7 @@ def style_sandwich_covariance(
     x = np.asarray(features, dtype=np.float64)
     w = np.ones(len(o)) if weights is None else np.asarray(weights, dtype=np.float64)
     k, f, rows = len(fit.theta), x.shape[1], len(o)
-    p = expit(fit.theta[a] - fit.theta[b] + x @ fit.beta)
+    p = expit(fit.theta[a] - fit.theta[b] + _times(x, fit.beta))
     keys = _pair_keys(a, b, k)
     hess = _style_hessian(keys, x, p * (1.0 - p) * w / rows, k) + hessian_reg * np.eye(k + f)
     meat = _style_hessian(keys, x, ((o - p) * w) ** 2 / rows, k)
@@ -155,6 +155,17 @@ def style_sandwich_covariance(
     meat -= reg**2 / rows * np.outer(padded, padded)
     h_inv = np.linalg.inv(hess)
     return h_inv @ meat @ h_inv / rows
+
+
+# The products with the (N, F) feature matrix go through einsum's own loops, not BLAS: OpenBLAS
+# threads these thin products past a size threshold (at five features, not at four), and on a
+# busy host its threads' handover cost 10-100 times the product itself.
+def _times(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,j->i", x, v)
+
+
+def _transposed_times(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,i->j", x, v)
 
 
 def _pair_keys(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
@@ -181,5 +192,5 @@ def _style_hessian(keys: np.ndarray, x: np.ndarray, h: np.ndarray, k: int) -> np
     cross = np.stack([_scatter_pairs(keys, hx[:, j], k) for j in range(f)], axis=1)
     out[:k, k:] = cross
     out[k:, :k] = cross.T
-    out[k:, k:] = x.T @ hx
+    out[k:, k:] = np.einsum("ij,ik->jk", x, hx)
     return out

@@ -31,10 +31,10 @@ def detect_anomalous_voters() -> None:
 
 
 @shared_task(ignore_result=True)
-def prompt_leaderboard(request_id: str, prompt: str) -> None:
+def prompt_leaderboard(request_id: str, prompt: str, arena: str = "text") -> None:
 
     try:
-        result = leaderboard_for_prompt(prompt, get_encoder())
+        result = leaderboard_for_prompt(prompt, get_encoder(), arena=arena)
     except Exception as exc:  # the web side is waiting: tell it, in a sentence
         result = {"error": f"The leaderboard for this prompt could not be computed ({type(exc).__name__})."}
     jobs.publish_result(redis_keys.prompt_leaderboard(request_id), result)

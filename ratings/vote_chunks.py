@@ -14,7 +14,8 @@ Correctness rests on two things:
 - A trigger (migration ratings/0004) deletes any chunk whose range a later insert, update or
   delete touches, and TRUNCATE deletes them all; the next recompute packs the range again.
 Flagged clients are filtered when reading (each packed vote keeps a 64-bit hash of its client id),
-so flagging or clearing a client never needs a repack.
+so flagging or clearing a client never needs a repack; each also keeps a hash of its arena's
+slug, so the refit of one arena reads the same chunks and keeps its own votes.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ log = logging.getLogger(__name__)
 CHUNK_VOTES = 65536
 LOCK_TIMEOUT = "200ms"  # never hold votes back for long: if the lock is not free, pack next time
 LAYOUT = np.dtype([("id", "<i8"), ("a", "<i4"), ("b", "<i4"), ("outcome", "<i2"), ("client", "<i8"),
-                   ("style", "<f8", (len(STYLE_COLUMNS),))])
-COPY_COLUMNS = [("id", "i8"), ("a", "i4"), ("b", "i4"), ("outcome", "i2"), ("client", "i8")] + \
+                   ("arena", "<i8"), ("style", "<f8", (len(STYLE_COLUMNS),))])
+COPY_COLUMNS = [("id", "i8"), ("a", "i4"), ("b", "i4"), ("outcome", "i2"), ("client", "i8"), ("arena", "i8")] + \
     [(name, "f8") for name in STYLE_COLUMNS]
 
 
@@ -49,6 +50,19 @@ class ClientHash(Func):
     function = "hashtextextended"
     template = "%(function)s(%(expressions)s, 0)"
     output_field = BigIntegerField()
+
+
+class ArenaHash(ClientHash):
+    """The same hash of a vote's arena slug ('' for none): a fixed-width column for the chunks,
+    which stay valid however many arenas are added later."""
+
+    template = "%(function)s(COALESCE(%(expressions)s, ''), 0)"
+
+
+def arena_hash(slug: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT hashtextextended(%s, 0)", [slug])
+        return int(cursor.fetchone()[0])
 
 
 def _outcome():
@@ -65,11 +79,11 @@ def copy_votes(votes, *, first: int | None = None) -> np.ndarray:
     """The given votes (only the `first` ones by id, if given) as a LAYOUT array in id order,
     through one binary COPY."""
     fields = ["id", Cast("endpoint_a_id", IntegerField()), Cast("endpoint_b_id", IntegerField()), _outcome(),
-              ClientHash("client_id"), *STYLE_COLUMNS]
+              ClientHash("client_id"), ArenaHash("arena_id"), *STYLE_COLUMNS]
     rows = (votes.order_by("id") if first else votes.order_by()).values_list(*fields)
     data = copy_arrays(rows[:first] if first else rows, COPY_COLUMNS)
     rows = np.empty(len(data["id"]), dtype=LAYOUT)
-    for name in ("id", "a", "b", "outcome", "client"):
+    for name in ("id", "a", "b", "outcome", "client", "arena"):
         rows[name] = data[name]
     rows["style"] = np.stack([data[name] for name in STYLE_COLUMNS], axis=1) if len(rows) else 0.0
     return rows[np.argsort(rows["id"], kind="stable")]

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from arena.localservices import free_port
-from arena.models import Backend, ModelEndpoint
+from arena.models import Arena, Backend, ModelEndpoint
 from arena.redis_client import get_redis
 from arena.stack import Stack, Supervised
 from tests.apiclient import ApiClient
@@ -71,6 +71,7 @@ def _truncate(connection):
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE arena_vote, arena_message, arena_turn, arena_battle, arena_modelendpoint, "
                        "ratings_leaderboardsnapshot CASCADE")
+        cursor.execute("DELETE FROM arena_arena WHERE slug <> 'text'")  # the migration's arena stays
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +151,32 @@ def tiny_endpoint(name: str, tiny_model_dir, **params):
 @pytest.fixture
 def endpoints(arena_db, tiny_model_dir):
     return [tiny_endpoint(name, tiny_model_dir, seed=i) for i, name in enumerate(["alpha-model", "beta-model"])]
+
+
+DOCS_MODULES = ("json", "textwrap", "uuid")
+
+
+@pytest.fixture(scope="session")
+def docs_corpus(tmp_path_factory):
+    """(corpus folder, index folder) of a few standard library modules' documentation, indexed here
+    once so that the worker loads the index instead of building it."""
+    from workers.search.corpus import build_pydoc_corpus  # noqa: PLC0415 (torch loads only where a test needs it)
+    from workers.search.index import open_index  # noqa: PLC0415 (torch loads only where a test needs it)
+
+    corpus = build_pydoc_corpus(tmp_path_factory.mktemp("docs") / "corpus", DOCS_MODULES)
+    index = tmp_path_factory.mktemp("docs-index")
+    open_index(corpus, cache_dir=index)
+    return corpus, index
+
+
+def retrieval_endpoint(name: str, tiny_model_dir, docs_corpus, *, arenas=("search",), **params):
+    """A search endpoint that retrieves from ``docs_corpus`` and answers with the tiny model."""
+    corpus, index = docs_corpus
+    Arena.objects.get_or_create(slug="search", defaults={"title": "Search", "position": 1})
+    return ModelEndpoint.objects.create(
+        name=name, organisation=f"{name}-org", backend=Backend.SEARCH, queue=TINY_QUEUE, arenas=list(arenas),
+        params={"base": {"model": str(tiny_model_dir), "temperature": 0}, "strategy": "retrieve",
+                "corpus": str(corpus), "index_dir": str(index), "temperature": 0, "max_new_tokens": 16, **params})
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
     pieces: list[str] = []
     tokens = 0
     compute: dict = {}
+    citations: list[dict] = []
     finish_reason = ""
     stopped = False
 
@@ -81,7 +82,7 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
         for item in backend.stream(conversation_for(message), should_stop=should_stop):
             if isinstance(item, Usage):
                 tokens = item.completion_tokens if item.completion_tokens is not None else tokens
-                compute = item.compute
+                compute, citations = item.compute, item.citations
                 finish_reason = item.finish_reason or ""
                 continue
             if not isinstance(item, Delta) or not item.text:
@@ -114,7 +115,8 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
     facts = finished_answer_facts(text) if status == Status.DONE else {}  # what a vote will read
     finished = _current(message_id, attempt).update(
         status=status, text=text, tokens=tokens, ttft_ms=ttft_ms, duration_ms=duration_ms,
-        error=error, compute=compute, finish_reason=finish_reason[:20], finished_at=timezone.now(), **facts)
+        error=error, compute=compute, citations=citations, finish_reason=finish_reason[:20],
+        finished_at=timezone.now(), **facts)
     if finished:
         events.publish(key, events.battle_end(**where, status=status, tokens=tokens, ttft_ms=ttft_ms,
                                               duration_ms=duration_ms))

@@ -28,7 +28,9 @@
   const pickers = Array.from(root.querySelectorAll(".pickers select"));
   const ACTIVE = ["pending", "streaming"];
   const TERMS_KEY = "arena.terms-accepted";
-  const BATTLE_KEY = `arena.battle.${mode}`; // so that a reload continues the battle in this tab
+  const arena = blind ? root.dataset.arena || "text" : null; // anonymous battles are drawn in one arena
+  // so that a reload continues the battle in this tab (each arena's tab its own)
+  const BATTLE_KEY = arena ? `arena.battle.${mode}.${arena}` : `arena.battle.${mode}`;
   const CHOICES = { a: "A is better", b: "B is better", tie: "Tie", bothbad: "Both are bad" };
 
   const state = {
@@ -148,9 +150,15 @@
       answer.className = "answer";
       answer.setAttribute("role", "group");
       answer.setAttribute("aria-labelledby", frameLabel.id);
+      // The sources an answer cites as [n] are part of it, but listed by the page, below the frame.
+      const sources = document.createElement("section");
+      sources.className = "sources";
+      sources.setAttribute("aria-label", mode === "direct" ? "Sources cited in the answer"
+        : `Sources cited by Model ${side.toUpperCase()}`);
+      sources.hidden = true;
       const meta = document.createElement("p");
       meta.className = "meta";
-      block.append(user, frameLabel, answer, meta);
+      block.append(user, frameLabel, answer, sources, meta);
       log.append(block);
     }
     if (prompt !== undefined) block.querySelector(".user-text").textContent = prompt;
@@ -169,6 +177,42 @@
     return parts.join(" · ");
   }
 
+  // Numbered as the answer's [n] markers; titles and sources are corpus text, so drawn as text only.
+  function drawSources(block, message) {
+    const box = block.querySelector(".sources");
+    const citations = (!isActive(message) && message.citations) || [];
+    const signature = citations.map((c) => `${c.n}:${c.source}`).join("|");
+    if (box.dataset.signature === signature) return;
+    box.dataset.signature = signature;
+    if (!citations.length) {
+      box.replaceChildren();
+      box.hidden = true;
+      return;
+    }
+    const title = document.createElement("h3");
+    title.className = "sources-title";
+    title.textContent = "Sources";
+    const list = document.createElement("ol");
+    citations.forEach((c) => {
+      const item = document.createElement("li");
+      item.value = c.n;
+      item.dataset.n = String(c.n);
+      const number = document.createElement("span");
+      number.className = "source-n";
+      number.textContent = `[${c.n}]`;
+      const name = document.createElement("span");
+      name.className = "source-title";
+      name.textContent = c.title;
+      const where = document.createElement("span");
+      where.className = "source-where";
+      where.textContent = c.source;
+      item.append(number, " ", name, " — ", where);
+      list.append(item);
+    });
+    box.replaceChildren(title, list);
+    box.hidden = false;
+  }
+
   function drawMessage(side, turn) {
     const message = turn[side];
     if (!message) return;
@@ -181,6 +225,7 @@
     answer.dataset.status = streaming ? (live ? "streaming" : message.status) : message.status;
     answer.dataset.attempt = String(streaming && live ? live.attempt : message.attempt);
     answer.setAttribute("aria-busy", String(streaming));
+    drawSources(block, streaming ? { status: "streaming" } : message);
     meta.classList.remove("failure");
     if (streaming) {
       answer.classList.add("streaming");
@@ -560,7 +605,7 @@
     showError("");
     act(async () => {
       if (!state.battle) {
-        const created = await call("POST", "/api/battles", { prompt, mode, models: chosenModels() });
+        const created = await call("POST", "/api/battles", { prompt, mode, models: chosenModels(), arena: arena || undefined });
         state.battle = { id: created.id, turns: [], models: null, vote: null };
         remember(created.id);
       } else {

@@ -17,7 +17,7 @@
       const response = await fetch("/api/leaderboard/for-prompt", {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(cookie("csrftoken")) },
-        body: JSON.stringify({ prompt: form.prompt.value }),
+        body: JSON.stringify({ prompt: form.prompt.value, arena: form.dataset.arena || "text" }),
       });
       const data = await response.json();
       if (!response.ok) { status.textContent = data.detail || `The server answered ${response.status}.`; return; }

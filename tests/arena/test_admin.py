@@ -2,12 +2,13 @@
 API keys are never shown back, and "Test endpoint" runs a prompt through the real worker."""
 
 import json
+import re
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from arena.models import ModelEndpoint
+from arena.models import Arena, ModelEndpoint
 
 
 @pytest.fixture
@@ -68,6 +69,21 @@ def test_it_keeps_api_keys_out_of_pages(staff):
     staff.post(f"/admin/arena/modelendpoint/{endpoint.id}/change/", _form(description="edited"))
     endpoint.refresh_from_db()
     assert endpoint.description == "edited" and endpoint.api_key == "sk-very-secret-key-123"
+
+
+def test_staff_choose_an_endpoints_arenas(staff):
+    Arena.objects.get_or_create(slug="search", defaults={"title": "Search", "position": 1})
+    form = staff.get("/admin/arena/modelendpoint/add/").content.decode()
+    assert re.search(r'name="arenas" value="text"[^>]*checked', form), re.findall(r"<input[^>]*arenas[^>]*>", form)
+    response = staff.post("/admin/arena/modelendpoint/add/", _form(arenas=["search", "text"]))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    endpoint = ModelEndpoint.objects.get(name="new-model")
+    assert endpoint.arenas == ["text", "search"]
+    assert "text, search" in staff.get("/admin/arena/modelendpoint/").content.decode()
+    staff.post(f"/admin/arena/modelendpoint/{endpoint.id}/change/", _form(arenas=["search"]))
+    endpoint.refresh_from_db()
+    assert endpoint.arenas == ["search"]
+    assert staff.post("/admin/arena/modelendpoint/add/", _form(name="other", arenas=["astrology"])).status_code == 200
 
 
 def test_admin_requires_staff(arena_db):

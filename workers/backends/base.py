@@ -16,6 +16,8 @@ class Usage:
     completion_tokens: int | None = None
     finish_reason: str | None = None
     compute: dict = field(default_factory=dict)
+    # The sources the answer cites as [n] ({n, title, source} each): shown beside the text, never in it.
+    citations: list[dict] = field(default_factory=list)
 
 
 class BackendError(Exception):

@@ -54,7 +54,7 @@ class SearchBackend:
         # The answer arrives at once: streaming partial candidates would show that this side searches.
         yield Delta(result.text, result.answer_tokens)
         yield Usage(completion_tokens=result.answer_tokens, finish_reason=result.finish_reason,
-                    compute={**result.compute(), "trace": result.trace})
+                    compute={**result.compute(), "trace": result.trace}, citations=result.citations)
 
 
 def build(endpoint, overrides: dict) -> SearchBackend:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class SearchResult:
     text: str
     strategy: str
-    # Tokens of the answer shown: generated, or written by the calculator (sources appended by retrieval are not).
+    # Tokens of the answer shown: generated, or written by the calculator.
     answer_tokens: int
     # Every token the engine generated for this search, the answer's included.
     generated_tokens: int
@@ -30,6 +30,8 @@ class SearchResult:
     finish_reason: str = "stop"
     stopped: bool = False
     trace: dict = field(default_factory=dict)
+    # The sources the answer cites (retrieval): {n, title, source} each, shown beside the text.
+    citations: list[dict] = field(default_factory=list)
 
     @property
     def overhead_tokens(self) -> int:
@@ -55,4 +57,4 @@ class SearchResult:
 
     def to_json(self) -> dict:
         return {"text": self.text, "finish_reason": self.finish_reason, "compute": self.compute(),
-                "trace": self.trace}
+                "trace": self.trace, "citations": self.citations}

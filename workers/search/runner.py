@@ -36,9 +36,11 @@ def run_search(config: SearchConfig, *, engine, loaded, messages: list[dict],
     hits = []
     if config.retrieve:
         with ledger.phase("retrieve"):
-            hits = open_index(config.corpus, cache_dir=config.index_dir).search(question, top_k=config.top_k)
-        messages = retrieval.augment(messages, question, hits)
-        trace["passages"] = [h.to_json() for h in hits]
+            found = open_index(config.corpus, cache_dir=config.index_dir).search(question, top_k=config.top_k)
+        hits = retrieval.relevant(found)
+        if hits:
+            messages = retrieval.augment(messages, question, hits)
+        trace["passages"] = [h.to_json() for h in found]
 
     prompt_ids = render_prompt(loaded.tokenizer, messages, system_prompt=system_prompt, chat_template=chat_template)
     problem = Problem(messages=messages, question=question, prompt_ids=list(prompt_ids))
@@ -52,10 +54,9 @@ def run_search(config: SearchConfig, *, engine, loaded, messages: list[dict],
 
     answer = outcome.answer
     text = answer.text if answer else ""
-    if hits and answer:
-        text = retrieval.with_sources(text, hits)
     return SearchResult(
         text=text,
+        citations=retrieval.sources(text, hits) if answer else [],
         strategy=("retrieve+" if config.retrieve else "") + config.strategy,
         answer_tokens=len(answer.token_ids) if answer else 0,
         generated_tokens=ledger.generated_tokens,

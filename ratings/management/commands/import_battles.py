@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from arena.models import Backend, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
+from arena.models import Arena, Backend, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 from arena.votes import rating_columns
 from ratings.battle_arrays import CHOICE_CODE, WINNER_CODES
 from ratings.features import battle_features
@@ -20,6 +20,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file")
+        parser.add_argument("--arena", default="text", help="The arena the anonymous battles count in (default: text).")
 
     def handle(self, *args, **o):
         try:
@@ -32,6 +33,8 @@ class Command(BaseCommand):
                        else [json.loads(line) for line in text.splitlines() if line.strip()])
         except json.JSONDecodeError as exc:
             raise CommandError(f"{o['file']} is not JSON or JSON lines: {exc}") from None
+        if not Arena.objects.filter(slug=o["arena"]).exists():
+            raise CommandError(f"No arena is called {o['arena']!r}; add it in the admin first.")
         for n, record in enumerate(records, 1):
             if not isinstance(record, dict) or not {"model_a", "model_b", "winner"} <= record.keys() \
                     or record["winner"] not in CHOICE or record["model_a"] == record["model_b"]:
@@ -43,13 +46,13 @@ class Command(BaseCommand):
                     name=name, defaults={"backend": Backend.OPENAI, "queue": "imported", "enabled": False,
                                          "params": {}, "description": "Imported battle history."})
             for record in records:
-                self._load(record, endpoints)
+                self._load(record, endpoints, o["arena"])
         self.stdout.write(f"imported {len(records)} battles")
 
-    def _load(self, record: dict, endpoints: dict) -> None:
+    def _load(self, record: dict, endpoints: dict, arena: str) -> None:
         when = datetime.fromtimestamp(record["tstamp"], UTC) if record.get("tstamp") else datetime.now(UTC)
         anony = record.get("anony", True)
-        battle = Battle.objects.create(mode=Mode.ANONYMOUS if anony else Mode.NAMED,
+        battle = Battle.objects.create(mode=Mode.ANONYMOUS if anony else Mode.NAMED, arena_id=arena if anony else None,
                                        endpoint_a=endpoints[record["model_a"]],
                                        endpoint_b=endpoints[record["model_b"]], client_id="import", created_at=when)
         conv = {s: record.get(f"conversation_{s}") or [] for s in "ab"}

@@ -3,7 +3,7 @@ import pytest
 from workers.search import index as index_module
 from workers.search.corpus import html_to_text, load_documents, markdown_to_text, split_passages
 from workers.search.index import PassageIndex, open_index
-from workers.search.strategies.retrieve import augment, cited, with_sources
+from workers.search.strategies.retrieve import augment, cited, sources
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +83,8 @@ def test_it_puts_numbered_passages_into_the_prompt_and_lists_cited_sources(pydoc
     assert "[1] " in messages[1]["content"] and "[3] " in messages[1]["content"]
     assert messages[1]["content"].endswith("Question: Q?")
     assert cited("See [2] and [9] and [2].", 3) == [2]
-    answer = with_sources("The width is 70 [2].", hits)
-    assert answer.startswith("The width is 70 [2].\n\nSources:\n[2] ")
-    assert "[1] " not in answer
+    assert sources("The width is 70 [2].", hits) == [
+        {"n": 2, "title": hits[1].passage.title, "source": hits[1].passage.source}]
     # Nothing cited: every passage shown is listed.
-    assert with_sources("70.", hits).count("\n[") == 3
+    assert [s["n"] for s in sources("70.", hits)] == [1, 2, 3]
+    assert sources("70 [1].", []) == []

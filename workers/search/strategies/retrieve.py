@@ -1,8 +1,11 @@
-"""Retrieval-augmented answers: put the best passages of a local corpus into the prompt, cite them.
+"""Retrieval-augmented answers: put the relevant passages of a local corpus into the prompt, cite them.
 
-The passages go into the last user message, numbered, with an instruction to cite them
-as [1], [2]. After generation the cited passages are listed under the answer; when the
-model cites none, all passages it was shown are listed, since they shaped the answer.
+Only passages that pass the index's relevance threshold (`Hit.relevant`) are given to the model:
+a question the corpus does not cover gets none, and its answer cites nothing. The passages go
+into the last user message, numbered, with an instruction to cite them as [1], [2]. The answer
+keeps its inline markers; the sources are data beside it (`sources`), which the page lists under
+the answer in its own chrome: the cited passages, or, when the model cites none, every passage it
+was shown, since they shaped the answer.
 """
 
 from __future__ import annotations
@@ -28,12 +31,18 @@ def augment(messages: list[dict], question: str, hits: list[Hit]) -> list[dict]:
     return messages
 
 
+def relevant(hits: list[Hit]) -> list[Hit]:
+    return [h for h in hits if h.relevant]
+
+
 def cited(text: str, count: int) -> list[int]:
     numbers = {int(n) for n in re.findall(r"\[(\d{1,2})\]", text)}
     return sorted(n for n in numbers if 1 <= n <= count)
 
 
-def with_sources(text: str, hits: list[Hit]) -> str:
+def sources(text: str, hits: list[Hit]) -> list[dict]:
+    """The answer's sources as {n, title, source}, n being the number the passage had in the prompt."""
+    if not hits:
+        return []
     numbers = cited(text, len(hits)) or list(range(1, len(hits) + 1))
-    lines = [f"[{n}] {hits[n - 1].passage.title} — {hits[n - 1].passage.source}" for n in numbers]
-    return text.rstrip() + "\n\nSources:\n" + "\n".join(lines)
+    return [{"n": n, "title": hits[n - 1].passage.title, "source": hits[n - 1].passage.source} for n in numbers]
