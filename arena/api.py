@@ -205,11 +205,12 @@ def _vote(request, battle_id: UUID, payload: VoteIn):
 
 
 @api.get("/leaderboard", summary="The latest leaderboard snapshot (JSON, or CSV with format=csv)")
-def leaderboard(request, category: str = "overall", style_control: bool = False, min_votes: int = 0,
+def leaderboard(request, category: str = "overall", style_control: bool = False, min_votes: int | None = None,
                 format: Literal["json", "csv"] = "json"):
     if category not in CATEGORY_LABELS:
         raise Invalid(f"Unknown category {category[:50]!r}; choose one of {', '.join(CATEGORY_LABELS)}.")
-    board = leaderboard_json(category=category, style_control=style_control, min_votes=max(0, min_votes))
+    board = leaderboard_json(category=category, style_control=style_control,
+                             min_votes=None if min_votes is None else max(0, min_votes))
     if format == "csv":
         response = HttpResponse(leaderboard_csv(board), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="leaderboard-{category}.csv"'

@@ -133,7 +133,9 @@ def recompute() -> list[LeaderboardSnapshot]:
     snapshots = []
     compute: dict = {}
     for category, counts in by_category.items():
-        table = leaderboard_table(names, counts, bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP)
+        table = leaderboard_table(names, counts, bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP,
+                                  prior_ties=settings.ARENA["LEADERBOARD_PRIOR_TIES"],
+                                  pair_weighting=settings.ARENA["LEADERBOARD_PAIR_WEIGHTING"])
         if category == "overall":
             table["sampling"] = sampling_state(ids, counts)
         if category == "overall" and table["rows"]:
