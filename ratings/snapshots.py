@@ -149,7 +149,7 @@ def recompute() -> list[LeaderboardSnapshot]:
             else:
                 row.update(license="", backend="")
         table["excluded"] = excluded
-        total = sum(r["votes"] for r in table["rows"]) // 2
+        total = int(round(counts.total))  # unrated models' votes too
         snapshots.append(LeaderboardSnapshot(category=category, computed_at=now, total_votes=total, data=table))
     with transaction.atomic():
         LeaderboardSnapshot.objects.bulk_create(snapshots)
