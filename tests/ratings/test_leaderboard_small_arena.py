@@ -2,28 +2,20 @@
 model has a finite rating without a win and a loss, no interval has zero width, models under the
 minimum vote count are listed as not enough data, and ratings from few votes are preliminary."""
 
-import json
 import math
 
 import httpx
-import numpy as np
 import pytest
-from django.core.management import call_command
 
 from ratings.snapshots import recompute
+from tests.ratings.helpers import import_votes, small_arena_votes
 
 
 @pytest.fixture
 def cast(arena_db, tmp_path):
     """Import counted votes (model a, model b, winner) and recompute, as the background task does."""
-    batches = []
-
     def cast(votes: list[tuple[str, str, str]]) -> None:
-        path = tmp_path / f"votes-{len(batches)}.jsonl"
-        path.write_text("\n".join(json.dumps({"model_a": a, "model_b": b, "winner": w, "anony": True})
-                                  for a, b, w in votes))
-        call_command("import_battles", str(path))
-        batches.append(path)
+        import_votes(tmp_path / "votes.jsonl", votes)
         recompute()
 
     return cast
@@ -71,17 +63,11 @@ def test_two_votes_rate_nobody_by_default_and_a_wide_interval_when_asked(cast, b
 
 
 def test_fifty_votes_rate_the_models_that_won_and_lost_as_preliminary(cast, board):
-    rng = np.random.default_rng(5)
-    strength = {"alpha": 0.6, "beta": 0.0, "gamma": -0.6}
-    votes = [("delta", "alpha", "model_a"), ("beta", "delta", "model_b"), ("delta", "gamma", "tie")]
-    while len(votes) < 50:
-        a, b = rng.choice(list(strength), size=2, replace=False)
-        p = 1 / (1 + math.exp(strength[b] - strength[a]))
-        votes.append((str(a), str(b), "model_a" if rng.random() < p else "model_b"))
+    votes = small_arena_votes(50)
     cast(votes)
     data = board()
     assert data["total_votes"] == 50
-    assert [r["model"] for r in data["rows"]] == ["alpha", "beta", "gamma"]
+    assert {r["model"] for r in data["rows"]} == {"alpha", "beta", "gamma"}
     assert all(r["preliminary"] for r in data["rows"])
     assert data["unrated"] == [{"model": "delta", "votes": 3, "wins": 2.0, "losses": 0.0, "ties": 1.0,
                                 "reason": "has not lost a vote yet"}]
