@@ -1,7 +1,8 @@
 """Per-client and per-address limits, counted in Redis.
 
 Each limit is a setting (``ARENA_LIMITS``), e.g. ``{"battles": "30/m", "votes": "500/d"}``;
-the ``*_ip`` twins bound what one address can do by throwing cookies away.
+the ``*_ip`` twins bound what one address (an IPv6 /64, see ``clients.client_address``) can do by
+throwing cookies away.
 
 The windows, keys and counting are django-ratelimit's (fixed windows with a per-key offset; the
 first hit sets the expiry, later hits increment). The counters go through the process-wide Redis
@@ -16,6 +17,7 @@ from django.conf import settings
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
 
 from arena import redis_keys
+from arena.clients import client_address
 from arena.errors import ArenaError
 from arena.redis_client import get_redis
 
@@ -32,7 +34,7 @@ def enforce(request, action: str, *, client_id: str) -> None:
     """Count one ``action`` for this client and its address; raise RateLimited past a limit."""
     limits = settings.ARENA_LIMITS
     checks = [(action, limits.get(action), client_id),
-              (f"{action}_ip", limits.get(f"{action}_ip"), request.META.get("REMOTE_ADDR", ""))]
+              (f"{action}_ip", limits.get(f"{action}_ip"), client_address(request))]
     counted = []
     pipe = get_redis().pipeline(transaction=False)
     for group, rate, value in checks:
