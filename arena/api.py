@@ -15,7 +15,7 @@ from ninja.utils import check_csrf
 
 from arena import battles as service
 from arena import jobs, redis_keys
-from arena.clients import client_id
+from arena.clients import client_address, client_id
 from arena.errors import ArenaError, Invalid, NotFound, Unavailable
 from arena.limits import RateLimited, enforce
 from arena.models import Battle, ModelEndpoint
@@ -200,7 +200,8 @@ def _vote(request, battle_id: UUID, payload: VoteIn):
     enforce(request, "votes", client_id=request.auth)
     messages = service.messages_for_vote(battle_id)  # one query serves the checks, the vote and the answer
     battle = messages[0].turn.battle
-    battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth, messages=messages)
+    battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth, messages=messages,
+                                      address=client_address(request))
     return 200, battle_json(battle, client_id=request.auth, messages=messages)
 
 

@@ -8,43 +8,24 @@ import pytest
 from django.test import RequestFactory
 
 from arena.clients import client_address
-from arena.localservices import free_port
 from tests.apiclient import ApiClient
+from tests.arena.web_servers import web_with
 
 # A limit of its own (the counters are keyed by the rate too), per hour so no window turns over.
 LIMITS = {"battles": "1000/h", "battles_ip": "3/h"}
 
 
-def web_with(stack, limits: dict, proxies: str | None) -> tuple[str, object]:
-    """A web server started by the stack's own command line (Stack.start_web) with these limits
-    and FORWARDED_ALLOW_IPS (None: not set, the default)."""
-    saved = dict(stack.env)
-    stack.env["ARENA_LIMITS"] = json.dumps(limits)
-    stack.env.pop("FORWARDED_ALLOW_IPS", None)
-    if proxies is not None:
-        stack.env["FORWARDED_ALLOW_IPS"] = proxies
-    try:
-        port = free_port()
-        return f"http://127.0.0.1:{port}", stack.start_web(port)
-    finally:
-        stack.env.clear()
-        stack.env.update(saved)
-
-
 @pytest.fixture
 def web_without_proxy(stack, arena_db):
-    url, process = web_with(stack, LIMITS, None)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    with web_with(stack, {"ARENA_LIMITS": json.dumps(LIMITS)}, unset=("FORWARDED_ALLOW_IPS",)) as url:
+        yield url
 
 
 @pytest.fixture
 def web_behind_proxy(stack, arena_db):
-    url, process = web_with(stack, {**LIMITS, "battles_ip": "2/h"}, "127.0.0.1")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    with web_with(stack, {"ARENA_LIMITS": json.dumps({**LIMITS, "battles_ip": "2/h"}),
+                          "FORWARDED_ALLOW_IPS": "127.0.0.1"}) as url:
+        yield url
 
 
 def start_battle(web: str, forwarded_for: str) -> httpx.Response:
