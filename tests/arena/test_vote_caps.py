@@ -5,6 +5,7 @@ import httpx
 import pytest
 
 from arena.models import Vote
+from arena.redis_client import get_redis
 from ratings.presenters import leaderboard_json
 from ratings.snapshots import recompute
 from tests.apiclient import ApiClient
@@ -14,6 +15,8 @@ from tests.arena.web_servers import web_with
 @pytest.fixture
 def capped_web(stack, supervised_worker, endpoints):
     supervised_worker.ensure()
+    for key in get_redis().scan_iter("arena:counted-votes:*"):  # today's counts of the session's other tests
+        get_redis().delete(key)
     with web_with(stack, {"ARENA_COUNTED_VOTES_PER_CLIENT_DAY": "1", "ARENA_COUNTED_VOTES_PER_ADDRESS_DAY": "2"},
                   unset=("FORWARDED_ALLOW_IPS",)) as url:
         yield url
