@@ -9,7 +9,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import get_token
-from ninja import NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.utils import check_csrf
 
@@ -62,6 +62,7 @@ class PromptIn(Schema):
 
 class VoteIn(Schema):
     choice: Literal["a", "b", "tie", "bothbad"]
+    proof: str = Field("", max_length=300, description="the battle's proof_of_work challenge, solved")
 
 
 class Created(Schema):
@@ -201,7 +202,7 @@ def _vote(request, battle_id: UUID, payload: VoteIn):
     messages = service.messages_for_vote(battle_id)  # one query serves the checks, the vote and the answer
     battle = messages[0].turn.battle
     battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth, messages=messages,
-                                      address=client_address(request))
+                                      address=client_address(request), proof=payload.proof)
     return 200, battle_json(battle, client_id=request.auth, messages=messages)
 
 

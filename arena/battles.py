@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from arena import events
+from arena import events, proof_of_work
 from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from arena.identity import find_identity_leak
 from arena.limits import give_back_counted_vote, take_counted_vote
@@ -173,11 +173,18 @@ def messages_for_vote(battle_id) -> list[Message]:
 
 
 def record_vote(
-    *, battle: Battle, choice: str, client_id: str, messages: list[Message] | None = None, address: str = ""
+    *,
+    battle: Battle,
+    choice: str,
+    client_id: str,
+    messages: list[Message] | None = None,
+    address: str = "",
+    proof: str = "",
 ) -> Vote:
     """``messages``: the battle's messages with their turns, in turn order, when the caller has read
     them already (``messages_for_vote``). ``address``: the voter's (``clients.client_address``), for
-    the daily cap on counted votes per address."""
+    the daily cap on counted votes per address. ``proof``: the solved proof of work of the battle
+    (``proof_of_work``), without which an anonymous vote is kept but not counted."""
     if battle.client_id != client_id:
         raise Forbidden("Only the person who started this battle can vote on it.")
     if messages is None:
@@ -189,6 +196,8 @@ def record_vote(
     if any(m.status == Status.FAILED and m.turn.index == last_turn for m in messages):
         raise Conflict("An answer failed; regenerate it before voting.")
     counts, reason = _counts_for_ratings(battle, messages)
+    if counts and not proof_of_work.is_valid(proof, battle.uuid):
+        counts, reason = False, "The vote came without the page's proof of work, so it does not count."
     if counts:
         reason = take_counted_vote(client_id=client_id, address=address)
         counts = not reason

@@ -192,6 +192,8 @@ ARENA = {
     # Counted votes per day: past these a vote is kept but not counted (per browser, per address or IPv6 /64).
     "COUNTED_VOTES_PER_CLIENT_DAY": env_int("ARENA_COUNTED_VOTES_PER_CLIENT_DAY", 50),
     "COUNTED_VOTES_PER_ADDRESS_DAY": env_int("ARENA_COUNTED_VOTES_PER_ADDRESS_DAY", 100),
+    # An anonymous vote counts only with a proof of work of this many zero bits (arena/proof_of_work.py; 0: off).
+    "VOTE_PROOF_BITS": env_int("ARENA_VOTE_PROOF_BITS", 14),
 }
 
 LOGGING = {
