@@ -9,13 +9,13 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import get_token
-from ninja import NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.utils import check_csrf
 
 from arena import battles as service
 from arena import jobs, redis_keys
-from arena.clients import client_id
+from arena.clients import client_address, client_id
 from arena.errors import ArenaError, Invalid, NotFound, Unavailable
 from arena.limits import RateLimited, enforce
 from arena.models import Arena, Battle, ModelEndpoint
@@ -63,6 +63,7 @@ class PromptIn(Schema):
 
 class VoteIn(Schema):
     choice: Literal["a", "b", "tie", "bothbad"]
+    proof: str = Field("", max_length=300, description="the battle's proof_of_work challenge, solved")
 
 
 class Created(Schema):
@@ -207,18 +208,19 @@ def _vote(request, battle_id: UUID, payload: VoteIn):
     enforce(request, "votes", client_id=request.auth)
     messages = service.messages_for_vote(battle_id)  # one query serves the checks, the vote and the answer
     battle = messages[0].turn.battle
-    battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth, messages=messages)
+    battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth, messages=messages,
+                                      address=client_address(request), proof=payload.proof)
     return 200, battle_json(battle, client_id=request.auth, messages=messages)
 
 
 @api.get("/leaderboard", summary="The latest leaderboard snapshot (JSON, or CSV with format=csv)")
-def leaderboard(request, category: str = "overall", style_control: bool = False, min_votes: int = 0,
+def leaderboard(request, category: str = "overall", style_control: bool = False, min_votes: int | None = None,
                 format: Literal["json", "csv"] = "json", arena: str = "text"):
     if category not in CATEGORY_LABELS:
         raise Invalid(f"Unknown category {category[:50]!r}; choose one of {', '.join(CATEGORY_LABELS)}.")
     service.get_arena(arena)  # an unknown one is a 422
-    board = leaderboard_json(category=category, style_control=style_control, min_votes=max(0, min_votes),
-                             arena=arena)
+    board = leaderboard_json(category=category, style_control=style_control,
+                             min_votes=None if min_votes is None else max(0, min_votes), arena=arena)
     if format == "csv":
         response = HttpResponse(leaderboard_csv(board), content_type="text/csv; charset=utf-8")
         name = category if arena == "text" else f"{arena}-{category}"

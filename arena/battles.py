@@ -7,9 +7,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from arena import events
+from arena import events, proof_of_work
 from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from arena.identity import find_identity_leak
+from arena.limits import give_back_counted_vote, take_counted_vote
 from arena.models import ACTIVE_STATUSES, DEFAULT_ARENA, Arena, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 from arena.presentation import all_shown
 from arena.sampling import choose_active_pair, choose_pair
@@ -191,9 +192,19 @@ def messages_for_vote(battle_id) -> list[Message]:
     return messages
 
 
-def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[Message] | None = None) -> Vote:
+def record_vote(
+    *,
+    battle: Battle,
+    choice: str,
+    client_id: str,
+    messages: list[Message] | None = None,
+    address: str = "",
+    proof: str = "",
+) -> Vote:
     """``messages``: the battle's messages with their turns, in turn order, when the caller has read
-    them already (``messages_for_vote``)."""
+    them already (``messages_for_vote``). ``address``: the voter's (``clients.client_address``), for
+    the daily cap on counted votes per address. ``proof``: the solved proof of work of the battle
+    (``proof_of_work``), without which an anonymous vote is kept but not counted."""
     if battle.client_id != client_id:
         raise Forbidden("Only the person who started this battle can vote on it.")
     if messages is None:
@@ -205,6 +216,11 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
     if any(m.status == Status.FAILED and m.turn.index == last_turn for m in messages):
         raise Conflict("An answer failed; regenerate it before voting.")
     counts, reason = _counts_for_ratings(battle, messages)
+    if counts and not proof_of_work.is_valid(proof, battle.uuid):
+        counts, reason = False, "The vote came without the page's proof of work, so it does not count."
+    if counts:
+        reason = take_counted_vote(client_id=client_id, address=address)
+        counts = not reason
     prompts = list({m.turn.index: m.turn.prompt for m in messages}.values())  # every turn has its messages
     features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
     vote = Vote(battle=battle, choice=choice, client_id=client_id, counts=counts, excluded_reason=reason,
@@ -212,6 +228,8 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
     try:
         insert_vote(vote)
     except IntegrityError:
+        if counts:
+            give_back_counted_vote(client_id=client_id, address=address)
         raise Conflict("This battle already has a vote; each battle counts once.") from None
     if counts:
         schedule_recompute()

@@ -1,7 +1,8 @@
-"""Per-client and per-address limits, counted in Redis.
+"""Per-client and per-address limits, counted in Redis, and the daily caps on counted votes.
 
 Each limit is a setting (``ARENA_LIMITS``), e.g. ``{"battles": "30/m", "votes": "500/d"}``;
-the ``*_ip`` twins bound what one address can do by throwing cookies away.
+the ``*_ip`` twins bound what one address (an IPv6 /64, see ``clients.client_address``) can do by
+throwing cookies away.
 
 The windows, keys and counting are django-ratelimit's (fixed windows with a per-key offset; the
 first hit sets the expiry, later hits increment). The counters go through the process-wide Redis
@@ -16,6 +17,7 @@ from django.conf import settings
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
 
 from arena import redis_keys
+from arena.clients import client_address
 from arena.errors import ArenaError
 from arena.redis_client import get_redis
 
@@ -32,7 +34,7 @@ def enforce(request, action: str, *, client_id: str) -> None:
     """Count one ``action`` for this client and its address; raise RateLimited past a limit."""
     limits = settings.ARENA_LIMITS
     checks = [(action, limits.get(action), client_id),
-              (f"{action}_ip", limits.get(f"{action}_ip"), request.META.get("REMOTE_ADDR", ""))]
+              (f"{action}_ip", limits.get(f"{action}_ip"), client_address(request))]
     counted = []
     pipe = get_redis().pipeline(transaction=False)
     for group, rate, value in checks:
@@ -52,3 +54,48 @@ def enforce(request, action: str, *, client_id: str) -> None:
             wait = max(1, math.ceil(window - int(time.time())))
             raise RateLimited(f"Too many {action} in a short time (the limit is {rate}); "
                               f"try again in {wait} s.", wait)
+
+
+def take_counted_vote(*, client_id: str, address: str) -> str:
+    """Count a vote that would count toward the ratings against today's caps (UTC day) of this
+    client and this address (``ARENA["COUNTED_VOTES_PER_CLIENT_DAY"]``, ``..._PER_ADDRESS_DAY``;
+    0 is no cap). Returns "" when it may count, else the sentence the vote's ``excluded_reason``
+    carries; a vote over a cap takes nothing, so honest votes later in the day are not crowded out
+    by refused ones. Caps bound how much one person can move the ratings (FastChat caps each user's
+    votes too); they are not rate limits: the vote is kept, only its weight is gone.
+    """
+    caps = [(key, cap, who) for key, cap, who in _counted_vote_caps(client_id, address) if cap > 0]
+    if not caps:
+        return ""
+    pipe = get_redis().pipeline(transaction=False)
+    for key, _cap, _who in caps:
+        pipe.incr(key)
+        pipe.expire(key, 2 * 24 * 3600)
+    counts = pipe.execute()[::2]
+    over = next(((cap, who) for (_key, cap, who), count in zip(caps, counts, strict=True) if count > cap), None)
+    if over is None:
+        return ""
+    _give_back([key for key, _cap, _who in caps])
+    cap, who = over
+    return (f"Over today's cap of {cap} counted votes from {who}: the vote is kept but does not count "
+            "toward the ratings.")
+
+
+def give_back_counted_vote(*, client_id: str, address: str) -> None:
+    """Undo ``take_counted_vote`` for a vote that was not stored after all."""
+    _give_back([key for key, cap, _who in _counted_vote_caps(client_id, address) if cap > 0])
+
+
+def _counted_vote_caps(client_id: str, address: str) -> list[tuple[str, int, str]]:
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    return [(redis_keys.counted_votes("client", client_id, day), settings.ARENA["COUNTED_VOTES_PER_CLIENT_DAY"],
+             "this browser"),
+            (redis_keys.counted_votes("address", address, day), settings.ARENA["COUNTED_VOTES_PER_ADDRESS_DAY"],
+             "this address")]
+
+
+def _give_back(keys: list[str]) -> None:
+    pipe = get_redis().pipeline(transaction=False)
+    for key in keys:
+        pipe.decr(key)
+    pipe.execute()

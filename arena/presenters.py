@@ -1,6 +1,7 @@
 """What a battle looks like from outside. In an anonymous battle before the vote nothing here
 may name a model: no name, no organisation, no endpoint id, no raw backend error."""
 
+from arena import proof_of_work
 from arena.markdown import render_markdown
 from arena.models import ACTIVE_STATUSES, Arena, Battle, Message, Mode, ModelEndpoint, Status
 from arena.pacing import Shown
@@ -80,4 +81,6 @@ def battle_json(battle: Battle, *, client_id: str, messages: list[Message] | Non
         data["model_details"] = {side: endpoint_json(battle.endpoint_for(side)) for side in battle.sides}
     if vote is not None:
         data["vote"] = {"choice": vote.choice, "counts": vote.counts, "excluded_reason": vote.excluded_reason}
+    elif battle.mode == Mode.ANONYMOUS and data["yours"]:
+        data["proof_of_work"] = proof_of_work.challenge_for(battle.uuid)
     return data

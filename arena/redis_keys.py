@@ -43,3 +43,8 @@ def prompt_leaderboard(job_id: str) -> str:
 def rate_limit(group: str) -> str:
     """The prefix of a rate limit's counters; django-ratelimit appends the window and the client."""
     return f"arena:{group}"
+
+
+def counted_votes(kind: str, who: str, day: str) -> str:
+    """Counter: the counted votes of one client or address (``kind``) on one UTC day."""
+    return f"arena:counted-votes:{kind}:{day}:{who}"

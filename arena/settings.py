@@ -180,6 +180,20 @@ ARENA = {
     "PACING_CHARS_PER_SECOND": env_int("ARENA_PACING_CHARS_PER_SECOND", 100),
     # Every contestant of an anonymous battle answers with at most this many tokens.
     "ANSWER_TOKEN_CAP": env_int("ARENA_ANSWER_TOKEN_CAP", 200),
+    # Leaderboard honesty (docs/ratings.md): models with fewer votes are listed unrated; rated ones
+    # under the second number carry a "preliminary" badge. A prior (in ties against an average model)
+    # and inverse pair-frequency weighting are off unless set.
+    "LEADERBOARD_MIN_VOTES": env_int("ARENA_LEADERBOARD_MIN_VOTES", 10),
+    "LEADERBOARD_PRELIMINARY_VOTES": env_int("ARENA_LEADERBOARD_PRELIMINARY_VOTES", 200),
+    "LEADERBOARD_PRIOR_TIES": env_int("ARENA_LEADERBOARD_PRIOR_TIES", 0),
+    "LEADERBOARD_PAIR_WEIGHTING": env_bool("ARENA_LEADERBOARD_PAIR_WEIGHTING", False),
+    "PROMPT_LEADERBOARD_MIN_EFFECTIVE_VOTES": env_int("ARENA_PROMPT_LEADERBOARD_MIN_EFFECTIVE_VOTES", 10),
+    "PROMPT_LEADERBOARD_PRIOR_TIES": env_int("ARENA_PROMPT_LEADERBOARD_PRIOR_TIES", 2),
+    # Counted votes per day: past these a vote is kept but not counted (per browser, per address or IPv6 /64).
+    "COUNTED_VOTES_PER_CLIENT_DAY": env_int("ARENA_COUNTED_VOTES_PER_CLIENT_DAY", 50),
+    "COUNTED_VOTES_PER_ADDRESS_DAY": env_int("ARENA_COUNTED_VOTES_PER_ADDRESS_DAY", 100),
+    # An anonymous vote counts only with a proof of work of this many zero bits (arena/proof_of_work.py; 0: off).
+    "VOTE_PROOF_BITS": env_int("ARENA_VOTE_PROOF_BITS", 14),
 }
 
 LOGGING = {

@@ -69,9 +69,11 @@ class Stack:
         return process
 
     def start_web(self, port: int, *, workers: int = 1) -> subprocess.Popen:
+        proxies = self.env.get("FORWARDED_ALLOW_IPS", "")  # X-Forwarded-For is believed only from these
         process = self.spawn("web", [PYTHON, "-m", "uvicorn", "arena.asgi:application", "--host",
                                      self.env.get("HOST", "127.0.0.1"), "--port", str(port), "--workers", str(workers),
-                                     "--timeout-graceful-shutdown", "3", "--no-access-log"])
+                                     "--timeout-graceful-shutdown", "3", "--no-access-log",
+                                     *(["--forwarded-allow-ips", proxies] if proxies else ["--no-proxy-headers"])])
         wait_for(lambda: port_open(port) or process.poll() is not None, timeout=60, what="the web server")
         if process.poll() is not None:
             raise RuntimeError(f"the web server exited; see {self.logs / 'web.log'}")

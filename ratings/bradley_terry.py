@@ -44,20 +44,37 @@ def to_rating_scale(
 
 
 def fit_bradley_terry(
-    counts: PairCounts, *, init: np.ndarray | None = None, max_iter: int = 100, tol: float = 1e-10
+    counts: PairCounts,
+    *,
+    init: np.ndarray | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+    l2: float = 0.0,
 ) -> np.ndarray:
     """MLE of the natural-unit strengths `theta` (shape (K,)), mean zero per connected part.
 
     Models with no battles get 0. When a model has only wins (or only losses) the MLE does not
     exist: the fit then stops where the loss stops changing (rel. 1e-12), which leaves that
     model some thousands of points away, as arena-rank's stopping rule does (about 1e-9 there).
-    Such a model's interval is correspondingly huge; callers may prefer to hide it.
+    `ratings.leaderboard.rated_models` says which models have a finite rating; the leaderboard
+    shows the others as "not enough data".
+
+    `l2` > 0 adds the penalty l2/2 * sum(theta**2): a normal prior toward the mean with variance
+    1/l2 (natural units), so every rating is finite and pulled toward 1000 in proportion to how
+    little data it has. `prior_l2` turns "as if each model had tied n votes with an average model"
+    into this number.
     """
     theta0 = None if init is None else np.asarray(init, dtype=np.float64)[None, :]
     return fit_bradley_terry_batch(
         counts.pairs, counts.n[None, :], counts.score[None, :], counts.n_models,
-        init=theta0, max_iter=max_iter, tol=tol,
+        init=theta0, max_iter=max_iter, tol=tol, l2=l2,
     )[0]
+
+
+def prior_l2(prior_ties: float) -> float:
+    """The L2 weight equal, near the mean, to `prior_ties` ties of each model against a model of
+    rating 1000: n ties cost n * (softplus(theta) - theta / 2) ~ const + n * theta**2 / 8."""
+    return max(0.0, float(prior_ties)) / 4.0
 
 
 def fit_bradley_terry_batch(
@@ -69,12 +86,15 @@ def fit_bradley_terry_batch(
     init: np.ndarray | None = None,
     max_iter: int = 100,
     tol: float = 1e-10,
+    l2: float = 0.0,
 ) -> np.ndarray:
     """Fit B independent count vectors over the same pairs at once.
 
     `n[b, i]` battles and `score[b, i]` summed scores of `pairs[i, 0]` in problem b; returns
     theta of shape (B, K). Damped Newton: each problem solves its own K x K system and backtracks
-    its own step, and stops when its step is below `tol` (natural units).
+    its own step, and stops when its step is below `tol` (natural units). `l2`: as in
+    `fit_bradley_terry`. The penalty's gradient has mean zero per part too, so the per-part
+    centring below still holds at the penalised optimum.
     """
     pairs = np.asarray(pairs, dtype=np.int64)
     n = np.atleast_2d(np.asarray(n, dtype=np.float64))
@@ -95,7 +115,7 @@ def fit_bradley_terry_batch(
 
     def loss(th: np.ndarray, rows: np.ndarray) -> np.ndarray:
         d = th[:, a] - th[:, b]
-        return (n[rows] * _softplus(d) - score[rows] * d).sum(axis=1)
+        return (n[rows] * _softplus(d) - score[rows] * d).sum(axis=1) + 0.5 * l2 * (th**2).sum(axis=1)
 
     # Near the optimum Newton converges quadratically: a step below `final` is taken without a
     # line search and leaves an error around final**2, far below `tol`.
@@ -106,9 +126,9 @@ def fit_bradley_terry_batch(
         th = theta[active]
         d = th[:, a] - th[:, b]
         p = expit(d)
-        grad = (incidence.T @ (n[active] * p - score[active]).T).T
+        grad = (incidence.T @ (n[active] * p - score[active]).T).T + l2 * th
         weights = n[active] * p * (1.0 - p)
-        hess = (laplacian.T @ weights.T).T.reshape(-1, k, k) + ridge * eye
+        hess = (laplacian.T @ weights.T).T.reshape(-1, k, k) + (ridge + l2) * eye
         step = centre(-np.linalg.solve(hess, grad[:, :, None])[:, :, 0])
         size = np.abs(step).max(axis=1)
         last = size <= final
@@ -120,7 +140,7 @@ def fit_bradley_terry_batch(
         th, step, grad, d = th[searching], step[searching], grad[searching], d[searching]
         f0 = known_loss[rows]
         unknown = np.isnan(f0)
-        f0[unknown] = (n[rows[unknown]] * _softplus(d[unknown]) - score[rows[unknown]] * d[unknown]).sum(axis=1)
+        f0[unknown] = loss(th[unknown], rows[unknown])
         slope = (grad * step).sum(axis=1)
         t = np.ones(len(rows))
         f_new = np.empty(len(rows))

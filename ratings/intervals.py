@@ -13,14 +13,17 @@ from ratings.battle_arrays import Outcome, PairCounts
 from ratings.bradley_terry import fit_bradley_terry_batch, laplacian
 
 
-def sandwich_covariance(counts: PairCounts, theta: np.ndarray, *, hessian_reg: float = 1e-5) -> np.ndarray:
+def sandwich_covariance(
+    counts: PairCounts, theta: np.ndarray, *, hessian_reg: float = 1e-5, l2: float = 0.0
+) -> np.ndarray:
     """Robust covariance H^-1 G H^-1 of theta at the MLE (K x K).
 
     H is the Hessian of the total negative log-likelihood and G the sum over battles of the outer
     products of their score vectors. As in arena-rank, `hessian_reg` times the number of battles
     is added to H's diagonal: H is singular along the constant direction, G is zero there, so the
     ridge only decides that this direction gets zero variance (and shrinks the others by about
-    hessian_reg * N / eigenvalue, which is part of the published numbers).
+    hessian_reg * N / eigenvalue, which is part of the published numbers). `l2`: the penalty of a
+    regularised fit (`bradley_terry.fit_bradley_terry`), part of its Hessian.
     """
     a, b = counts.pairs[:, 0], counts.pairs[:, 1]
     p = expit(theta[a] - theta[b])
@@ -29,7 +32,7 @@ def sandwich_covariance(counts: PairCounts, theta: np.ndarray, *, hessian_reg: f
     ties = c[:, Outcome.TIE] + c[:, Outcome.BOTH_BAD]
     meat = c[:, Outcome.A] * (1.0 - p) ** 2 + c[:, Outcome.B] * p**2 + ties * (0.5 - p) ** 2
     k = counts.n_models
-    hessian = laplacian(counts.pairs, counts.n * p * (1.0 - p), k) + hessian_reg * counts.total * np.eye(k)
+    hessian = laplacian(counts.pairs, counts.n * p * (1.0 - p), k) + (hessian_reg * counts.total + l2) * np.eye(k)
     grad_cov = laplacian(counts.pairs, meat, k)
     h_inv = np.linalg.inv(hessian)
     return h_inv @ grad_cov @ h_inv
@@ -58,6 +61,7 @@ def bootstrap_thetas(
     rounds: int = 1000,
     seed: int = 0,
     max_cells_per_chunk: int = 1_000_000,
+    l2: float = 0.0,
 ) -> np.ndarray:
     """Refit on `rounds` multinomial resamples of the counts; returns theta samples (rounds, K).
 
@@ -86,7 +90,7 @@ def bootstrap_thetas(
         full = full.reshape(size, n_pairs, 3)
         n = full.sum(axis=2)
         score = full[:, :, 0] + 0.5 * full[:, :, 2]
-        samples[start:start + size] = fit_bradley_terry_batch(counts.pairs, n, score, k, init=theta[None, :])
+        samples[start:start + size] = fit_bradley_terry_batch(counts.pairs, n, score, k, init=theta[None, :], l2=l2)
     return samples
 
 

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
-from ratings.battle_arrays import OUTCOME_SCORE, Battles, PairCounts, aggregate
-from ratings.bradley_terry import anchor_ratings, fit_bradley_terry, to_rating_scale
+from ratings.battle_arrays import OUTCOME_SCORE, Battles, Outcome, PairCounts, aggregate
+from ratings.bradley_terry import anchor_ratings, fit_bradley_terry, prior_l2, to_rating_scale
 from ratings.elo import online_elo
 from ratings.intervals import (
     anchored_covariance,
@@ -43,34 +45,47 @@ def leaderboard_table(
     seed: int = 0,
     anchor: tuple[str, float] | None = None,
     significance: float = 0.05,
+    prior_ties: float = 0.0,
+    pair_weighting: bool = False,
 ) -> dict[str, Any]:
-    """Ratings, intervals, UB ranks and the matrices for the models of `names` that have votes.
+    """Ratings, intervals, UB ranks and the matrices for the models of `names` that can be rated.
 
-    `rows`: one per model, best rating first, with model, rating (BT MLE on the 400/base-10 scale,
-    mean 1000 unless anchored), ci_lower, ci_upper (sandwich when `bootstrap_rounds` is 0, else
-    bootstrap percentiles), ci_method, votes (the counts' total per model, truncated to an integer)
-    and rank_ub. `models`, `battle_counts`, `win_fraction`, `predicted_win_rate` and
-    `average_win_rate` are in the rows' order. `anchor=("model", 1114.0)` pins that model's
-    rating, as FastChat does; its own interval then has zero width. Fewer than two models with
-    votes: no rows.
+    `rows`: one per rated model (see `rated_models`), best rating first, with model, rating (BT
+    MLE on the 400/base-10 scale, mean 1000 over the rated models unless anchored), ci_lower,
+    ci_upper (sandwich when `bootstrap_rounds` is 0, else bootstrap percentiles), ci_method, votes
+    (the counts' total per model, truncated to an integer) and rank_ub. `models`,
+    `battle_counts`, `win_fraction`, `predicted_win_rate` and `average_win_rate` are in the rows'
+    order. `unrated`: the models with votes but no finite rating, with their votes, wins, losses,
+    ties and the reason; their votes are left out of the fit. `anchor=("model", 1114.0)` pins
+    that model's rating, as FastChat does; its own interval then has zero width. Fewer than two
+    rated models: no rows.
+
+    `prior_ties` > 0 fits with a weak prior toward the mean (`bradley_terry.prior_l2`);
+    `pair_weighting` weighs each battle by the inverse of its pair's battle count
+    (`reweight_by_pair_frequency`). Both default off, which keeps the plain MLE.
     """
     votes = np.zeros(counts.n_models)
     np.add.at(votes, counts.pairs[:, 0], counts.n)
     np.add.at(votes, counts.pairs[:, 1], counts.n)
-    used = np.flatnonzero(votes)
+    rated = rated_models(counts)
+    unrated = _unrated_rows(names, counts, votes, rated)
+    used = np.flatnonzero(rated)
     if len(used) < 2:
-        return {"rows": [], "models": []}
+        return {"rows": [], "models": [], "unrated": unrated}
     remap = np.full(counts.n_models, -1)
     remap[used] = np.arange(len(used))
-    counts = PairCounts(len(used), remap[counts.pairs], counts.counts)
+    between_rated = (remap[counts.pairs] >= 0).all(axis=1)
+    counts = PairCounts(len(used), remap[counts.pairs[between_rated]], counts.counts[between_rated])
     names, votes = [names[i] for i in used], votes[used]
     anchor_index = None if anchor is None else _model_index(names, anchor[0])
-    theta = fit_bradley_terry(counts)
+    fitted = reweight_by_pair_frequency(counts) if pair_weighting else counts
+    l2 = prior_l2(prior_ties)
+    theta = fit_bradley_terry(fitted, l2=l2)
     if bootstrap_rounds:
-        samples = bootstrap_thetas(counts, theta, rounds=bootstrap_rounds, seed=seed)
+        samples = bootstrap_thetas(fitted, theta, rounds=bootstrap_rounds, seed=seed, l2=l2)
         rating, lower, upper = _bootstrap_scale(theta, samples, anchor_index, anchor, significance)
     else:
-        cov = sandwich_covariance(counts, theta)
+        cov = sandwich_covariance(fitted, theta, l2=l2)
         rating, lower, upper = _sandwich_scale(theta, cov, anchor_index, anchor, significance)
     ranks = rank_upper_bound(lower, upper)
     order = np.argsort(-rating, kind="stable")
@@ -85,7 +100,83 @@ def leaderboard_table(
         "win_fraction": _json_matrix(win),
         "predicted_win_rate": _json_matrix(predicted),
         "average_win_rate": _json_matrix(average_win_rate(predicted)),
+        "unrated": unrated,
     }
+
+
+def rated_models(counts: PairCounts) -> np.ndarray:
+    """Which models get a rating: a boolean mask over the models.
+
+    The Bradley-Terry MLE is finite exactly when, within each connected part, every model has
+    beaten and lost to every other through some chain of results (the win graph is strongly
+    connected). Only decisive votes make these chains: a tie or "both bad" enters the fit as half a
+    win for each side, but a model that has only tied shows no direction, and its sandwich interval
+    would have zero width. So within each connected part the rated models are the strongly
+    connected group of decisive results with the most votes, when it has at least two models; the
+    others (first of all any model that has never won or never lost) have no rating yet. When every
+    part is one such group, as in any well-posed fit, every model with votes is rated.
+    """
+    k = counts.n_models
+    c = counts.counts
+    a, b = counts.pairs[:, 0], counts.pairs[:, 1]
+    a_won, b_won = c[:, Outcome.A] > 0, c[:, Outcome.B] > 0
+    beats = sp.csr_matrix((np.ones(int(a_won.sum() + b_won.sum())),
+                           (np.concatenate([a[a_won], b[b_won]]), np.concatenate([b[a_won], a[b_won]]))),
+                          shape=(k, k))
+    _, strong = connected_components(beats, directed=True, connection="strong")
+    has_votes = counts.n > 0
+    met = sp.csr_matrix((np.ones(int(has_votes.sum())), (a[has_votes], b[has_votes])), shape=(k, k))
+    _, part = connected_components(met, directed=False)
+    votes = np.zeros(k)
+    np.add.at(votes, a, counts.n)
+    np.add.at(votes, b, counts.n)
+    group_votes = np.bincount(strong, weights=votes, minlength=k)
+    group_size = np.bincount(strong, minlength=k)
+    rated = np.zeros(k, dtype=bool)
+    for p in np.unique(part[votes > 0]):
+        groups = np.unique(strong[part == p])
+        best = groups[np.argmax(group_votes[groups])]  # the first of equals: deterministic
+        if group_size[best] >= 2:
+            rated |= strong == best
+    return rated
+
+
+def reweight_by_pair_frequency(counts: PairCounts, *, min_pair_count: float = 50.0) -> PairCounts:
+    """LMArena's reweighting on pair counts: each battle weighs 1 / max(battles of its pair,
+    `min_pair_count`), scaled so the average battle weighs 1 (as `style.pair_frequency_weights`
+    does battle by battle). A pair that is sampled often then no longer dominates the fit."""
+    n = counts.n
+    weights = 1.0 / np.maximum(n, min_pair_count)
+    total = n.sum()
+    if total == 0:
+        return counts
+    weights *= total / (n * weights).sum()
+    return PairCounts(counts.n_models, counts.pairs, counts.counts * weights[:, None])
+
+
+def _unrated_rows(names: Sequence[str], counts: PairCounts, votes: np.ndarray, rated: np.ndarray) -> list[dict]:
+    c = counts.counts
+    a, b = counts.pairs[:, 0], counts.pairs[:, 1]
+    wins, losses = np.zeros(counts.n_models), np.zeros(counts.n_models)
+    np.add.at(wins, a, c[:, Outcome.A])
+    np.add.at(wins, b, c[:, Outcome.B])
+    np.add.at(losses, a, c[:, Outcome.B])
+    np.add.at(losses, b, c[:, Outcome.A])
+    rows = []
+    for i in np.flatnonzero((votes > 0) & ~rated):
+        if wins[i] == 0 and losses[i] == 0:
+            reason = "only ties so far"
+        elif losses[i] == 0:
+            reason = "has not lost a vote yet"
+        elif wins[i] == 0:
+            reason = "has not won a vote yet"
+        else:
+            reason = "not yet both beaten and beaten by the rated models"
+        rows.append({"model": names[i], "votes": int(votes[i]), "wins": round(float(wins[i]), 2),
+                     "losses": round(float(losses[i]), 2), "ties": round(float(votes[i] - wins[i] - losses[i]), 2),
+                     "reason": reason})
+    rows.sort(key=lambda r: -r["votes"])
+    return rows
 
 
 def compute_leaderboard(

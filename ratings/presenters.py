@@ -3,30 +3,44 @@
 import csv
 import io
 
+from django.conf import settings
+
 from arena.models import DEFAULT_ARENA
 from ratings.categories import ARENA_CATEGORIES
 from ratings.snapshots import latest
 
 CATEGORY_LABELS = {name: category.label for name, category in ARENA_CATEGORIES.items()}
 CSV_COLUMNS = ["rank_ub", "model", "rating", "ci_lower", "ci_upper", "votes", "organisation", "license",
-               "elo", "style_rating", "style_rank_ub", "tokens_per_answer", "seconds_per_answer"]
+               "elo", "style_rating", "style_rank_ub", "tokens_per_answer", "seconds_per_answer", "preliminary"]
 
 
-def leaderboard_json(*, category: str = "overall", style_control: bool = False, min_votes: int = 0,
+def leaderboard_json(*, category: str = "overall", style_control: bool = False, min_votes: int | None = None,
                      arena: str = DEFAULT_ARENA) -> dict:
+    """The latest snapshot's table. Rated models with fewer than `min_votes` votes (default
+    ``ARENA["LEADERBOARD_MIN_VOTES"]``) join `unrated`, the models shown as "not enough data";
+    rated rows under ``ARENA["LEADERBOARD_PRELIMINARY_VOTES"]`` votes are marked `preliminary`."""
+    if min_votes is None:
+        min_votes = settings.ARENA["LEADERBOARD_MIN_VOTES"]
+    preliminary = settings.ARENA["LEADERBOARD_PRELIMINARY_VOTES"]
+    thresholds = {"min_votes": min_votes, "preliminary_votes": preliminary}
     snapshot = latest(category, arena=arena)
     if snapshot is None:
         return {"arena": arena, "category": category, "computed_at": None, "total_votes": 0, "rows": [],
-                "excluded": {}, "style_control": style_control}
+                "unrated": [], "excluded": {}, "style_control": style_control, **thresholds}
     data = snapshot.data
     rows = [dict(r) for r in data.get("rows", []) if r["votes"] >= min_votes]
+    unrated = [{"model": r["model"], "votes": r["votes"], "reason": f"fewer than {min_votes} votes"}
+               for r in data.get("rows", []) if r["votes"] < min_votes]
+    unrated = sorted(unrated + [dict(r) for r in data.get("unrated", [])], key=lambda r: -r["votes"])
     if style_control and rows and all("style_rating" in r for r in rows):
         rows.sort(key=lambda r: -r["style_rating"])
     for row in rows:
         row["ci_plus"] = round(row["ci_upper"] - row["rating"], 1)
         row["ci_minus"] = round(row["rating"] - row["ci_lower"], 1)
+        row["preliminary"] = row["votes"] < preliminary
     return {"arena": arena, "category": category, "computed_at": snapshot.computed_at.isoformat(),
-            "total_votes": snapshot.total_votes, "style_control": style_control, "rows": rows,
+            "total_votes": snapshot.total_votes, "style_control": style_control, "rows": rows, "unrated": unrated,
+            **thresholds,
             "models": data.get("models", []), "battle_counts": data.get("battle_counts", []),
             "win_fraction": data.get("win_fraction", []), "average_win_rate": data.get("average_win_rate", []),
             "predicted_win_rate": data.get("predicted_win_rate", []), "excluded": data.get("excluded", {})}

@@ -3,11 +3,15 @@ how similar its prompt is to the asked one (cosine of all-MiniLM embeddings).
 
 Weights are exp((similarity − 1) / temperature) over the votes, so near-duplicates count fully and
 unrelated prompts almost not at all; the Bradley-Terry fit runs on the weighted pair counts. The
-effective number of votes (Σw)² / Σw² says how much evidence the answer rests on. Runs on a worker
+effective number of votes (Σw)² / Σw² says how much evidence the answer rests on: only models
+with at least ``ARENA["PROMPT_LEADERBOARD_MIN_EFFECTIVE_VOTES"]`` effective votes of their own are
+fitted and shown, with a weak prior toward the mean (``PROMPT_LEADERBOARD_PRIOR_TIES``), since a
+few near votes would otherwise make a confident-looking rating from almost nothing. Runs on a worker
 (it needs the embedding model) as a job the web process waits for (arena/jobs.py).
 """
 
 import numpy as np
+from django.conf import settings
 
 from arena.models import ModelEndpoint
 from ratings.battle_arrays import CHOICE_CODE, pair_counts_from_arrays
@@ -45,17 +49,33 @@ def leaderboard_for_prompt(prompt: str, encoder, *, arena: str = "text") -> dict
     rows = list(votes.filter(id__in=PromptEmbedding.objects.values("vote_id")).values_list(
         "id", "battle__endpoint_a_id", "battle__endpoint_b_id", "choice"))
     if not rows:
-        return {"prompt": prompt, "rows": [], "effective_votes": 0.0}
+        return {"prompt": prompt, "rows": [], "effective_votes": 0.0, "not_enough_data": []}
     vectors = dict(PromptEmbedding.objects.filter(vote_id__in=[r[0] for r in rows]).values_list("vote_id", "vector"))
     matrix = np.stack([np.frombuffer(bytes(vectors[r[0]]), dtype=np.float32) for r in rows])
     query = encoder.encode([prompt])[0]
     weights = np.exp((matrix @ query - 1.0) / TEMPERATURE)
     pairs = np.array([(index[a], index[b]) for _, a, b, _ in rows])
+    effective_per_model = effective_votes_per_model(pairs, weights, len(ids))
+    enough = effective_per_model >= settings.ARENA["PROMPT_LEADERBOARD_MIN_EFFECTIVE_VOTES"]
+    kept = enough[pairs].all(axis=1)
     counts = np.zeros((len(rows), 4))
     counts[np.arange(len(rows)), [CHOICE_CODE[c] for *_, c in rows]] = weights
-    table = leaderboard_table(names, pair_counts_from_arrays(len(ids), pairs, counts))
+    table = leaderboard_table(names, pair_counts_from_arrays(len(ids), pairs[kept], counts[kept]),
+                              prior_ties=settings.ARENA["PROMPT_LEADERBOARD_PRIOR_TIES"])
     for row in table["rows"]:
         row["weighted_votes"] = round(float(row.pop("votes")), 2)
+        row["effective_votes"] = round(float(effective_per_model[names.index(row["model"])]), 1)
     effective = float(weights.sum() ** 2 / (weights ** 2).sum())
+    shown = {row["model"] for row in table["rows"]}
+    too_few = [names[i] for i in np.flatnonzero(effective_per_model > 0) if names[i] not in shown]
     return {"prompt": prompt, "rows": table["rows"], "effective_votes": round(effective, 1),
-            "votes_considered": len(rows)}
+            "votes_considered": len(rows), "not_enough_data": sorted(too_few)}
+
+
+def effective_votes_per_model(pairs: np.ndarray, weights: np.ndarray, n_models: int) -> np.ndarray:
+    """(Σw)² / Σw² over each model's own votes: how many equally weighted votes its weighted ones are worth."""
+    total, squares = np.zeros(n_models), np.zeros(n_models)
+    for side in (0, 1):
+        np.add.at(total, pairs[:, side], weights)
+        np.add.at(squares, pairs[:, side], weights ** 2)
+    return np.divide(total ** 2, squares, out=np.zeros(n_models), where=squares > 0)

@@ -160,7 +160,9 @@ def _arena_snapshots(arena: str, by_category: dict[str, PairCounts], parts: dict
     snapshots = []
     compute: dict = {}
     for category, counts in by_category.items():
-        table = leaderboard_table(names, counts, bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP)
+        table = leaderboard_table(names, counts, bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP,
+                                  prior_ties=settings.ARENA["LEADERBOARD_PRIOR_TIES"],
+                                  pair_weighting=settings.ARENA["LEADERBOARD_PAIR_WEIGHTING"])
         if category == "overall":
             table["sampling"] = sampling_state(ids, counts)
         if category == "overall" and table["rows"]:
@@ -174,7 +176,7 @@ def _arena_snapshots(arena: str, by_category: dict[str, PairCounts], parts: dict
             else:
                 row.update(license="", backend="")
         table["excluded"] = excluded
-        total = sum(r["votes"] for r in table["rows"]) // 2
+        total = int(round(counts.total))  # unrated models' votes too
         snapshots.append(LeaderboardSnapshot(arena=arena, category=category, computed_at=now, total_votes=total,
                                              data=table))
     return snapshots

@@ -12,11 +12,11 @@ def leaderboard_page(request):
     if category not in CATEGORY_LABELS:
         category = "overall"
     try:
-        min_votes = max(0, int(request.GET.get("min_votes", 0)))
-    except ValueError:
-        min_votes = 0
+        min_votes = max(0, int(request.GET["min_votes"]))
+    except (KeyError, ValueError):
+        min_votes = None
     board = leaderboard_json(category=category, style_control=request.GET.get("style_control") == "1",
                              min_votes=min_votes, arena=arena.slug if arena else DEFAULT_ARENA)
     return render(request, "ratings/leaderboard.html", {"board": board, "categories": CATEGORY_LABELS,
-                                                        "category": category, "min_votes": min_votes,
+                                                        "category": category, "min_votes": board["min_votes"],
                                                         "arenas": arenas, "arena": arena})

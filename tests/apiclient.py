@@ -5,6 +5,8 @@ import time
 
 import httpx
 
+from arena.proof_of_work import solve
+
 
 class ApiClient:
     def __init__(self, http: httpx.Client):
@@ -16,7 +18,15 @@ class ApiClient:
         return self.http.get(path, **kw)
 
     def post(self, path: str, body: dict | None = None, **kw) -> httpx.Response:
+        if path.startswith("/api/battles/") and path.endswith("/vote") and body is not None and "proof" not in body:
+            body = {**body, "proof": self.proof(path.removeprefix("/api/battles/").removesuffix("/vote"))}
         return self.http.post(path, json=body, **kw)
+
+    def proof(self, battle_id: str) -> str:
+        """The battle's proof of work, solved as the page solves it ("" when none is asked)."""
+        response = self.get(f"/api/battles/{battle_id}")
+        challenge = response.json().get("proof_of_work") if response.status_code == 200 else None
+        return solve(challenge["challenge"], challenge["bits"]) if challenge else ""
 
     def start(self, prompt: str = "Say hello.", mode: str = "anony", models: list[str] | None = None) -> str:
         response = self.post("/api/battles", {"prompt": prompt, "mode": mode, "models": models})

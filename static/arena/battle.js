@@ -25,6 +25,7 @@
   const connection = byId("connection");
   const terms = byId("terms");
   const voteButtons = Array.from(root.querySelectorAll("button.vote"));
+  const proofs = new Map(); // challenge -> the promise of its proof of work (see proofFor)
   const pickers = Array.from(root.querySelectorAll(".pickers select"));
   const ACTIVE = ["pending", "streaming"];
   const TERMS_KEY = "arena.terms-accepted";
@@ -325,6 +326,7 @@
     const blocked = state.blockedUntil > Date.now();
     const ready = root.dataset.ready === "true";
     const voteOpen = Boolean(battle) && !active && !failed.length && !decided && !state.busy;
+    if (voteOpen) proofFor(battle.proof_of_work); // begin the vote's proof of work while the person reads
 
     // Send and Stop share a place; the focus moves with them rather than fall to the page.
     const sendHadFocus = document.activeElement === sendButton;
@@ -634,8 +636,34 @@
     await call("POST", `/api/battles/${state.battle.id}/regenerate`);
     await refresh();
   }));
+  // The proof of work an anonymous vote carries (arena/proof_of_work.py): the battle's challenge and
+  // a nonce whose SHA-256 starts with `bits` zero bits. Begun when the challenge arrives, so the vote
+  // rarely waits for it. crypto.subtle needs a secure context (HTTPS, or localhost).
+  function proofFor(pow) {
+    if (!pow || !window.crypto || !crypto.subtle) return Promise.resolve("");
+    if (!proofs.has(pow.challenge)) proofs.set(pow.challenge, solveProof(pow.challenge, pow.bits));
+    return proofs.get(pow.challenge);
+  }
+  async function solveProof(challenge, bits) {
+    const encoder = new TextEncoder();
+    for (let nonce = 0; ; nonce += 1) {
+      const candidate = `${challenge}.${nonce}`;
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(candidate)));
+      if (zeroBits(digest) >= bits) return candidate;
+    }
+  }
+  function zeroBits(bytes) {
+    let n = 0;
+    for (const byte of bytes) {
+      if (byte !== 0) return n + Math.clz32(byte) - 24;
+      n += 8;
+    }
+    return n;
+  }
+
   voteButtons.forEach((button) => button.addEventListener("click", () => act(async () => {
-    state.battle = await call("POST", `/api/battles/${state.battle.id}/vote`, { choice: button.dataset.choice });
+    const proof = await proofFor(state.battle.proof_of_work);
+    state.battle = await call("POST", `/api/battles/${state.battle.id}/vote`, { choice: button.dataset.choice, proof });
     remember(null);
     render();
     newRoundButton.hidden = false;

@@ -32,7 +32,10 @@
       table.hidden = data.rows.length === 0;
       status.textContent = data.rows.length
         ? `Based on about ${data.effective_votes} votes' worth of similar prompts (of ${data.votes_considered}).`
-        : "No counted votes yet.";
+        : "Not enough votes on similar prompts to rate any model yet.";
+      if (data.not_enough_data && data.not_enough_data.length) {
+        status.textContent += ` Not enough data on prompts like this for: ${data.not_enough_data.join(", ")}.`;
+      }
     } catch (err) {
       status.textContent = "The arena could not be reached; try again.";
     }

@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from arena.localservices import free_port
-from arena.models import Backend, ModelEndpoint
+from arena.models import Backend, ModelEndpoint, Vote
 from tests.browser.battle_page import (
     answer,
     pane,
@@ -46,6 +46,7 @@ def test_it_runs_a_blind_battle_from_prompt_to_reveal(page, scripted_pair):
     vote_button(page, "a").click()
     reveal = page.get_by_role("region", name="The models are revealed")
     expect(reveal).to_be_visible()
+    assert list(Vote.objects.values_list("counts", flat=True)) == [True]  # the page solved the proof of work
     for name in ("lyra", "vega", "Lyra Labs", "Vega Labs", "Tokens", "Time to first token", "Tokens per second"):
         expect(reveal).to_contain_text(name)
     expect(reveal.get_by_role("row", name=re.compile("Tokens per second"))).to_contain_text(re.compile(r"\d+\.\d"))

@@ -1,6 +1,11 @@
 """Battles the ratings tests share: LMSYS records written out by hand, and seeded synthetic ones."""
 
+import json
+import math
 import random
+from pathlib import Path
+
+from django.core.management import call_command
 
 from arena.models import ModelEndpoint
 
@@ -82,3 +87,23 @@ def ids_and_names() -> tuple[list[int], list[str]]:
     """The endpoints' ids and public names in id order, as the recompute lists them."""
     endpoints = list(ModelEndpoint.objects.order_by("id"))
     return [e.id for e in endpoints], [e.public_name for e in endpoints]
+
+
+def import_votes(path: Path, votes: list[tuple[str, str, str]]) -> None:
+    """Counted votes (model a, model b, winner) into the arena's database, through import_battles."""
+    path.write_text("\n".join(json.dumps({"model_a": a, "model_b": b, "winner": w, "anony": True})
+                              for a, b, w in votes))
+    call_command("import_battles", str(path))
+
+
+def small_arena_votes(n: int = 50, seed: int = 5) -> list[tuple[str, str, str]]:
+    """A new arena's first `n` votes: three models that win and lose by their strengths, and
+    "delta", which won twice and tied once and never lost (so it has no rating yet)."""
+    rng = random.Random(seed)
+    strength = {"alpha": 0.6, "beta": 0.0, "gamma": -0.6}
+    votes = [("delta", "alpha", "model_a"), ("beta", "delta", "model_b"), ("delta", "gamma", "tie")]
+    while len(votes) < n:
+        a, b = rng.sample(list(strength), 2)
+        p = 1 / (1 + math.exp(strength[b] - strength[a]))
+        votes.append((a, b, "model_a" if rng.random() < p else "model_b"))
+    return votes

@@ -32,3 +32,18 @@ def test_the_best_model_depends_on_the_kind_of_prompt(api, arena_db, tmp_path):
     assert [r["model"] for r in cooking_board.json()["rows"]] == ["chef-model", "coder-model"]
     assert 1 < code_board.json()["effective_votes"] < 160
     assert api.post("/api/leaderboard/for-prompt", {"prompt": " "}).status_code == 422
+
+
+def test_a_few_similar_votes_give_not_enough_data_rather_than_a_rating(api, arena_db, tmp_path):
+    records = [{"model_a": "coder-model", "model_b": "chef-model", "winner": "model_a" if i % 3 else "model_b",
+                "conversation_a": [{"role": "user", "content": CODE[i % 4]}, {"role": "assistant", "content": "…"}],
+                "conversation_b": [{"role": "user", "content": CODE[i % 4]}, {"role": "assistant", "content": "…"}]}
+               for i in range(6)]
+    path = tmp_path / "votes.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    call_command("import_battles", str(path))
+
+    board = api.post("/api/leaderboard/for-prompt", {"prompt": "Write a Python script to parse a CSV file"}).json()
+    assert board["rows"] == []
+    assert board["not_enough_data"] == ["chef-model", "coder-model"]
+    assert board["effective_votes"] < 10
