@@ -5,7 +5,7 @@ from typing import Literal
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import get_token
@@ -62,6 +62,8 @@ class PromptIn(Schema):
 
 class VoteIn(Schema):
     choice: Literal["a", "b", "tie", "bothbad"]
+    attempts: dict[Literal["a", "b"], int] | None = None  # the last turn's answers the voter saw
+    turn: int | None = None  # the last turn the voter saw (0-based)
 
 
 class Created(Schema):
@@ -198,9 +200,12 @@ async def vote(request, battle_id: UUID, payload: VoteIn):
 
 def _vote(request, battle_id: UUID, payload: VoteIn):
     enforce(request, "votes", client_id=request.auth)
-    messages = service.messages_for_vote(battle_id)  # one query serves the checks, the vote and the answer
-    battle = messages[0].turn.battle
-    battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth, messages=messages)
+    with transaction.atomic():
+        service.lock_battle(battle_id)  # regenerate and follow-ups wait, or this vote waits for them
+        messages = service.messages_for_vote(battle_id)  # one query serves the checks, the vote and the answer
+        battle = messages[0].turn.battle
+        battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth,
+                                          messages=messages, attempts=payload.attempts, turn=payload.turn)
     return 200, battle_json(battle, client_id=request.auth, messages=messages)
 
 

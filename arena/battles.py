@@ -171,31 +171,60 @@ def messages_for_vote(battle_id) -> list[Message]:
     return messages
 
 
-def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[Message] | None = None) -> Vote:
-    """``messages``: the battle's messages with their turns, in turn order, when the caller has read
-    them already (``messages_for_vote``)."""
+def lock_battle(battle_id) -> None:
+    """Take the battle's row lock for the rest of the transaction. Votes, regenerations and
+    follow-ups take it first, so each sees the battle as the one before it left it: a vote never
+    lands on answers a regeneration has just replaced."""
+    list(Battle.objects.select_for_update().filter(uuid=battle_id).values_list("pk"))
+
+
+def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[Message] | None = None,
+                attempts: dict[str, int] | None = None, turn: int | None = None) -> Vote:
+    """``attempts`` (per side) and ``turn``: the answers the voter saw on the last turn; a vote
+    for answers that are no longer the current ones is refused. Left out, the vote judges the
+    answers current when it is counted (a script that omits them has read the battle itself).
+    ``messages``: the battle's messages with their turns, in turn order, read after this
+    transaction took the battle's lock (``lock_battle``, ``messages_for_vote``)."""
     if battle.client_id != client_id:
         raise Forbidden("Only the person who started this battle can vote on it.")
-    if messages is None:
-        messages = list(Message.objects.filter(turn__battle=battle).select_related("turn")
-                        .order_by("turn__index", "side"))
-    if any(m.status in ACTIVE_STATUSES for m in messages) or not all_shown(battle, messages):
-        raise Conflict("Both answers must finish before you vote.")
-    last_turn = max((m.turn.index for m in messages), default=0)
-    if any(m.status == Status.FAILED and m.turn.index == last_turn for m in messages):
-        raise Conflict("An answer failed; regenerate it before voting.")
-    counts, reason = _counts_for_ratings(battle, messages)
-    prompts = list({m.turn.index: m.turn.prompt for m in messages}.values())  # every turn has its messages
-    features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
-    vote = Vote(battle=battle, choice=choice, client_id=client_id, counts=counts, excluded_reason=reason,
-                features=features, **typed_columns(battle, features))
-    try:
-        insert_vote(vote)
-    except IntegrityError:
-        raise Conflict("This battle already has a vote; each battle counts once.") from None
+    with transaction.atomic():
+        lock_battle(battle.uuid)
+        if messages is None:
+            messages = list(Message.objects.filter(turn__battle=battle).select_related("turn")
+                            .order_by("turn__index", "side"))
+        _check_seen(battle, messages, attempts, turn)
+        if any(m.status in ACTIVE_STATUSES for m in messages) or not all_shown(battle, messages):
+            raise Conflict("Both answers must finish before you vote.")
+        last_turn = max((m.turn.index for m in messages), default=0)
+        if any(m.status == Status.FAILED and m.turn.index == last_turn for m in messages):
+            raise Conflict("An answer failed; regenerate it before voting.")
+        counts, reason = _counts_for_ratings(battle, messages)
+        prompts = list({m.turn.index: m.turn.prompt for m in messages}.values())  # every turn has its messages
+        features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
+        vote = Vote(battle=battle, choice=choice, client_id=client_id, counts=counts, excluded_reason=reason,
+                    features=features, **typed_columns(battle, features))
+        try:
+            insert_vote(vote)
+        except IntegrityError:
+            raise Conflict("This battle already has a vote; each battle counts once.") from None
     if counts:
         schedule_recompute()
     return vote
+
+
+def _check_seen(battle: Battle, messages: list[Message], attempts: dict[str, int] | None, turn: int | None) -> None:
+    last_turn = max((m.turn.index for m in messages), default=0)
+    if turn is not None and turn != last_turn:
+        raise Conflict(f"The battle has moved on to turn {last_turn + 1} since you saw it; "
+                       "read the new answers, then vote.")
+    if attempts is None:
+        return
+    current = {m.side: m.attempt for m in messages if m.turn.index == last_turn}
+    if set(attempts) != set(current):
+        raise Invalid(f"\"attempts\" names the answers you saw: one attempt for each of the sides "
+                      f"{', '.join(sorted(current))}.")
+    if attempts != current:
+        raise Conflict("The answers were regenerated since you saw them; read the new answers, then vote.")
 
 
 def _counts_for_ratings(battle: Battle, messages: list[Message]) -> tuple[bool, str]:

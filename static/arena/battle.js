@@ -590,7 +590,12 @@
     await refresh();
   }));
   voteButtons.forEach((button) => button.addEventListener("click", () => act(async () => {
-    state.battle = await call("POST", `/api/battles/${state.battle.id}/vote`, { choice: button.dataset.choice });
+    // The vote names the answers on screen: if they were replaced meanwhile, the server refuses it.
+    const turn = lastTurn();
+    const attempts = {};
+    ["a", "b"].forEach((side) => { if (turn[side]) attempts[side] = turn[side].attempt; });
+    state.battle = await call("POST", `/api/battles/${state.battle.id}/vote`,
+      { choice: button.dataset.choice, attempts, turn: turn.index });
     remember(null);
     render();
     newRoundButton.hidden = false;
