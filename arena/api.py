@@ -171,23 +171,25 @@ def _add_turn(request, battle_id: UUID, payload: PromptIn):
 
 
 @api.post("/battles/{battle_id}/regenerate", auth=session_with_csrf_on_loop,
-          response={202: dict, 403: Detail, 404: Detail, 409: Detail})
+          response={202: dict, 403: Detail, 404: Detail, 409: Detail, 429: Detail})
 async def regenerate(request, battle_id: UUID):
     return await off_thread(_regenerate)(request, battle_id)
 
 
 def _regenerate(request, battle_id: UUID):
+    enforce(request, "regenerations", client_id=request.auth)
     service.regenerate(battle=_battle(battle_id), client_id=request.auth)
     return 202, {"detail": "Regenerating the last answers."}
 
 
 @api.post("/battles/{battle_id}/stop", auth=session_with_csrf_on_loop,
-          response={202: dict, 403: Detail, 404: Detail, 409: Detail})
+          response={202: dict, 403: Detail, 404: Detail, 409: Detail, 429: Detail})
 async def stop(request, battle_id: UUID):
     return await off_thread(_stop)(request, battle_id)
 
 
 def _stop(request, battle_id: UUID):
+    enforce(request, "stops", client_id=request.auth)
     service.stop(battle=_battle(battle_id), client_id=request.auth)
     return 202, {"detail": "Stopping."}
 
