@@ -5,6 +5,8 @@ from typing import Literal
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
@@ -95,6 +97,12 @@ def validation_error(request, exc: ValidationError):
     where = ".".join(str(p) for p in first.get("loc", [])[1:] if p != "payload") or "body"
     sentence = f"{where}: {first.get('msg', 'invalid value')}." if first else "The request is not valid."
     return api.create_response(request, {"detail": sentence, "errors": exc.errors}, status=422)
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_big(request, exc: RequestDataTooBig):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(request, {"detail": f"The request body is larger than {limit // 1024} KB."}, status=413)
 
 
 @api.exception_handler(Http404)

@@ -8,6 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from arena import events
+from arena.codepoints import unstorable
 from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from arena.identity import find_identity_leak
 from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
@@ -27,8 +28,12 @@ def clean_prompt(prompt: str) -> str:
     limit = settings.ARENA["MAX_PROMPT_CHARS"]
     if len(prompt) > limit:
         raise TooLarge(f"The prompt is {len(prompt)} characters long; the limit is {limit}.")
-    if "\x00" in prompt:
+    bad = unstorable(prompt)
+    if bad == "U+0000":
         raise Invalid("The prompt contains a NUL character.")
+    if bad:
+        raise Invalid(f"The prompt contains {bad}, a lone surrogate, which is not a character; "
+                      "send the text as valid Unicode.")
     if not prompt.strip():
         raise Invalid("The prompt is empty; type a question or instruction.")
     return prompt

@@ -16,6 +16,7 @@ from typing import Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import StreamingHttpResponse
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import HttpError, ValidationError
@@ -56,6 +57,12 @@ def openai_error(request, message: str, status: int, kind: str = "invalid_reques
 def http_error(request, exc: HttpError):
     message = "Invalid or missing API key." if exc.status_code == 401 else str(exc)
     return openai_error(request, message, exc.status_code)
+
+
+@v1.exception_handler(RequestDataTooBig)
+def too_big(request, exc: RequestDataTooBig):
+    return openai_error(request, f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024} KB.",
+                        413)
 
 
 @v1.exception_handler(ArenaError)

@@ -6,6 +6,7 @@ import logging
 import time
 
 from arena import events, jobs, redis_keys
+from arena.codepoints import storable
 from arena.models import ModelEndpoint
 from arena.redis_client import get_redis
 from workers.backends import BackendError, Delta, Usage, get_backend
@@ -54,7 +55,7 @@ def run_job(job_id: str, *, retry: bool = False) -> None:
             elif isinstance(item, Delta) and item.text:
                 tokens += item.tokens
                 sent = True
-                events.publish(key, {"type": "delta", "text": item.text})
+                events.publish(key, {"type": "delta", "text": storable(item.text)})
         if r.exists(stop_key):
             reason = "stopped"
     except BackendError as exc:

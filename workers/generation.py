@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from arena import events
+from arena.codepoints import storable
 from arena.identity import finished_answer_facts
 from arena.models import Battle, Message, Mode, Status
 from workers.backends import BackendError, Delta, Usage, get_backend
@@ -86,6 +87,7 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
                 continue
             if not isinstance(item, Delta) or not item.text:
                 continue
+            item.text = storable(item.text)  # a NUL or lone surrogate must not cost the answer its text
             if ttft_ms is None:
                 ttft_ms = int((time.monotonic() - started) * 1000)
             pieces.append(item.text)
