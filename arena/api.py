@@ -156,7 +156,9 @@ async def get_battle(request, battle_id: UUID):
 
 
 def _get_battle(request, battle_id: UUID):
-    return battle_json(_battle(battle_id), client_id=client_id(request))
+    battle = _battle(battle_id)
+    service.notice_dead_workers(battle)
+    return battle_json(battle, client_id=client_id(request))
 
 
 @api.get("/battles/{battle_id}/stream", summary="Server-Sent Events: start, delta and end events; "

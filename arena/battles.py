@@ -18,7 +18,8 @@ from arena.votes import insert_vote, typed_columns
 from ratings.features import battle_features
 from ratings.snapshots import latest
 from ratings.tasks import schedule_recompute
-from workers.heartbeat import live_queues
+from workers.generation import fail_orphaned
+from workers.heartbeat import live_instances, live_queues
 from workers.tasks import generate_message
 
 _rng = random.SystemRandom()
@@ -163,6 +164,21 @@ def stop(*, battle: Battle, client_id: str) -> None:
                 status=Status.STOPPED, finished_at=timezone.now()):
             events.publish(battle.stream_key(), events.battle_end(
                 turn=message.turn.index, side=message.side, attempt=message.attempt, status=Status.STOPPED))
+
+
+def notice_dead_workers(battle: Battle, active: list[Message] | None = None) -> list[int]:
+    """Fail this battle's answers whose worker instance died, now rather than at the reaper's next
+    round: where one worker also runs the reaper, a killed worker reaps nothing until it is back.
+    ``active``: the battle's unfinished messages with their turns, when the caller has read them.
+    Returns the ids failed."""
+    if active is None:
+        active = list(Message.objects.filter(turn__battle=battle, status=Status.STREAMING).select_related("turn"))
+    streaming = [m for m in active if m.status == Status.STREAMING]
+    if not streaming:
+        return []
+    for message in streaming:
+        message.turn.battle = battle
+    return fail_orphaned(streaming, instances=live_instances())
 
 
 def messages_for_vote(battle_id) -> list[Message]:
