@@ -2,6 +2,7 @@
 
 import random
 
+import redis.exceptions
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -178,7 +179,11 @@ def notice_dead_workers(battle: Battle, active: list[Message] | None = None) -> 
         return []
     for message in streaming:
         message.turn.battle = battle
-    return fail_orphaned(streaming, instances=live_instances())
+    try:
+        instances = live_instances()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        return []  # without Redis no beat can be read: the reaper decides once it is back
+    return fail_orphaned(streaming, instances=instances)
 
 
 def messages_for_vote(battle_id) -> list[Message]:
