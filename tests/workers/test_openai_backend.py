@@ -233,3 +233,11 @@ def test_an_operator_can_open_v1_to_everyone(stack, local, worker):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_v1_refuses_a_lone_surrogate_with_a_sentence(web, local, worker):
+    body = b'{"model": "local-tiny", "messages": [{"role": "user", "content": "left \\ud800 right"}]}'
+    refused = httpx.post(f"{web}/v1/chat/completions", content=body,
+                         headers={**KEYED, "Content-Type": "application/json"}, timeout=30)
+    message = refused.json()["error"]["message"]
+    assert refused.status_code == 400 and "unicode" in message and message.endswith(".")
