@@ -5,7 +5,9 @@ from typing import Literal
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import get_token
@@ -64,6 +66,8 @@ class PromptIn(Schema):
 class VoteIn(Schema):
     choice: Literal["a", "b", "tie", "bothbad"]
     proof: str = Field("", max_length=300, description="the battle's proof_of_work challenge, solved")
+    attempts: dict[Literal["a", "b"], int] | None = None  # the last turn's answers the voter saw
+    turn: int | None = None  # the last turn the voter saw (0-based)
 
 
 class Created(Schema):
@@ -95,6 +99,12 @@ def validation_error(request, exc: ValidationError):
     where = ".".join(str(p) for p in first.get("loc", [])[1:] if p != "payload") or "body"
     sentence = f"{where}: {first.get('msg', 'invalid value')}." if first else "The request is not valid."
     return api.create_response(request, {"detail": sentence, "errors": exc.errors}, status=422)
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_big(request, exc: RequestDataTooBig):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(request, {"detail": f"The request body is larger than {limit // 1024} KB."}, status=413)
 
 
 @api.exception_handler(Http404)
@@ -154,7 +164,9 @@ async def get_battle(request, battle_id: UUID):
 
 
 def _get_battle(request, battle_id: UUID):
-    return battle_json(_battle(battle_id), client_id=client_id(request))
+    battle = _battle(battle_id)
+    service.notice_dead_workers(battle)
+    return battle_json(battle, client_id=client_id(request))
 
 
 @api.get("/battles/{battle_id}/stream", summary="Server-Sent Events: start, delta and end events; "
@@ -177,23 +189,25 @@ def _add_turn(request, battle_id: UUID, payload: PromptIn):
 
 
 @api.post("/battles/{battle_id}/regenerate", auth=session_with_csrf_on_loop,
-          response={202: dict, 403: Detail, 404: Detail, 409: Detail})
+          response={202: dict, 403: Detail, 404: Detail, 409: Detail, 429: Detail})
 async def regenerate(request, battle_id: UUID):
     return await off_thread(_regenerate)(request, battle_id)
 
 
 def _regenerate(request, battle_id: UUID):
+    enforce(request, "regenerations", client_id=request.auth)
     service.regenerate(battle=_battle(battle_id), client_id=request.auth)
     return 202, {"detail": "Regenerating the last answers."}
 
 
 @api.post("/battles/{battle_id}/stop", auth=session_with_csrf_on_loop,
-          response={202: dict, 403: Detail, 404: Detail, 409: Detail})
+          response={202: dict, 403: Detail, 404: Detail, 409: Detail, 429: Detail})
 async def stop(request, battle_id: UUID):
     return await off_thread(_stop)(request, battle_id)
 
 
 def _stop(request, battle_id: UUID):
+    enforce(request, "stops", client_id=request.auth)
     service.stop(battle=_battle(battle_id), client_id=request.auth)
     return 202, {"detail": "Stopping."}
 
@@ -206,10 +220,13 @@ async def vote(request, battle_id: UUID, payload: VoteIn):
 
 def _vote(request, battle_id: UUID, payload: VoteIn):
     enforce(request, "votes", client_id=request.auth)
-    messages = service.messages_for_vote(battle_id)  # one query serves the checks, the vote and the answer
-    battle = messages[0].turn.battle
-    battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth, messages=messages,
-                                      address=client_address(request), proof=payload.proof)
+    with transaction.atomic():
+        service.lock_battle(battle_id)  # regenerate and follow-ups wait, or this vote waits for them
+        messages = service.messages_for_vote(battle_id)  # one query serves the checks, the vote and the answer
+        battle = messages[0].turn.battle
+        battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth,
+                                          messages=messages, attempts=payload.attempts, turn=payload.turn,
+                                          address=client_address(request), proof=payload.proof)
     return 200, battle_json(battle, client_id=request.auth, messages=messages)
 
 

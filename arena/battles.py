@@ -2,12 +2,14 @@
 
 import random
 
+import redis.exceptions
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from arena import events, proof_of_work
+from arena.codepoints import unstorable
 from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from arena.identity import find_identity_leak
 from arena.limits import give_back_counted_vote, take_counted_vote
@@ -18,7 +20,8 @@ from arena.votes import insert_vote, typed_columns
 from ratings.features import battle_features
 from ratings.snapshots import latest
 from ratings.tasks import schedule_recompute
-from workers.heartbeat import live_queues
+from workers.generation import fail_orphaned
+from workers.heartbeat import live_instances, live_queues
 from workers.tasks import generate_message
 
 _rng = random.SystemRandom()
@@ -28,8 +31,12 @@ def clean_prompt(prompt: str) -> str:
     limit = settings.ARENA["MAX_PROMPT_CHARS"]
     if len(prompt) > limit:
         raise TooLarge(f"The prompt is {len(prompt)} characters long; the limit is {limit}.")
-    if "\x00" in prompt:
+    bad = unstorable(prompt)
+    if bad == "U+0000":
         raise Invalid("The prompt contains a NUL character.")
+    if bad:
+        raise Invalid(f"The prompt contains {bad}, a lone surrogate, which is not a character; "
+                      "send the text as valid Unicode.")
     if not prompt.strip():
         raise Invalid("The prompt is empty; type a question or instruction.")
     return prompt
@@ -181,6 +188,25 @@ def stop(*, battle: Battle, client_id: str) -> None:
                 turn=message.turn.index, side=message.side, attempt=message.attempt, status=Status.STOPPED))
 
 
+def notice_dead_workers(battle: Battle, active: list[Message] | None = None) -> list[int]:
+    """Fail this battle's answers whose worker instance died, now rather than at the reaper's next
+    round: where one worker also runs the reaper, a killed worker reaps nothing until it is back.
+    ``active``: the battle's unfinished messages with their turns, when the caller has read them.
+    Returns the ids failed."""
+    if active is None:
+        active = list(Message.objects.filter(turn__battle=battle, status=Status.STREAMING).select_related("turn"))
+    streaming = [m for m in active if m.status == Status.STREAMING]
+    if not streaming:
+        return []
+    for message in streaming:
+        message.turn.battle = battle
+    try:
+        instances = live_instances()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        return []  # without Redis no beat can be read: the reaper decides once it is back
+    return fail_orphaned(streaming, instances=instances)
+
+
 def messages_for_vote(battle_id) -> list[Message]:
     """The battle's messages in turn order, each with its turn, battle and endpoints: what a vote
     checks, stores and answers with, in one query. Raises NotFound for an unknown battle."""
@@ -192,48 +218,71 @@ def messages_for_vote(battle_id) -> list[Message]:
     return messages
 
 
-def record_vote(
-    *,
-    battle: Battle,
-    choice: str,
-    client_id: str,
-    messages: list[Message] | None = None,
-    address: str = "",
-    proof: str = "",
-) -> Vote:
-    """``messages``: the battle's messages with their turns, in turn order, when the caller has read
-    them already (``messages_for_vote``). ``address``: the voter's (``clients.client_address``), for
-    the daily cap on counted votes per address. ``proof``: the solved proof of work of the battle
-    (``proof_of_work``), without which an anonymous vote is kept but not counted."""
+def lock_battle(battle_id) -> None:
+    """Take the battle's row lock for the rest of the transaction. Votes, regenerations and
+    follow-ups take it first, so each sees the battle as the one before it left it: a vote never
+    lands on answers a regeneration has just replaced."""
+    list(Battle.objects.select_for_update().filter(uuid=battle_id).values_list("pk"))
+
+
+def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[Message] | None = None,
+                attempts: dict[str, int] | None = None, turn: int | None = None, address: str = "",
+                proof: str = "") -> Vote:
+    """``attempts`` (per side) and ``turn``: the answers the voter saw on the last turn; a vote
+    for answers that are no longer the current ones is refused. Left out, the vote judges the
+    answers current when it is counted (a script that omits them has read the battle itself).
+    ``messages``: the battle's messages with their turns, in turn order, read after this
+    transaction took the battle's lock (``lock_battle``, ``messages_for_vote``). ``address``: the
+    voter's (``clients.client_address``), for the daily cap on counted votes per address. ``proof``:
+    the solved proof of work of the battle (``proof_of_work``), without which an anonymous vote is
+    kept but not counted."""
     if battle.client_id != client_id:
         raise Forbidden("Only the person who started this battle can vote on it.")
-    if messages is None:
-        messages = list(Message.objects.filter(turn__battle=battle).select_related("turn")
-                        .order_by("turn__index", "side"))
-    if any(m.status in ACTIVE_STATUSES for m in messages) or not all_shown(battle, messages):
-        raise Conflict("Both answers must finish before you vote.")
-    last_turn = max((m.turn.index for m in messages), default=0)
-    if any(m.status == Status.FAILED and m.turn.index == last_turn for m in messages):
-        raise Conflict("An answer failed; regenerate it before voting.")
-    counts, reason = _counts_for_ratings(battle, messages)
-    if counts and not proof_of_work.is_valid(proof, battle.uuid):
-        counts, reason = False, "The vote came without the page's proof of work, so it does not count."
-    if counts:
-        reason = take_counted_vote(client_id=client_id, address=address)
-        counts = not reason
-    prompts = list({m.turn.index: m.turn.prompt for m in messages}.values())  # every turn has its messages
-    features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
-    vote = Vote(battle=battle, choice=choice, client_id=client_id, counts=counts, excluded_reason=reason,
-                features=features, **typed_columns(battle, features))
-    try:
-        insert_vote(vote)
-    except IntegrityError:
+    with transaction.atomic():
+        lock_battle(battle.uuid)
+        if messages is None:
+            messages = list(Message.objects.filter(turn__battle=battle).select_related("turn")
+                            .order_by("turn__index", "side"))
+        _check_seen(battle, messages, attempts, turn)
+        if any(m.status in ACTIVE_STATUSES for m in messages) or not all_shown(battle, messages):
+            raise Conflict("Both answers must finish before you vote.")
+        last_turn = max((m.turn.index for m in messages), default=0)
+        if any(m.status == Status.FAILED and m.turn.index == last_turn for m in messages):
+            raise Conflict("An answer failed; regenerate it before voting.")
+        counts, reason = _counts_for_ratings(battle, messages)
+        if counts and not proof_of_work.is_valid(proof, battle.uuid):
+            counts, reason = False, "The vote came without the page's proof of work, so it does not count."
         if counts:
-            give_back_counted_vote(client_id=client_id, address=address)
-        raise Conflict("This battle already has a vote; each battle counts once.") from None
+            reason = take_counted_vote(client_id=client_id, address=address)
+            counts = not reason
+        prompts = list({m.turn.index: m.turn.prompt for m in messages}.values())  # every turn has its messages
+        features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
+        vote = Vote(battle=battle, choice=choice, client_id=client_id, counts=counts, excluded_reason=reason,
+                    features=features, **typed_columns(battle, features))
+        try:
+            insert_vote(vote)
+        except IntegrityError:
+            if counts:
+                give_back_counted_vote(client_id=client_id, address=address)
+            raise Conflict("This battle already has a vote; each battle counts once.") from None
     if counts:
         schedule_recompute()
     return vote
+
+
+def _check_seen(battle: Battle, messages: list[Message], attempts: dict[str, int] | None, turn: int | None) -> None:
+    last_turn = max((m.turn.index for m in messages), default=0)
+    if turn is not None and turn != last_turn:
+        raise Conflict(f"The battle has moved on to turn {last_turn + 1} since you saw it; "
+                       "read the new answers, then vote.")
+    if attempts is None:
+        return
+    current = {m.side: m.attempt for m in messages if m.turn.index == last_turn}
+    if set(attempts) != set(current):
+        raise Invalid(f"\"attempts\" names the answers you saw: one attempt for each of the sides "
+                      f"{', '.join(sorted(current))}.")
+    if attempts != current:
+        raise Conflict("The answers were regenerated since you saw them; read the new answers, then vote.")
 
 
 def _counts_for_ratings(battle: Battle, messages: list[Message]) -> tuple[bool, str]:

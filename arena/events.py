@@ -67,4 +67,5 @@ def stop_requested(message_id: int, attempt: int) -> bool:
 
 
 def valid_event_id(value: str | None) -> bool:
-    return bool(value) and bool(EVENT_ID.match(value))
+    """Whether Redis would take ``value`` as a stream entry id: both parts fit in 64 bits."""
+    return bool(value) and bool(EVENT_ID.match(value)) and all(int(part) < 2**64 for part in value.split("-"))

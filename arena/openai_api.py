@@ -1,7 +1,11 @@
 """An OpenAI-compatible ``/v1/chat/completions`` (streaming and not) for the arena's local models,
 so any OpenAI client can use them. Requests run on the same Celery queues as battles.
 
-If ``ARENA_API_KEYS`` is set, callers must send one of its keys as a Bearer token.
+Closed unless the operator opens it (``ARENA_V1_OPEN``): callers send one of ``ARENA_API_KEYS``
+as a Bearer token, each key within its rate limit (``ARENA_LIMITS["completions"]``). Only JSON
+bodies are taken, and no CORS header is ever sent, so another site's page cannot post here in a
+visitor's browser. At most ``ARENA_V1_CONCURRENCY`` completions run on one queue at once, so API
+callers leave the rest of the workers' slots to battles.
 """
 
 import asyncio
@@ -12,14 +16,17 @@ from typing import Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import StreamingHttpResponse
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from arena import events, jobs, redis_keys
+from arena.errors import ArenaError
+from arena.limits import RateLimited, enforce
 from arena.models import Backend, ModelEndpoint
-from arena.redis_client import get_async_redis
+from arena.redis_client import get_async_redis, get_redis
 from workers.completions import create_job
 from workers.heartbeat import live_queues
 from workers.tasks import generate_completion
@@ -32,8 +39,10 @@ WAIT_SECONDS = 600
 
 class BearerKey(HttpBearer):
     def __call__(self, request):
-        if not settings.ARENA_API_KEYS:
-            return "anonymous"
+        if request.method == "POST" and request.content_type != "application/json":
+            raise HttpError(415, "Send the request body as JSON (Content-Type: application/json).")
+        if settings.ARENA_V1_OPEN:
+            return "open"
         return super().__call__(request)
 
     def authenticate(self, request, token):
@@ -48,6 +57,21 @@ def openai_error(request, message: str, status: int, kind: str = "invalid_reques
 def http_error(request, exc: HttpError):
     message = "Invalid or missing API key." if exc.status_code == 401 else str(exc)
     return openai_error(request, message, exc.status_code)
+
+
+@v1.exception_handler(RequestDataTooBig)
+def too_big(request, exc: RequestDataTooBig):
+    return openai_error(request, f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024} KB.",
+                        413)
+
+
+@v1.exception_handler(ArenaError)
+def arena_error(request, exc: ArenaError):
+    kind = "rate_limit_error" if exc.status == 429 else "invalid_request_error"
+    response = openai_error(request, exc.message, exc.status, kind)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @v1.exception_handler(ValidationError)
@@ -85,6 +109,9 @@ def list_models(request):
 
 @v1.post("/chat/completions", auth=BearerKey())
 async def chat_completions(request, payload: ChatRequest):
+    # Per key when closed; per address alone when open to everyone.
+    caller = request.auth if request.auth != "open" else request.META.get("REMOTE_ADDR", "")
+    await sync_to_async(enforce)(request, "completions", client_id=caller)
     endpoints = {e.public_name: e for e in await sync_to_async(list)(_served_endpoints())}
     endpoint = endpoints.get(payload.model)
     if endpoint is None:
@@ -92,6 +119,9 @@ async def chat_completions(request, payload: ChatRequest):
                             404, "not_found_error")
     overrides = payload.model_dump(include={"temperature", "top_p", "max_tokens", "seed"}, exclude_none=True)
     job_id = await sync_to_async(_submit)(endpoint, [m.model_dump() for m in payload.messages], overrides)
+    if job_id is None:
+        return openai_error(request, f"{payload.model} is busy with other API requests; try again in a few seconds.",
+                            429, "rate_limit_error")
     if payload.stream:
         response = StreamingHttpResponse(_sse_chunks(job_id, payload.model), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
@@ -115,10 +145,30 @@ def _finish(end: dict) -> str:
     return "length" if end.get("finish_reason") == "length" else "stop"
 
 
-def _submit(endpoint: ModelEndpoint, messages: list[dict], overrides: dict) -> str:
-    job_id = create_job(endpoint_id=endpoint.id, messages=messages, overrides=overrides)
+def _submit(endpoint: ModelEndpoint, messages: list[dict], overrides: dict) -> str | None:
+    """The new job's id, or None when the queue already runs its share of /v1 completions."""
+    job_id = jobs.new_job_id()
+    if not _take_slot(endpoint.queue, job_id):
+        return None
+    create_job(job_id=job_id, endpoint_id=endpoint.id, queue=endpoint.queue, messages=messages, overrides=overrides)
     jobs.submit(generate_completion, job_id, queue=endpoint.queue)
     return job_id
+
+
+def _take_slot(queue: str, job_id: str) -> bool:
+    """One of the queue's ``ARENA_V1_CONCURRENCY`` slots for this job. A slot whose web process
+    died without giving it back frees itself when a job could no longer be waited for."""
+    key, now = redis_keys.completions_running(queue), time.time()
+    pipe = get_redis().pipeline()
+    pipe.zremrangebyscore(key, "-inf", now - WAIT_SECONDS)
+    pipe.zadd(key, {job_id: now})
+    pipe.zcard(key)
+    pipe.expire(key, WAIT_SECONDS)
+    running = pipe.execute()[2]
+    if running > settings.ARENA_V1_CONCURRENCY:
+        get_redis().zrem(key, job_id)
+        return False
+    return True
 
 
 async def _job_events(job_id: str):
@@ -132,6 +182,10 @@ async def _job_events(job_id: str):
         # the client went away: free the batch slot
         await get_async_redis().set(redis_keys.completion_stop(job_id), "1", ex=600)
         raise
+    finally:
+        queue = await get_async_redis().hget(redis_keys.completion_job(job_id), "queue")
+        if queue:
+            await get_async_redis().zrem(redis_keys.completions_running(queue), job_id)
 
 
 async def _sse_chunks(job_id: str, model: str):

@@ -1,6 +1,9 @@
 """What a battle looks like from outside. In an anonymous battle before the vote nothing here
 may name a model: no name, no organisation, no endpoint id, no raw backend error."""
 
+import threading
+from collections import OrderedDict
+
 from arena import proof_of_work
 from arena.markdown import render_markdown
 from arena.models import ACTIVE_STATUSES, Arena, Battle, Message, Mode, ModelEndpoint, Status
@@ -8,6 +11,37 @@ from arena.pacing import Shown
 from arena.presentation import HIDDEN_BEFORE_VOTE, is_paced, paced_statuses
 
 FAILED_TEXT = "This answer failed. Regenerate to try again."
+RENDER_CACHE_MIN_CHARS = 4000  # shorter answers render in well under a millisecond
+RENDER_CACHE_SIZE = 64
+
+
+class RenderCache:
+    """Rendered answers by (message id, attempt, length), so a long answer costs its markdown
+    rendering once per web process rather than on every GET. The key names the text: within an
+    attempt an answer only grows, so every text of one length is the same prefix."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[int, int, int], str] = OrderedDict()
+        self.lock = threading.Lock()  # the API's database threads share it
+
+    def html(self, message: Message, text: str) -> str:
+        if len(text) < RENDER_CACHE_MIN_CHARS:
+            return render_markdown(text)
+        key = (message.id, message.attempt, len(text))
+        with self.lock:
+            if key in self.entries:
+                self.entries.move_to_end(key)
+                return self.entries[key]
+        html = render_markdown(text)
+        with self.lock:
+            self.entries[key] = html
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        return html
+
+
+rendered = RenderCache(RENDER_CACHE_SIZE)
 
 
 def endpoint_json(endpoint: ModelEndpoint) -> dict:
@@ -30,7 +64,7 @@ def message_json(message: Message, *, reveal: bool, blind: bool = False, shown: 
     data = {
         "status": status,
         "text": text,
-        "html": render_markdown(text),
+        "html": rendered.html(message, text),
         "tokens": message.tokens,
         "ttft_ms": message.ttft_ms,
         "duration_ms": message.duration_ms,

@@ -35,6 +35,11 @@ def completion_stop(job_id: str) -> str:
     return f"arena:stop:completion:{job_id}"
 
 
+def completions_running(queue: str) -> str:
+    """Sorted set: the ``/v1`` completions running on a queue (job id -> when it started)."""
+    return f"arena:completion:running:{queue}"
+
+
 def prompt_leaderboard(job_id: str) -> str:
     """Stream: the end event carrying a prompt leaderboard."""
     return f"arena:prompt-leaderboard:{job_id}"

@@ -6,6 +6,7 @@ and explicit ``ALLOWED_HOSTS``.
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,7 +49,10 @@ DEBUG = env_bool("DEBUG", False)
 
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"
 SECRET_KEY = env_str("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
-if PRODUCTION and (not SECRET_KEY or SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50):
+if PRODUCTION and SECRET_KEY == _DEV_SECRET:
+    raise ImproperlyConfigured("SECRET_KEY is the development key written in arena/settings.py, which anyone can "
+                               "read; set SECRET_KEY to a random string of at least 50 characters.")
+if PRODUCTION and len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("Set SECRET_KEY to a random string of at least 50 characters.")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
@@ -64,6 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "arena",
     "ratings",
 ]
@@ -79,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "arena.middleware.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 # arena/asgi.py serves these through versions whose hooks run on the event loop (arena/middleware.py).
 
@@ -118,6 +124,16 @@ CACHES = {
         "LOCATION": REDIS_URL,
     }
 }
+
+# Admin sign-in: after AXES_FAILURE_LIMIT wrong passwords for one user name from one address, that
+# pair is refused for AXES_COOLOFF_TIME (django-axes). Keyed on the pair, so nobody elsewhere can
+# lock the real staff out by guessing at their name.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURES", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_HTTPONLY = True
@@ -208,14 +224,22 @@ LOGGING = {
 # Serve static files straight from static/ (and app folders) without a collectstatic step.
 WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 256 * 1024)
-# Bearer keys for the OpenAI-compatible /v1 API; empty means open (development).
+# The OpenAI-compatible /v1 API answers only callers with one of these Bearer keys, unless the
+# operator opens it to everyone with ARENA_V1_OPEN. `make run` makes one key and prints it.
 ARENA_API_KEYS = env_list("ARENA_API_KEYS", "")
+ARENA_V1_OPEN = env_bool("ARENA_V1_OPEN", False)
+# At most this many /v1 completions run on one endpoint queue at once; the rest get a 429, so that
+# API callers never take every slot battles need.
+ARENA_V1_CONCURRENCY = env_int("ARENA_V1_CONCURRENCY", 4)
 
 # Rate limits (django-ratelimit syntax: N/s, N/m, N/h, N/d), per client and per address.
 ARENA_LIMITS = {
     "battles": "30/m", "battles_ip": "120/m",
     "turns": "60/m", "turns_ip": "240/m",
     "votes": "1000/d", "votes_ip": "5000/d",
+    "regenerations": "20/m", "regenerations_ip": "120/m",
+    "stops": "30/m", "stops_ip": "240/m",
+    "completions": "60/m", "completions_ip": "600/m",  # /v1: per key, per address
     **json.loads(os.environ.get("ARENA_LIMITS", "{}")),
 }
 RATELIMIT_USE_CACHE = "default"

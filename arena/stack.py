@@ -8,6 +8,7 @@ Every service logs to a file under the state folder, named in the output.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -46,6 +47,19 @@ class Stack:
             log(f"starting Redis on 127.0.0.1:{redis_port} (log: {self.redis.logfile})")
             self.redis.start()
             self.env["REDIS_URL"] = self.redis.url
+
+    def keep_secrets(self) -> None:
+        """A random ``SECRET_KEY``, and a ``/v1`` key unless the environment opens ``/v1`` or names
+        its own keys: each made on the first run and kept under the state folder (readable by its
+        owner only), so sessions and keys outlive a restart. Every service gets them in its environment."""
+        if not self.env.get("SECRET_KEY"):
+            self.env["SECRET_KEY"] = kept_secret(self.state / "secret_key")
+        v1_open = self.env.get("ARENA_V1_OPEN", "").lower() in ("1", "true", "yes", "on")
+        if not self.env.get("ARENA_API_KEYS") and not v1_open:
+            path = self.state / "api_key"
+            self.env["ARENA_API_KEYS"] = kept_secret(path)
+            log(f"/v1 API key: {self.env['ARENA_API_KEYS']}  (kept in {path}; send it as "
+                "'Authorization: Bearer <key>', or set ARENA_V1_OPEN=1 to open /v1 to everyone)")
 
     def manage(self, *args: str) -> None:
         subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
@@ -105,6 +119,19 @@ class Stack:
                 service.stop()
 
 
+def kept_secret(path: Path) -> str:
+    """The secret stored in ``path``, made (mode 0600) if there is none yet."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
 class Supervised:
     """One service of the stack kept running, as a process supervisor (systemd, Kubernetes) would.
 
@@ -144,6 +171,7 @@ def run() -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
+        stack.keep_secrets()
         stack.start_databases(pg_port=int(os.environ.get("ARENA_PG_PORT", "5433")),
                               redis_port=int(os.environ.get("ARENA_REDIS_PORT", "6380")))
         log("applying migrations")

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import StreamingHttpResponse
 
+from arena.battles import notice_dead_workers
 from arena.errors import Invalid, NotFound
 from arena.events import valid_event_id
 from arena.models import ACTIVE_STATUSES, Battle, Message
@@ -44,9 +45,11 @@ def sse(event: str, data: dict | str, event_id: str | None = None) -> str:
 
 
 @off_thread
-def _active_messages(battle_id: int) -> set[tuple[int, str, int]]:
-    return set(Message.objects.filter(turn__battle_id=battle_id, status__in=ACTIVE_STATUSES).values_list(
-        "turn__index", "side", "attempt"))
+def _active_messages(battle: Battle) -> set[tuple[int, str, int]]:
+    active = list(Message.objects.filter(turn__battle_id=battle.id, status__in=ACTIVE_STATUSES).select_related("turn")
+                  .only("id", "side", "attempt", "status", "worker", "started_at", "tokens", "ttft_ms", "turn__index"))
+    failed = notice_dead_workers(battle, active)  # a stream is often all a page reads while it waits
+    return {(m.turn.index, m.side, m.attempt) for m in active if m.id not in failed}
 
 
 @off_thread
@@ -115,7 +118,7 @@ async def _events(battle: Battle, last_id: str):
     key = battle.stream_key()
     deadline = time.monotonic() + settings.ARENA["SSE_MAX_SECONDS"]
     last_sent = time.monotonic()
-    waiting = await _active_messages(battle.id)
+    waiting = await _active_messages(battle)
     last_check = time.monotonic()
     yield f"retry: {RETRY_MS}\n\n"
     try:
@@ -143,7 +146,7 @@ async def _events(battle: Battle, last_id: str):
                 return
             if time.monotonic() - last_check > DB_RECHECK_SECONDS:  # a quiet spell: check the database
                 last_check = time.monotonic()
-                waiting = await _active_messages(battle.id)
+                waiting = await _active_messages(battle)
             if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
                 last_sent = time.monotonic()
                 yield ": keepalive\n\n"
@@ -170,7 +173,7 @@ async def _paced_events(battle: Battle, cursor: Cursor):
     pacer = new_pacer(battle)
     deadline = time.monotonic() + settings.ARENA["SSE_MAX_SECONDS"]
     raw_id = "0-0"
-    waiting = await _active_messages(battle.id)
+    waiting = await _active_messages(battle)
     last_check = last_sent = time.monotonic()
     idle_since = None  # when the database last began to have no unfinished answer
     yield f"retry: {RETRY_MS}\n\n"
@@ -198,7 +201,7 @@ async def _paced_events(battle: Battle, cursor: Cursor):
                 last_sent = time.monotonic()
             if waiting and time.monotonic() - last_check > DB_RECHECK_SECONDS:  # a quiet spell: ask the database
                 last_check = time.monotonic()
-                waiting = await _active_messages(battle.id)
+                waiting = await _active_messages(battle)
             if waiting:
                 idle_since = None
             else:

@@ -84,7 +84,8 @@ def test_nothing_below_the_web_layer_imports_it():
 
 
 def test_workers_reach_the_arena_only_through_its_domain_modules():
-    domain = ("arena.models", "arena.events", "arena.identity", "arena.jobs", "arena.redis_keys", "arena.redis_client")
+    domain = ("arena.models", "arena.events", "arena.identity", "arena.codepoints", "arena.jobs", "arena.redis_keys",
+              "arena.redis_client")
 
     def breaks(name, target):
         # `from arena import events` names the package itself first

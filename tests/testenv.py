@@ -22,4 +22,7 @@ os.environ["ARENA_REAPER_SECONDS"] = "1"
 os.environ.setdefault("ARENA_ANSWER_TOKEN_CAP", "1000")  # above the tiny endpoints' own caps, which then apply
 os.environ.setdefault("ARENA_PACING_CHARS_PER_SECOND", "300")  # the tiny model's short answers, shown quickly
 os.environ["ARENA_LEADERBOARD_SECONDS"] = "2"
-os.environ["ARENA_LIMITS"] = '{"battles_ip": "100000/m", "turns_ip": "100000/m", "votes_ip": "100000/d"}'
+os.environ["ARENA_LIMITS"] = ('{"battles_ip": "100000/m", "turns_ip": "100000/m", "votes_ip": "100000/d", '
+                               '"regenerations_ip": "100000/m", "stops_ip": "100000/m", "completions_ip": "100000/m"}')
+V1_KEY = "test-v1-key-" + "0" * 40
+os.environ["ARENA_API_KEYS"] = V1_KEY

@@ -6,6 +6,7 @@ import logging
 import time
 
 from arena import events, jobs, redis_keys
+from arena.codepoints import storable
 from arena.models import ModelEndpoint
 from arena.redis_client import get_redis
 from workers.backends import BackendError, Delta, Usage, get_backend
@@ -14,11 +15,13 @@ log = logging.getLogger(__name__)
 JOB_TTL = 3600
 
 
-def create_job(*, endpoint_id: int, messages: list[dict], overrides: dict) -> str:
-    """Store a completion's request for a worker to claim; returns its job id."""
-    job_id = jobs.new_job_id()
+def create_job(*, endpoint_id: int, messages: list[dict], overrides: dict, queue: str = "",
+               job_id: str | None = None) -> str:
+    """Store a completion's request for a worker to claim; returns its job id. ``queue``: the
+    queue whose /v1 share the job holds (arena/openai_api.py), if any."""
+    job_id = job_id or jobs.new_job_id()
     key = redis_keys.completion_job(job_id)
-    get_redis().hset(key, mapping={"endpoint_id": endpoint_id, "messages": json.dumps(messages),
+    get_redis().hset(key, mapping={"endpoint_id": endpoint_id, "queue": queue, "messages": json.dumps(messages),
                                    "overrides": json.dumps(overrides)})
     get_redis().expire(key, JOB_TTL)
     return job_id
@@ -52,7 +55,7 @@ def run_job(job_id: str, *, retry: bool = False) -> None:
             elif isinstance(item, Delta) and item.text:
                 tokens += item.tokens
                 sent = True
-                events.publish(key, {"type": "delta", "text": item.text})
+                events.publish(key, {"type": "delta", "text": storable(item.text)})
         if r.exists(stop_key):
             reason = "stopped"
     except BackendError as exc:
@@ -60,8 +63,8 @@ def run_job(job_id: str, *, retry: bool = False) -> None:
             r.hdel(job_key, "claimed")
             raise
         error = str(exc)
-    except Exception as exc:
-        log.exception("completion %s failed", job_id)
-        error = f"{type(exc).__name__}: {exc}"[:500]
+    except Exception:
+        log.exception("completion %s failed", job_id)  # the details go to the log, not to the caller
+        error = "The model failed while answering; the operator's worker log has the details."
     events.publish(key, events.completion_end(finish_reason=reason, completion_tokens=tokens, error=error,
                                               duration_ms=int((time.monotonic() - started) * 1000)))

@@ -11,11 +11,13 @@ a second run would stream its text again after what the browser already shows.
 
 import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from arena import events
+from arena.codepoints import storable
 from arena.identity import finished_answer_facts
 from arena.models import Battle, Message, Mode, Status
 from workers.backends import BackendError, Delta, Usage, get_backend
@@ -87,6 +89,7 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
                 continue
             if not isinstance(item, Delta) or not item.text:
                 continue
+            item.text = storable(item.text)  # a NUL or lone surrogate must not cost the answer its text
             if ttft_ms is None:
                 ttft_ms = int((time.monotonic() - started) * 1000)
             pieces.append(item.text)
@@ -120,6 +123,19 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
     if finished:
         events.publish(key, events.battle_end(**where, status=status, tokens=tokens, ttft_ms=ttft_ms,
                                               duration_ms=duration_ms))
+
+
+WORKER_STOPPED = "The worker generating this answer stopped."
+
+
+def fail_orphaned(messages: list[Message], *, instances: set[str]) -> list[int]:
+    """Fail the streaming messages whose worker instance no longer beats (killed, and possibly
+    restarted under the same name): they will never finish. ``instances``: the live ones
+    (``workers.heartbeat.live_instances``). A claim only just made may not have its instance's
+    first beat yet, so claims younger than a heartbeat interval are left alone. Returns the ids failed."""
+    since = timezone.now() - timedelta(seconds=settings.ARENA["HEARTBEAT_SECONDS"])
+    return [m.id for m in messages if m.status == Status.STREAMING and m.worker not in instances
+            and m.started_at and m.started_at < since and fail_message(m, WORKER_STOPPED)]
 
 
 def fail_message(message: Message, reason: str) -> bool:

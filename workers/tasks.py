@@ -14,32 +14,31 @@ from django.utils import timezone
 from arena.models import Message, Status
 from workers import completions, generation
 from workers.backends import BackendError
-from workers.heartbeat import live_queues, live_workers
+from workers.heartbeat import instance_id, live_instances, live_queues
 
 RETRY_TRANSIENT = {"autoretry_for": (BackendError,), "max_retries": 2, "retry_backoff": 1, "retry_jitter": False}
 
 
 @shared_task(bind=True, ignore_result=True, **RETRY_TRANSIENT)
 def generate_message(self, message_id: int, attempt: int) -> None:
-    generation.generate(message_id, attempt, worker=self.request.hostname or "",
+    generation.generate(message_id, attempt, worker=instance_id(self.request.hostname or ""),
                         retry=self.request.retries < self.max_retries)
 
 
 @shared_task(ignore_result=True)
 def reap_stuck_messages() -> int:
-    """Fail messages whose worker died, that ran past the time limit, or that no live worker can take."""
+    """Fail messages whose worker instance died (its beat expired, or a restarted worker of the same
+    name replaced it), that ran past the time limit, or that no live worker can take."""
     now = timezone.now()
     timeout = timedelta(seconds=settings.ARENA["GENERATION_TIMEOUT"])
     grace = timedelta(seconds=settings.ARENA["HEARTBEAT_TTL"] * 2)
-    workers = live_workers()
     queues = live_queues()
+    streaming = list(Message.objects.filter(status=Status.STREAMING).select_related("turn__battle"))
     reaped = 0
-    streaming = Message.objects.filter(status=Status.STREAMING).select_related("turn__battle")
     for message in streaming:
         if message.started_at and message.started_at < now - timeout:
             reaped += generation.fail_message(message, "The answer took longer than the time limit.")
-        elif message.worker not in workers and message.started_at and message.started_at < now - grace:
-            reaped += generation.fail_message(message, "The worker generating this answer stopped.")
+    reaped += len(generation.fail_orphaned(streaming, instances=live_instances()))
     pending = Message.objects.filter(status=Status.PENDING, queued_at__lt=now - grace).select_related(
         "turn__battle__endpoint_a", "turn__battle__endpoint_b")
     for message in pending:

@@ -662,8 +662,13 @@
   }
 
   voteButtons.forEach((button) => button.addEventListener("click", () => act(async () => {
+    // The vote names the answers on screen: if they were replaced meanwhile, the server refuses it.
+    const turn = lastTurn();
+    const attempts = {};
+    ["a", "b"].forEach((side) => { if (turn[side]) attempts[side] = turn[side].attempt; });
     const proof = await proofFor(state.battle.proof_of_work);
-    state.battle = await call("POST", `/api/battles/${state.battle.id}/vote`, { choice: button.dataset.choice, proof });
+    state.battle = await call("POST", `/api/battles/${state.battle.id}/vote`,
+      { choice: button.dataset.choice, attempts, turn: turn.index, proof });
     remember(null);
     render();
     newRoundButton.hidden = false;

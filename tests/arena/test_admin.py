@@ -14,9 +14,9 @@ from arena.models import Arena, ModelEndpoint
 @pytest.fixture
 def staff(arena_db):
     User.objects.filter(username="staff").delete()
-    User.objects.create_superuser("staff", "staff@example.org", "pw-staff-123")
+    user = User.objects.create_superuser("staff", "staff@example.org", "pw-staff-123")
     client = Client()
-    client.login(username="staff", password="pw-staff-123")
+    client.force_login(user)  # sign-in itself is tested through the web server (test_settings.py)
     yield client
     User.objects.filter(username="staff").delete()
 

@@ -1,12 +1,16 @@
 """Bad input gets a 4xx with a sentence, and the database stays as it was."""
 
+import json
+import time
 import uuid
 
 import httpx
 import pytest
 
-from arena.models import Battle, Message, Turn, Vote
-from tests.conftest import tiny_endpoint
+from arena.models import Backend, Battle, Message, ModelEndpoint, Status, Turn, Vote
+from tests.conftest import TINY_QUEUE, tiny_endpoint
+from tests.stub_openai import StubServer
+from tests.testenv import V1_KEY
 
 
 def _snapshot():
@@ -110,8 +114,73 @@ def test_it_refuses_bodies_that_are_not_json(api, endpoints):
         assert response.status_code == 415 and "JSON" in response.json()["detail"]
     huge = api.http.post("/api/battles", content=b'{"prompt": "' + b"x" * 400_000 + b'"}',
                          headers={"Content-Type": "application/json"})
-    assert 400 <= huge.status_code < 500
+    _refused(huge, 413, "larger than 256 kb")
     invalid_utf8 = api.http.post("/api/battles", content=b'{"prompt": "\xff\xfe"}',
                                  headers={"Content-Type": "application/json"})
     assert 400 <= invalid_utf8.status_code < 500 and invalid_utf8.json()["detail"]
     assert _snapshot() == before
+
+
+def test_a_body_over_the_limit_gets_a_json_413_on_v1_too(web):
+    response = httpx.post(f"{web}/v1/chat/completions", content=b'{"model": "' + b"x" * 400_000 + b'"}',
+                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {V1_KEY}"})
+    assert response.status_code == 413 and "larger than 256 KB" in response.json()["error"]["message"]
+
+
+def test_a_lone_surrogate_in_a_prompt_is_refused_with_a_sentence(api, endpoints):
+    before = _snapshot()
+    response = api.http.post("/api/battles", content=b'{"prompt": "left \\ud800 right"}',
+                             headers={"Content-Type": "application/json"})
+    _refused(response, 422, "u+d800", "lone surrogate")
+    assert _snapshot() == before
+
+
+@pytest.fixture
+def unstorable_stub(arena_db):
+    replies = {"nul": "Before\x00after, and more words.", "surrogate": "Left \ud800 right, and more words."}
+    with StubServer(replies) as server:
+        for model in replies:
+            ModelEndpoint.objects.create(name=f"stub-{model}", backend=Backend.OPENAI, queue=TINY_QUEUE,
+                                         params={"base_url": server.url, "model": model})
+        yield server
+
+
+def test_a_nul_or_lone_surrogate_in_an_answer_is_stored_replaced_and_streamed_as_valid_text(api, unstorable_stub):
+    battle_id = api.start("Say something odd.", mode="named", models=["stub-nul", "stub-surrogate"])
+    data = api.wait_finished(battle_id, timeout=30)  # not "streaming" until the generation timeout
+    turn = data["turns"][0]
+    assert (turn["a"]["status"], turn["b"]["status"]) == ("done", "done")
+    assert turn["a"]["text"] == "Before\ufffdafter, and more words."
+    assert turn["b"]["text"] == "Left \ufffd right, and more words."
+    events, _ = api.events(battle_id)
+    streamed = {side: "".join(e["data"]["text"] for e in events if e["event"] == "delta" and e["data"]["side"] == side)
+                for side in "ab"}
+    assert streamed == {"a": turn["a"]["text"], "b": turn["b"]["text"]}
+    raw = api.get(f"/api/battles/{battle_id}").content
+    raw.decode("utf-8")  # valid UTF-8 throughout
+    assert b"\\u0000" not in raw and b"\\ud800" not in raw
+
+
+def test_a_last_event_id_past_64_bits_is_refused_and_the_largest_one_resumes(api, unstorable_stub):
+    battle_id = api.start("Say something odd.", mode="named", models=["stub-nul", "stub-surrogate"])
+    api.wait_finished(battle_id, timeout=30)
+    refused = api.get(f"/api/battles/{battle_id}/stream", headers={"Last-Event-ID": "99999999999999999999-0"})
+    _refused(refused, 422, "last-event-id")
+    events, meta = api.events(battle_id, last_event_id="18446744073709551615-0")
+    assert [e["event"] for e in events] == ["idle"]  # nothing comes after the largest id
+    assert meta["raw"].startswith("retry: ")
+
+
+def test_a_one_megabyte_answer_is_rendered_once_not_on_every_get(api, endpoints):
+    battle_id = api.start("Hello", mode="named", models=["alpha-model", "beta-model"])
+    api.wait_finished(battle_id)
+    big = "Some **bold** text with a [link](http://example.org) and words.\n\n" * 16_000
+    Message.objects.filter(turn__battle__uuid=battle_id, side="a").update(text=big, status=Status.DONE)
+    times = []
+    for _ in range(4):
+        started = time.monotonic()
+        data = json.loads(api.get(f"/api/battles/{battle_id}").content)
+        times.append(time.monotonic() - started)
+        assert data["turns"][0]["a"]["html"].count("<strong>") == 16_000
+    # The first GET renders (seconds on a busy machine); the others reuse it.
+    assert max(times[1:]) < times[0] / 3, times
