@@ -72,24 +72,22 @@ class RunningBatch:
             self._streams[i].cancel()
 
     def follow(self, row: int) -> Iterator[str]:
-        """The row's whole text each time it changes, until it ends (the last one is its completion's text).
+        """The row's whole text each time it grows, until the row ends.
 
-        A rewrite may change text already seen (see BatchEngine.generate(rewrite=)).
+        Each text is one that ``stop_when`` let go on and no rewrite is on its way for; a later
+        rewrite may still change it (see BatchEngine.generate(rewrite=)). The piece that ended
+        the row is not followed: the row's last text is its completion's.
         """
-        seen, last = -1, None
+        seen = -1
         while True:
             with self._changed:
                 self._changed.wait_for(lambda seen=seen: self._versions[row] != seen or self._done[row] is not None
                                        or self._errors[row] is not None)
                 self._raise_errors(row)
-                seen, text, done = self._versions[row], self._texts[row], self._done[row]
-            if done is not None:
-                if done.text != last:
-                    yield done.text
-                return
-            if text != last:
-                last = text
-                yield text
+                if self._versions[row] == seen:
+                    return
+                seen, text = self._versions[row], self._texts[row]
+            yield text
 
     def completions(self) -> list[Completion]:
         """Every row's completion, in order, once all have ended."""

@@ -48,8 +48,9 @@ def test_stopped_rows_leave_the_batch_and_the_kept_row_goes_on_without_a_second_
     assert all(len(done[i].token_ids) < 200 for i in (0, 1, 3))
     # The kept row is the sample it would have been alone (seed 3 + its row 2), followed as it grew.
     assert done[2].token_ids == alone.token_ids
-    assert texts[-1] == done[2].text == alone.text
-    assert len(texts) > 10 and all(b.startswith(a) for a, b in zip(texts, texts[1:]))
+    assert done[2].text == alone.text
+    grown = [*texts, done[2].text]
+    assert len(texts) > 10 and all(b.startswith(a) for a, b in zip(grown, grown[1:]))
 
 
 def test_a_stopped_row_frees_its_place_at_the_next_step(tiny, tiny_engine):
@@ -64,7 +65,7 @@ def test_a_stopped_row_frees_its_place_at_the_next_step(tiny, tiny_engine):
         texts = [next(follow)]
         batch.stop([1])
         texts += list(follow)
-        assert texts[-1] == batch.completions()[1].text
+        assert batch.completions()[1].text.startswith(texts[-1])
         assert batch.completions()[1].finish_reason == "stopped"
     wait_until(lambda: tiny_engine.stats.rows == 0)
 
@@ -84,7 +85,7 @@ def test_a_followed_row_shows_its_rewritten_text(tiny, tiny_engine):
         texts = list(batch.follow(0))
         [done] = batch.completions()
     assert done.rewrites == 1 and done.token_ids[3:5] == [100, 101]
-    assert texts[-1] == done.text
+    assert done.text.startswith(texts[-1])
     assert any(not done.text.startswith(t) for t in texts)  # it saw the text before the rewrite
 
 
