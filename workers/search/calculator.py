@@ -146,6 +146,11 @@ class CalculatorRounds:
         # the call's text that the calculator wrote up to (the engine reports how many it applied).
         self.asked: list[list[tuple[Correction, int]]] = []
         self.starts: list[int] = []
+        self.kept: int | None = None
+
+    def keep_only(self, index: int) -> None:
+        """No row but this one goes on in a later call (the others were stopped)."""
+        self.kept = index
 
     def next_call(self) -> Call | None:
         if self.done:
@@ -211,7 +216,7 @@ class CalculatorRounds:
             if not last_round and (completion.finish_reason == "stop" or late) \
                     and len(row.corrections) < MAX_CORRECTIONS:
                 wrong = first_wrong_result(row.text + "\n", protected, not_before=protected)
-            if wrong is None:
+            if wrong is None or self.kept not in (None, row.index):
                 self.finished += completion.finish_reason != "stopped"  # a row cut at the quorum did not finish
                 continue
             _correct(row, wrong, start, len(completion.token_ids), self.tokenizer)
