@@ -58,7 +58,7 @@ def targets(per_task: list[dict], n: int, target_tier: str, chosen: str, quorum:
     kinds_run = {t["kind"] for t in per_task}
     arith = tuple(k for k in KIND_ORDER if k.startswith("arith-") and k in kinds_run)
     target = arith if target_tier == "all" else (f"arith-{target_tier}",)
-    label = "all arithmetic tiers" if target_tier == "all" else f"arith-{target_tier}"
+    label = target_label = "all arithmetic tiers" if target_tier == "all" else f"arith-{target_tier}"
     math_sets = [(f"{label} (the target set)", target),
                  *((k, (k,)) for k in arith if (k,) != target),
                  *([("all arithmetic tiers", arith)] if target != arith else [])]
@@ -90,8 +90,9 @@ def targets(per_task: list[dict], n: int, target_tier: str, chosen: str, quorum:
         whole = statistics.mean(t["runs"][chosen][0] for t in per_task if t["kind"] in target and name in t["runs"]
                                 and chosen in t["runs"]) if count else float("nan")
         if count:
-            lines.append(f"target {label} x2, choosing early, {name}: on {count} tasks plain {base:.2f} -> {rule:.2f} "
-                         f"({rule / base if base else float('inf'):.2f}x; all {n} to their end {whole:.2f}) -> "
+            ratio = rule / base if base else float("inf")
+            lines.append(f"target {target_label} x2, choosing early, {name}: on {count} tasks plain {base:.2f} -> "
+                         f"{rule:.2f} ({ratio:.2f}x; all {n} to their end {whole:.2f}) -> "
                          f"{'MET' if rule >= 2 * base and rule > 0 else 'NOT MET'}")
     both = f"{chosen}, quorum {quorum} (measured)"
     ran = [t for t in per_task if t["kind"] in target and both in t["runs"]]

@@ -4,8 +4,12 @@ With choose_after (the default) the choice is made early, as speculative rejecti
 (Sun et al. 2024): once every candidate has choose_after tokens (or has ended), each is
 scored as it stands, the best is kept and the others leave the engine's batch; the one
 kept goes on by itself and is streamed, its first tokens at once and the rest as they
-are generated. With choose_after 0 all N run to their end (or to the quorum) and the
-whole answer is chosen, and nothing is streamed before.
+are generated. The rows go on while the verifiers judge them (the choice holds up no
+row), so a slow verifier costs the others' tokens, not the kept one's time. The
+outcome verifier and the checker then read an unfinished answer: its first equation,
+not yet its "Answer:" line (docs/search_eval.md measures what that costs). With
+choose_after 0 all N run to their end (or to the quorum) and the whole answer is
+chosen, and nothing is streamed before.
 """
 
 from __future__ import annotations
