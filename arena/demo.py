@@ -34,9 +34,10 @@ DEMO_ARENAS = [
 # Test-time compute over the same model: does thinking longer at answer time beat answering once?
 DEMO_SEARCH_ENDPOINTS = [
     {"name": "smollm2-best-of-4", "arenas": ["text"], "description": "SmolLM2-135M-Instruct sampling 4 answers "
-     "in one batch and keeping the one its verifiers (own log-likelihood, agreement, arithmetic checker) score best.",
-     "params": {"base": "smollm2-precise", "strategy": "best_of_n", "n": 4, "max_new_tokens": 200,
-                "verifiers": {"loglik": 1.0, "consensus": 1.0, "checker": 2.0}}},
+     "in one batch, judging them after their first 32 tokens by its verifiers (own log-likelihood, agreement, "
+     "arithmetic checker) and streaming the one they score best as it goes on.",
+     "params": {"base": "smollm2-precise", "strategy": "best_of_n", "n": 4, "choose_after": 32,
+                "max_new_tokens": 200, "verifiers": {"loglik": 1.0, "consensus": 1.0, "checker": 2.0}}},
     {"name": "smollm2-docs", "arenas": ["search"], "description": "SmolLM2-135M-Instruct answering from the "
      "Python standard library documentation (BM25 + MiniLM retrieval), citing its sources.",
      "params": {"base": "smollm2-precise", "strategy": "retrieve", "corpus": "pydoc", "top_k": 3,

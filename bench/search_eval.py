@@ -3,12 +3,15 @@
 
     .venv/bin/python bench/search_eval.py                      # default sizes, SmolLM2-135M on CPU (~35 min)
     .venv/bin/python bench/search_eval.py --arith 2 --conversions 1 --corpus 2 --n 4   # a quick look
+    .venv/bin/python bench/search_eval.py --runs chosen --conversions 0 --corpus 0 --prefs 0   # early choice
 
 For each task it runs the plain model (greedy, with and without the calculator), a pool of N
 samples scored by every verifier (what best-of-N and majority voting by each would choose),
-runs that end at a quorum of the N samples, beam search, and retrieval on the corpus questions;
+runs that end at a quorum of the N samples, the chosen rule choosing early (after --choose-after
+tokens, streaming the candidate it keeps), beam search, and retrieval on the corpus questions;
 it prints accuracy, tokens and wall time per strategy, the x2 accuracy and <= 2x wall-time
-targets, and the reward model's accuracy on synthetic preferences. Tasks and grading are in
+targets, the time to the first streamed text, and the reward model's accuracy on synthetic
+preferences. --runs chosen runs only plain and the chosen rule, whole and choosing early. Tasks and grading are in
 search_eval_tasks.py, the tables in search_eval_report.py; what each figure means, how the
 choices were made on the dev seed and the runs so far are in docs/search_eval.md.
 """
@@ -30,7 +33,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
-from search_eval_report import Tally, accuracy_table, targets, wall_table, write_json  # noqa: E402
+from search_eval_report import (  # noqa: E402
+    Tally,
+    accuracy_table,
+    first_text_table,
+    targets,
+    wall_table,
+    write_json,
+)
 from search_eval_tasks import (  # noqa: E402
     FEW_SHOT,
     SYSTEM_DOCS,
@@ -45,7 +55,7 @@ from search_eval_tasks import (  # noqa: E402
 )
 
 from workers.engine import BatchEngine, SamplingParams, load_model, render_prompt  # noqa: E402
-from workers.search import SearchConfig, run_search, train_reward_model  # noqa: E402
+from workers.search import SearchConfig, SearchResult, stream_search, train_reward_model  # noqa: E402
 from workers.search.outcome_model import fit_outcome_model, train_outcome_model  # noqa: E402
 from workers.search.outcome_training import LabelledTask, sample_labelled  # noqa: E402
 from workers.search.strategies.best_of_n import pick_best  # noqa: E402
@@ -77,6 +87,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--quorum", type=int, default=6,
                         help="also run majority with the calculator that ends once this many of the N samples "
                              "have ended, cutting the rest (0: off)")
+    parser.add_argument("--choose-after", default="16,32",
+                        help="also run the chosen rule choosing early: judge the candidates after this many tokens, "
+                             "keep one and stream it (comma-separated, one run each; empty: none)")
+    parser.add_argument("--runs", choices=("all", "chosen"), default="all",
+                        help="chosen: only plain and the chosen rule, whole (all N to their end) and choosing early")
     parser.add_argument("--quorum-verifiers", default="grounding",
                         help="comma-separated verifiers that weight the votes of the quorum run (empty: unweighted)")
     parser.add_argument("--beam", default="2x4", help="beam_width x k, or 'off'")
@@ -156,12 +171,19 @@ def train_outcome_verifier(engine, loaded, args):
     return path, report, without
 
 
-def run(engine, loaded, task: Task, **params):
+def run(engine, loaded, task: Task, **params) -> tuple[SearchResult, float]:
+    """The search's result and the seconds until its first text was streamed."""
     config = SearchConfig.from_params(params)
     shots = [] if task.kind == "corpus" else FEW_SHOT
     system = SYSTEM_DOCS if task.kind == "corpus" else SYSTEM_MATH
-    return run_search(config, engine=engine, loaded=loaded,
-                      messages=[*shots, {"role": "user", "content": task.question}], system_prompt=system)
+    started, first = time.perf_counter(), None
+    for item in stream_search(config, engine=engine, loaded=loaded,
+                              messages=[*shots, {"role": "user", "content": task.question}], system_prompt=system):
+        if isinstance(item, SearchResult):
+            result = item
+        elif first is None:
+            first = time.perf_counter() - started
+    return result, result.wall_s if first is None else first
 
 
 def pool_choices(task: Task, result, n: int, *, calculator: bool = False,
@@ -222,11 +244,16 @@ class Evaluation:
         self.common = {"max_new_tokens": args.max_new_tokens, "seed": args.seed}
         self.sampled = {**self.common, "temperature": args.temperature}
 
-    def record(self, kind, name, correct, tokens, wall) -> None:
+    def record(self, kind, name, correct, tokens, wall, first_text: float | None = None) -> None:
+        """first_text: seconds to the first streamed text, for runs whose streaming is measured."""
         self.tallies.setdefault((kind, name), Tally()).add(float(correct), tokens, wall)
-        self.per_task[-1]["runs"][name] = [round(float(correct), 3), tokens, round(wall, 3)]
+        self.per_task[-1]["runs"][name] = [round(float(correct), 3), tokens, round(wall, 3)] + (
+            [] if first_text is None else [round(first_text, 3)])
 
     def run(self, task: Task, **params):
+        return run(self.engine, self.loaded, task, **params)[0]
+
+    def streamed(self, task: Task, **params) -> tuple[SearchResult, float]:
         return run(self.engine, self.loaded, task, **params)
 
     def run_task(self, task: Task) -> list[str]:
@@ -235,8 +262,9 @@ class Evaluation:
                               "answer": task.answer, "runs": {}})
         # Math answers end with "Answer: N": every strategy, the plain model included, stops a sample there.
         math = {"stop_at_answer": task.kind != "corpus"}
-        plain = self.run(task, strategy="single", temperature=0, **self.common, **math)
-        self.record(task.kind, "plain (greedy)", is_correct(task, plain.text), plain.generated_tokens, plain.wall_s)
+        plain, first = self.streamed(task, strategy="single", temperature=0, **self.common, **math)
+        self.record(task.kind, "plain (greedy)", is_correct(task, plain.text), plain.generated_tokens, plain.wall_s,
+                    first)
         marks = [f"plain {'Y' if is_correct(task, plain.text) else 'n'} {plain.wall_s:.1f}s"]
         if task.kind == "corpus":
             return marks + self.corpus_runs(task)
@@ -255,6 +283,11 @@ class Evaluation:
 
     def math_runs(self, task: Task, plain, math: dict) -> list[str]:
         args = self.args
+        if args.runs == "chosen":
+            timing = {"plain": (plain.wall_s, plain.generated_tokens, plain.generated_tokens)}
+            marks = self.chosen_runs(task, math, timing, whole=True)
+            self.walls.append(timing)
+            return marks
         calc = self.run(task, strategy="single", temperature=0, calculator=True, **self.common, **math)
         self.record(task.kind, "plain + calculator (greedy)", is_correct(task, calc.text), calc.generated_tokens,
                     calc.wall_s)
@@ -266,14 +299,35 @@ class Evaluation:
             marks += self.quorum_runs(task, math, timing)
         if args.beam != "off" and task.kind.startswith("arith") and task.index < args.beam_tasks:
             marks.append(self.beam_run(task, math))
+        marks += self.chosen_runs(task, math, timing, whole=False)
         self.walls.append(timing)
+        return marks
+
+    def chosen_runs(self, task: Task, math: dict, timing: dict, *, whole: bool) -> list[str]:
+        """The chosen rule choosing early at each --choose-after (and, if `whole`, all N to their end as its own
+        run): accuracy, and the time until its first text is streamed."""
+        args, marks = self.args, []
+        if not self.outcome_path:
+            return marks
+        chosen = args.chosen.replace("{n}", str(args.n))
+        rule = {"strategy": "best_of_n", "n": args.n, "verifiers": {"outcome": 1},
+                "outcome_model": str(self.outcome_path), "calculator": True, **self.sampled, **math}
+        afters = [int(k) for k in args.choose_after.split(",") if k.strip()]
+        for after in ([0] if whole else []) + afters:
+            result, first = self.streamed(task, **rule, choose_after=after)
+            name = chosen if not after else f"{chosen}, choose after {after} (measured)"
+            right = is_correct(task, result.text)
+            self.record(task.kind, name, right, result.generated_tokens, result.wall_s, first)
+            timing[name.removesuffix(" (measured)")] = (result.wall_s, result.generated_tokens, longest(result))
+            marks.append(f"{'whole' if not after else f'after {after}'} {'Y' if right else 'n'} "
+                         f"first {first:.1f}s of {result.wall_s:.1f}s")
         return marks
 
     def pool_runs(self, task: Task, math: dict, timing: dict) -> list[str]:
         """The same N samples (same seeds) without and with the calculator: a paired comparison."""
         args, marks = self.args, []
         for with_calculator in (False, True):
-            pool = self.run(task, strategy="best_of_n", n=args.n, verifiers=self.verifiers,
+            pool = self.run(task, strategy="best_of_n", n=args.n, choose_after=0, verifiers=self.verifiers,
                             reward_model=str(self.reward_path) if self.reward_path else None,
                             outcome_model=str(self.outcome_path) if self.outcome_path else None,
                             calculator=with_calculator, **self.sampled, **math)
@@ -347,6 +401,8 @@ def start_engine(args: argparse.Namespace):
     started = time.perf_counter()
     loaded = load_model(args.model, device="cpu", dtype=args.dtype)
     print(f"# loaded {args.model} ({loaded.dtype}) in {time.perf_counter() - started:.1f} s", flush=True)
+    if args.runs == "chosen":
+        return BatchEngine(loaded, max_batch_size=max(16, args.n)), loaded  # the dtype question is not this run's
     if args.n > 1 and loaded.dtype != torch.float32:
         # Before the run's own engine starts: two engine threads alive at once slow each other down.
         other = BatchEngine(load_model(args.model, device="cpu", dtype="float32"), max_batch_size=max(16, args.n))
@@ -373,12 +429,13 @@ def report(evaluation: Evaluation, *, reward_report: dict | None, outcome_report
     verdicts = targets(evaluation.per_task, args.n, args.target_tier, args.chosen.replace("{n}", str(args.n)),
                        args.quorum)
     times = wall_table(evaluation.walls, evaluation.splits)
+    first_text = first_text_table(evaluation.per_task)
     print()
-    for line in [*verdicts, "", *times]:
+    for line in [*verdicts, "", *times, "", *first_text]:
         print(line)
     if args.json:
         write_json(args.json, args=args, rows=rows, reward_report=reward_report, outcome_report=outcome_report,
-                   verdicts=verdicts, times=times, per_task=evaluation.per_task)
+                   verdicts=verdicts, times=times + first_text, per_task=evaluation.per_task)
 
 
 def main(argv=None) -> int:

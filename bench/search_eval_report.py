@@ -58,7 +58,7 @@ def targets(per_task: list[dict], n: int, target_tier: str, chosen: str, quorum:
     kinds_run = {t["kind"] for t in per_task}
     arith = tuple(k for k in KIND_ORDER if k.startswith("arith-") and k in kinds_run)
     target = arith if target_tier == "all" else (f"arith-{target_tier}",)
-    label = "all arithmetic tiers" if target_tier == "all" else f"arith-{target_tier}"
+    label = target_label = "all arithmetic tiers" if target_tier == "all" else f"arith-{target_tier}"
     math_sets = [(f"{label} (the target set)", target),
                  *((k, (k,)) for k in arith if (k,) != target),
                  *([("all arithmetic tiers", arith)] if target != arith else [])]
@@ -83,6 +83,17 @@ def targets(per_task: list[dict], n: int, target_tier: str, chosen: str, quorum:
             lines.append(f"target {label} x2, {kind_of_rule} on {count} tasks plain {base:.2f}, {name} {best:.2f} "
                          f"({best / base if base else float('inf'):.2f}x{oracle_note}) -> "
                          f"{'MET' if best >= 2 * base and best > 0 else 'NOT MET'}")
+    early = sorted({name for t in per_task for name in t["runs"] if name.startswith(f"{chosen}, choose after ")},
+                   key=lambda name: int(name.split("choose after ")[1].split()[0]))
+    for name in early:
+        base, rule, count = accuracy(target, name)
+        whole = statistics.mean(t["runs"][chosen][0] for t in per_task if t["kind"] in target and name in t["runs"]
+                                and chosen in t["runs"]) if count else float("nan")
+        if count:
+            ratio = rule / base if base else float("inf")
+            lines.append(f"target {target_label} x2, choosing early, {name}: on {count} tasks plain {base:.2f} -> "
+                         f"{rule:.2f} ({ratio:.2f}x; all {n} to their end {whole:.2f}) -> "
+                         f"{'MET' if rule >= 2 * base and rule > 0 else 'NOT MET'}")
     both = f"{chosen}, quorum {quorum} (measured)"
     ran = [t for t in per_task if t["kind"] in target and both in t["runs"]]
     if ran:
@@ -123,6 +134,25 @@ def wall_table(walls: list[dict[str, tuple[float, int, int]]], splits: list[dict
             lines.append(f"best-of-N{' with the calculator' if with_calculator else ''} time split: generate "
                          f"{mean['generate']:.2f}s + verify {mean['verify']:.2f}s, {mean['engine_calls']:.2f} "
                          "engine calls per task")
+    return lines
+
+
+def first_text_table(per_task: list[dict]) -> list[str]:
+    """Seconds until each run's first streamed text, beside its whole wall time, for runs that stream or
+    were timed as a stream (a run that gives its answer whole streams it at the end)."""
+    names = [name for name in dict.fromkeys(n for t in per_task for n in t["runs"]) if
+             any(len(t["runs"].get(name, ())) > 3 for t in per_task)]
+    if not names:
+        return []
+    lines = [f"{'run (time to the first streamed text)':<58} {'first s':>8} {'p50':>6} {'p90':>6} {'wall s':>7} "
+             f"{'first/wall':>10} {'tasks':>5}"]
+    for name in names:
+        timed = [t["runs"][name] for t in per_task if len(t["runs"].get(name, ())) > 3]
+        firsts = sorted(r[3] for r in timed)
+        wall = statistics.mean(r[2] for r in timed)
+        lines.append(f"{name:<58} {statistics.mean(firsts):>8.2f} {firsts[len(firsts) // 2]:>6.2f} "
+                     f"{firsts[min(len(firsts) - 1, int(0.9 * len(firsts)))]:>6.2f} {wall:>7.2f} "
+                     f"{statistics.mean(firsts) / wall if wall else float('nan'):>10.2f} {len(timed):>5}")
     return lines
 
 

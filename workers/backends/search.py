@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 
 from arena.models import Backend, ModelEndpoint
-from workers.search import SearchConfig, run_search
+from workers.search import SearchConfig, SearchResult, stream_search
 
 from .base import BackendError, Delta, Usage
 from .transformers import clean_params as clean_local_params
@@ -45,14 +45,19 @@ class SearchBackend:
         if isinstance(base, str):
             base = _base_endpoint_params(base)
         engine = get_engine(base["model"], device=base["device"], dtype=base.get("dtype", "auto"))
+        result = None
         try:
-            result = run_search(self.config, engine=engine, loaded=engine.loaded, messages=conversation,
-                                should_stop=should_stop, system_prompt=base.get("system_prompt") or None,
-                                chat_template=base.get("chat_template"))
+            # The answer streams as the search commits to it (best-of-N once it has chosen, see
+            # workers/search/strategies); the compute and trace come last, for the reveal after the vote.
+            for item in stream_search(self.config, engine=engine, loaded=engine.loaded, messages=conversation,
+                                      should_stop=should_stop, system_prompt=base.get("system_prompt") or None,
+                                      chat_template=base.get("chat_template")):
+                if isinstance(item, SearchResult):
+                    result = item
+                else:
+                    yield Delta(item)
         except ValueError as exc:
             raise BackendError(str(exc), permanent=True) from None
-        # The answer arrives at once: streaming partial candidates would show that this side searches.
-        yield Delta(result.text, result.answer_tokens)
         yield Usage(completion_tokens=result.answer_tokens, finish_reason=result.finish_reason,
                     compute={**result.compute(), "trace": result.trace}, citations=result.citations)
 

@@ -5,6 +5,7 @@ from workers.engine.chat import render_prompt
 from workers.engine.loading import LoadedModel, load_model
 from workers.engine.registry import get_engine
 from workers.engine.request import EngineError, Rewrite
+from workers.engine.running_batch import RunningBatch
 from workers.engine.stream import Completion, EngineDelta, Stream
 from workers.engine.token_sampling import SamplingParams
 
@@ -16,6 +17,7 @@ __all__ = [
     "EngineStats",
     "LoadedModel",
     "Rewrite",
+    "RunningBatch",
     "SamplingParams",
     "Stream",
     "get_engine",

@@ -15,19 +15,21 @@ wrong result. Between two steps the engine hides the dropped tokens' cache colum
 from attention and feeds the written tokens as if sampled, so the row goes on from
 the rewritten text in the same batch, with no new prefill and no waiting for the
 other rows.
+
+``start`` returns the running rows (running_batch.py): a caller can judge every row
+after its first tokens, end the rows it does not want, and follow one row on its
+own as it is generated.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
 import logging
 import math
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import torch
@@ -36,6 +38,7 @@ from workers.engine.kv_batch import PaddedKV, new_cache, prefill_inputs
 from workers.engine.llama_decode import LlamaDecoder
 from workers.engine.loading import LoadedModel
 from workers.engine.request import EngineError, Request, Rewrite
+from workers.engine.running_batch import RunningBatch
 from workers.engine.stream import Completion, Stream
 from workers.engine.token_sampling import SamplingParams, TokenSampler, pick_tokens
 
@@ -135,41 +138,49 @@ class BatchEngine:
         row is not asked again. If the row ends before the engine gets to it, it is not
         applied (the completion's ``rewrites`` counts those that were).
         """
+        with self.start(prompts, params, should_stop=should_stop, stop_when=stop_when, enough=enough,
+                        rewrite=rewrite) as batch:
+            return batch.completions()
+
+    def start(
+        self,
+        prompts: list[list[int]],
+        params: SamplingParams | Sequence[SamplingParams],
+        *,
+        should_stop: Callable[[], bool] | None = None,
+        stop_when: Callable[[int, str], bool] | None = None,
+        enough: int | None = None,
+        rewrite: Callable[[int, str, list[int]], Rewrite | None] | None = None,
+        mark_at: int | None = None,
+    ) -> RunningBatch:
+        """Start what ``generate`` does and return at once with the running rows.
+
+        The RunningBatch keeps each row as it stood at ``mark_at`` tokens, ends single rows
+        and follows one row's text as it grows (see running_batch.py); close it when done.
+        """
         if isinstance(params, SamplingParams):
             params = [
                 params if params.seed is None else replace(params, seed=params.seed + i) for i in range(len(prompts))
             ]
         if len(params) != len(prompts):
             raise ValueError("Pass one SamplingParams, or one per prompt.")
-        if enough is None or enough >= len(prompts):
-            enough, row_should_stop = None, should_stop
-        else:
-            cut, ended, lock = threading.Event(), [0], threading.Lock()
+        cut = None
+        row_should_stop = should_stop
+        if enough is not None and enough < len(prompts):
+            cut = threading.Event()
 
             def row_should_stop() -> bool:
                 return cut.is_set() or (should_stop is not None and should_stop())
 
-        streams = [self.stream(p, sp, should_stop=row_should_stop) for p, sp in zip(prompts, params, strict=True)]
-
-        def read(i: int) -> Completion:
-            completion = streams[i].run(stop_when=stop_when and functools.partial(stop_when, i),
-                                        rewrite=rewrite and functools.partial(rewrite, i))
-            if enough is not None:
-                with lock:
-                    ended[0] += 1
-                    if ended[0] >= enough:
-                        cut.set()
-            return completion
-
+        streams = []
         try:
-            if (stop_when is None and enough is None and rewrite is None) or len(streams) < 2:
-                return [read(i) for i in range(len(streams))]
-            # Each row is read as it arrives, so that a row stops when it is done, not when read.
-            with ThreadPoolExecutor(max_workers=len(streams), thread_name_prefix="engine-reader") as pool:
-                return list(pool.map(read, range(len(streams))))
-        finally:
+            for p, sp in zip(prompts, params, strict=True):
+                streams.append(self.stream(p, sp, should_stop=row_should_stop))
+        except BaseException:
             for s in streams:
                 s.close()
+            raise
+        return RunningBatch(streams, stop_when=stop_when, rewrite=rewrite, enough=enough, cut=cut, mark_at=mark_at)
 
     def close(self) -> None:
         """Stop the engine thread; unfinished requests fail with EngineError."""

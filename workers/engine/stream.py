@@ -31,7 +31,9 @@ class EngineDelta:
 class Completion:
     text: str
     token_ids: list[int]  # the row's tokens (as rewritten, if it was), without the stop token
-    finish_reason: str  # "stop" (end-of-turn token), "length" (max_new_tokens) or "stopped" (should_stop/close)
+    # "stop" (end-of-turn token), "length" (max_new_tokens) or "stopped" (should_stop/close/cancel);
+    # "running" for a row still generating (Stream.partial).
+    finish_reason: str
     prompt_tokens: int
     # Tokens the model sampled, including any a rewrite dropped; none of the written ones.
     completion_tokens: int
@@ -84,10 +86,13 @@ class Stream(Iterator[EngineDelta]):
         *,
         stop_when: Callable[[str], bool] | None = None,
         rewrite: Callable[[str, list[int]], Rewrite | None] | None = None,
+        watch: Callable[[str], None] | None = None,
     ) -> Completion:
         """Consume the stream and return its completion; end it as "stop" once ``stop_when(text so far)``.
 
         ``rewrite(text, token_ids)`` may ask for a Rewrite of the row (see BatchEngine.generate).
+        ``watch(text)`` is told the row's text after each piece that no rewrite is on its way for and
+        that did not end the row (the completion has the last text).
         """
         for _ in self:
             if self._rewriting:
@@ -101,7 +106,25 @@ class Stream(Iterator[EngineDelta]):
             if stop_when is not None and stop_when(text):
                 self.close(finish_reason="stop")
                 break
+            if watch is not None:
+                watch(text)
         return self.completion
+
+    @property
+    def token_count(self) -> int:
+        """Tokens of the row whose text has been read so far."""
+        return len(self._tokens) - self._pending
+
+    def partial(self) -> Completion:
+        """The row as read so far, with finish_reason "running" (call it from the thread that reads the stream)."""
+        return self._completion("running")
+
+    def cancel(self) -> None:
+        """Ask the engine to end this request at its next step; safe from any thread, unlike ``close``.
+
+        Whoever reads the stream sees it end as "stopped" with the text generated until then.
+        """
+        self._request.cancelled.set()
 
     def _ask_rewrite(self, change: Rewrite) -> None:
         seen = len(self._tokens) - self._pending

@@ -1,7 +1,8 @@
 """Where the compute of one search went: tokens generated, tokens scored, seconds per phase.
 
-Every engine call in a search goes through `Ledger.generate`, so the totals cannot
-drift from what the strategies actually asked for.
+Every engine call in a search goes through `Ledger.generate`, or for rows followed as they
+run through RunningRows, which counts with the same methods, so the totals cannot drift
+from what the strategies actually asked for.
 """
 
 from __future__ import annotations
@@ -42,8 +43,15 @@ class Ledger:
             completions = engine.generate(prompts, params, should_stop=should_stop, **extra)
         if len(completions) != len(prompts):
             raise RuntimeError(f"The engine returned {len(completions)} completions for {len(prompts)} prompts.")
+        self.count_call(len(prompts), continuation=continuation)
+        self.count_tokens(completions)
+        return completions
+
+    def count_call(self, rows: int, *, continuation: bool = False) -> None:
+        """One engine call of `rows` rows; a continuation's rows are sequences already counted."""
         self.engine_calls += 1
         if not continuation:
-            self.sequences += len(completions)
+            self.sequences += rows
+
+    def count_tokens(self, completions: list) -> None:
         self.generated_tokens += sum(c.completion_tokens for c in completions)
-        return completions

@@ -32,6 +32,9 @@ MAX_CORRECTIONS = 8
 # A result is complete once a character follows that cannot continue the number: "74\n", "74 ", "74. ".
 _STATED = re.compile(r"(?<![\w.])(" + EXPRESSION + r")" + EQUALS
                      + r"(-?\d{1,30}(?:\.\d{1,30})?)(?=[^\d.,]|[.,][^\d])")
+# A result that may still be being written: an equals sign at the end of the text, or one followed by
+# nothing but the start of a number ("= ", "= -7", "= 74", "= 74." may still become "= 74.5").
+_OPEN_RESULT = re.compile(EQUALS + r"-?[\d.,]*$")
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,151 @@ class _Row:
     checked: int = 0
 
 
+@dataclass
+class Call:
+    """One engine call a CalculatorRounds asks for: its arguments, and which rows it continues."""
+
+    prompts: list[list[int]]
+    params: list
+    stop_when: Callable[[int, str], bool]
+    enough: int | None
+    continuation: bool
+    rewrite: Callable | None
+    rows: list[int]
+
+
+class CalculatorRounds:
+    """The engine calls of one calculated generation, and what the calculator made of each.
+
+    Round 0 generates every row; a later round continues the rows the calculator corrected
+    after their call ended (see generate_with_calculator). Ask ``next_call()`` for a call's
+    arguments, run it, hand its completions to ``absorb``; ``results()`` once ``next_call()``
+    says None. ``partial`` and ``text_so_far`` show a row while its call still runs.
+    """
+
+    def __init__(self, tokenizer, prompts: list[list[int]], params, *,
+                 stop_when: Callable[[int, str], bool] | None = None, enough: int | None = None,
+                 rewrites: bool = False) -> None:
+        if not isinstance(params, (list, tuple)):
+            # The engine gives row i of a shared seeded params the seed + i; keep that per row across calls.
+            params = [params if params.seed is None else dataclasses.replace(params, seed=params.seed + i)
+                      for i in range(len(prompts))]
+        self.tokenizer, self.prompts, self.params = tokenizer, prompts, params
+        self.stop_when, self.enough, self.rewrites = stop_when, enough, rewrites
+        self.rows = [_Row(index=i) for i in range(len(prompts))]
+        self.active = list(self.rows)
+        self.finished = 0
+        self.round = 0
+        self.done = False
+        # Per active row of the call under way: the corrections asked of the engine, each with the length of
+        # the call's text that the calculator wrote up to (the engine reports how many it applied).
+        self.asked: list[list[tuple[Correction, int]]] = []
+        self.starts: list[int] = []
+        self.kept: int | None = None
+
+    def keep_only(self, index: int) -> None:
+        """No row but this one goes on in a later call (the others were stopped)."""
+        self.kept = index
+
+    def next_call(self) -> Call | None:
+        if self.done:
+            return None
+        if self.rewrites:
+            from workers.engine import Rewrite  # noqa: PLC0415 (torch: not in the web)
+
+        tokenizer, rewrites, stop_when = self.tokenizer, self.rewrites, self.stop_when
+        active, last_round = self.active, self.round == MAX_CORRECTIONS
+        self.starts = [len(row.text) for row in active]
+        asked: list[list[tuple[Correction, int]]] = [[] for _ in active]
+        self.asked = asked
+
+        def row_rewrite(j: int, text: str, ids: list[int]):
+            row = active[j]
+            if last_round or len(row.corrections) + len(asked[j]) >= MAX_CORRECTIONS:
+                return None
+            start = len(row.text)
+            protected = start + (asked[j][-1][1] if asked[j] else 0)
+            wrong = first_wrong_result(row.text + text, max(row.checked, protected), not_before=protected)
+            if wrong is None:
+                row.checked = max(protected, start + len(text) - 1)
+                return None
+            keep, kept_text, inserted_text, inserted = _plan(ids, text, wrong, wrong.at - start, tokenizer)
+            asked[j].append((wrong, len(kept_text) + len(inserted_text)))
+            row.checked = start + asked[j][-1][1]
+            return Rewrite(keep=keep, insert=inserted)
+
+        def row_stop(j: int, text: str) -> bool:
+            row = active[j]
+            full = row.text + text
+            if not rewrites:
+                if not last_round and first_wrong_result(full, row.checked, not_before=len(row.text)) is not None:
+                    return True
+                row.checked = max(len(row.text), len(full) - 1)
+            return stop_when is not None and stop_when(row.index, full)
+
+        round_params = []
+        for row in active:
+            p = self.params[row.index]
+            round_params.append(dataclasses.replace(
+                p, max_new_tokens=p.max_new_tokens - len(row.ids),
+                seed=None if p.seed is None else p.seed + 7_919 * self.round))
+        need = None if self.enough is None else self.enough - self.finished
+        return Call(prompts=[self.prompts[row.index] + row.ids for row in active], params=round_params,
+                    stop_when=row_stop, enough=need if need is not None and 0 < need < len(active) else None,
+                    continuation=self.round > 0, rewrite=row_rewrite if rewrites else None,
+                    rows=[row.index for row in active])
+
+    def absorb(self, completions: list) -> None:
+        """Take the completions of the call ``next_call`` asked for."""
+        last_round = self.round == MAX_CORRECTIONS
+        again = []
+        for row, start, made, completion in zip(self.active, self.starts, self.asked, completions, strict=True):
+            applied = made[: getattr(completion, "rewrites", 0)]
+            row.corrections += [correction for correction, _ in applied]
+            protected = start + (applied[-1][1] if applied else 0)
+            _append(row, completion, len(self.prompts[row.index]))
+            wrong = None
+            # A row that ended right after a wrong number ("= 74" then end of text) is corrected too, and so
+            # is one that ended (at its budget, say) before the engine took the correction asked of it.
+            late = len(made) > len(applied) and completion.finish_reason != "stopped"
+            if not last_round and (completion.finish_reason == "stop" or late) \
+                    and len(row.corrections) < MAX_CORRECTIONS:
+                wrong = first_wrong_result(row.text + "\n", protected, not_before=protected)
+            if wrong is None or self.kept not in (None, row.index):
+                self.finished += completion.finish_reason != "stopped"  # a row cut at the quorum did not finish
+                continue
+            _correct(row, wrong, start, len(completion.token_ids), self.tokenizer)
+            if len(row.ids) >= self.params[row.index].max_new_tokens:
+                row.finish_reason = "length"  # the corrected number used up the budget
+                self.finished += 1
+                continue
+            again.append(row)
+        self.round += 1
+        if not again or self.round > MAX_CORRECTIONS:
+            self.done = True
+        elif self.enough is not None and self.finished >= self.enough:
+            for row in again:
+                row.finish_reason = "stopped"
+            self.done = True
+        self.active = again
+
+    def partial(self, j: int, completion) -> CalculatedCompletion:
+        """Active row ``j`` with ``completion`` (its call's output so far) appended, corrections applied so far."""
+        row = dataclasses.replace(self.active[j], ids=list(self.active[j].ids), mask=list(self.active[j].mask),
+                                  logprobs=None if self.active[j].logprobs is None else list(self.active[j].logprobs),
+                                  corrections=list(self.active[j].corrections))
+        row.corrections += [c for c, _ in self.asked[j][: getattr(completion, "rewrites", 0)]]
+        _append(row, completion, len(self.prompts[row.index]))
+        return _completed(row)
+
+    def text_so_far(self, index: int, call_text: str = "") -> str:
+        """Row ``index``'s text from earlier calls, then ``call_text`` from the call under way."""
+        return self.rows[index].text + call_text
+
+    def results(self) -> list[CalculatedCompletion]:
+        return [_completed(r) for r in self.rows]
+
+
 def generate_with_calculator(
     call: Callable[..., list],
     tokenizer,
@@ -127,90 +275,26 @@ def generate_with_calculator(
     the batch may stop waiting a little early; the corrected rows then continue to their
     end, unless `enough` rows have really finished.
     """
-    if rewrites:
-        from workers.engine import Rewrite  # noqa: PLC0415 (torch: not in the web)
-    if not isinstance(params, (list, tuple)):
-        # The engine gives row i of a shared seeded params the seed + i; keep that per row across calls.
-        params = [params if params.seed is None else dataclasses.replace(params, seed=params.seed + i)
-                  for i in range(len(prompts))]
-    rows = [_Row(index=i) for i in range(len(prompts))]
-    active = list(rows)
-    finished = 0
-    for round_ in range(MAX_CORRECTIONS + 1):
-        last_round = round_ == MAX_CORRECTIONS
-        starts = [len(row.text) for row in active]
-        # Corrections asked of the engine in this call, per active row, each with the length of the call's
-        # text that the calculator wrote up to (the engine reports how many it applied).
-        asked: list[list[tuple[Correction, int]]] = [[] for _ in active]
+    rounds = CalculatorRounds(tokenizer, prompts, params, stop_when=stop_when, enough=enough, rewrites=rewrites)
+    while (args := rounds.next_call()) is not None:
+        rounds.absorb(call(args.prompts, args.params, stop_when=args.stop_when, enough=args.enough,
+                           continuation=args.continuation, rewrite=args.rewrite))
+    return rounds.results()
 
-        def row_rewrite(j: int, text: str, ids: list[int], active=active, asked=asked, last_round=last_round):
-            row = active[j]
-            if last_round or len(row.corrections) + len(asked[j]) >= MAX_CORRECTIONS:
-                return None
-            start = len(row.text)
-            protected = start + (asked[j][-1][1] if asked[j] else 0)
-            wrong = first_wrong_result(row.text + text, max(row.checked, protected), not_before=protected)
-            if wrong is None:
-                row.checked = max(protected, start + len(text) - 1)
-                return None
-            keep, kept_text, inserted_text, inserted = _plan(ids, text, wrong, wrong.at - start, tokenizer)
-            asked[j].append((wrong, len(kept_text) + len(inserted_text)))
-            row.checked = start + asked[j][-1][1]
-            return Rewrite(keep=keep, insert=inserted)
 
-        def row_stop(j: int, text: str, active=active, last_round=last_round) -> bool:
-            row = active[j]
-            full = row.text + text
-            if not rewrites:
-                if not last_round and first_wrong_result(full, row.checked, not_before=len(row.text)) is not None:
-                    return True
-                row.checked = max(len(row.text), len(full) - 1)
-            return stop_when is not None and stop_when(row.index, full)
+def settled_length(text: str) -> int:
+    """How much of a row's text no correction can change any more, once every complete stated result in
+    it has been checked: a correction rewrites a result from its first digit on, and only a result still
+    being written ("= 7", "= 74" with nothing after it yet) can still be found wrong."""
+    match = _OPEN_RESULT.search(text, text.rfind("\n") + 1)
+    return match.start() if match else len(text)
 
-        round_params = []
-        for row in active:
-            p = params[row.index]
-            round_params.append(dataclasses.replace(
-                p, max_new_tokens=p.max_new_tokens - len(row.ids),
-                seed=None if p.seed is None else p.seed + 7_919 * round_))
-        need = None if enough is None else enough - finished
-        completions = call([prompts[row.index] + row.ids for row in active], round_params, stop_when=row_stop,
-                           enough=need if need is not None and 0 < need < len(active) else None,
-                           continuation=round_ > 0, rewrite=row_rewrite if rewrites else None)
-        again = []
-        for row, start, made, completion in zip(active, starts, asked, completions, strict=True):
-            applied = made[: getattr(completion, "rewrites", 0)]
-            row.corrections += [correction for correction, _ in applied]
-            protected = start + (applied[-1][1] if applied else 0)
-            _append(row, completion, len(prompts[row.index]))
-            wrong = None
-            # A row that ended right after a wrong number ("= 74" then end of text) is corrected too, and so
-            # is one that ended (at its budget, say) before the engine took the correction asked of it.
-            late = len(made) > len(applied) and completion.finish_reason != "stopped"
-            if not last_round and (completion.finish_reason == "stop" or late) \
-                    and len(row.corrections) < MAX_CORRECTIONS:
-                wrong = first_wrong_result(row.text + "\n", protected, not_before=protected)
-            if wrong is None:
-                finished += completion.finish_reason != "stopped"  # a row cut at the quorum did not finish
-                continue
-            _correct(row, wrong, start, len(completion.token_ids), tokenizer)
-            if len(row.ids) >= params[row.index].max_new_tokens:
-                row.finish_reason = "length"  # the corrected number used up the budget
-                finished += 1
-                continue
-            again.append(row)
-        if not again:
-            break
-        if enough is not None and finished >= enough:
-            for row in again:
-                row.finish_reason = "stopped"
-            break
-        active = again
-    return [CalculatedCompletion(text=r.text, token_ids=r.ids, finish_reason=r.finish_reason,
-                                 prompt_tokens=r.prompt_tokens, completion_tokens=r.generated,
-                                 token_logprobs=r.logprobs, tool_tokens=sum(r.mask), corrections=r.corrections,
-                                 tool_mask=r.mask)
-            for r in rows]
+
+def _completed(r: _Row) -> CalculatedCompletion:
+    return CalculatedCompletion(text=r.text, token_ids=list(r.ids), finish_reason=r.finish_reason,
+                                prompt_tokens=r.prompt_tokens, completion_tokens=r.generated,
+                                token_logprobs=None if r.logprobs is None else list(r.logprobs),
+                                tool_tokens=sum(r.mask), corrections=list(r.corrections), tool_mask=list(r.mask))
 
 
 def _append(row: _Row, completion, prompt_tokens: int) -> None:

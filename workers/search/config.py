@@ -21,8 +21,10 @@ MAX_BATCH = 64
 KNOWN = {
     "strategy", "retrieve", "n", "beam_width", "k", "max_steps", "step_tokens", "verifiers",
     "reward_model", "outcome_model", "corpus", "index_dir", "top_k", "temperature", "top_p", "max_new_tokens",
-    "repetition_penalty", "seed", "stop_at_answer", "quorum", "calculator",
+    "repetition_penalty", "seed", "stop_at_answer", "quorum", "calculator", "choose_after",
 }
+# best_of_n judges its candidates after this many tokens unless told otherwise (see choose_after).
+DEFAULT_CHOOSE_AFTER = 32
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class SearchConfig:
     # best_of_n / majority: the batch ends once this many samples have ended; the others are cut
     # where they are (finish_reason "stopped") and still scored. None waits for all n.
     quorum: int | None = None
+    # best_of_n: judge the n candidates once each has this many tokens (or has ended), keep the best,
+    # stop the others and stream the one kept as it is written (speculative rejection, Sun et al. 2024).
+    # 0 waits for all n to end and streams nothing before the answer is whole. Left out, it is
+    # DEFAULT_CHOOSE_AFTER, or 0 when a quorum is set (a quorum is about waiting for whole answers).
+    choose_after: int = DEFAULT_CHOOSE_AFTER
     # beam: beams kept per round, continuations sampled per beam, rounds, tokens per step.
     beam_width: int = 2
     k: int = 2
@@ -72,6 +79,8 @@ class SearchConfig:
             retrieve=retrieve,
             n=number(params, "n", 4, low=1, high=MAX_BATCH, kind=int),
             quorum=number(params, "quorum", None, low=1, high=MAX_BATCH, kind=int),
+            choose_after=number(params, "choose_after", 0 if params.get("quorum") is not None else DEFAULT_CHOOSE_AFTER,
+                                low=0, high=8192, kind=int),
             beam_width=number(params, "beam_width", 2, low=1, high=16, kind=int),
             k=number(params, "k", 2, low=1, high=16, kind=int),
             max_steps=number(params, "max_steps", 8, low=1, high=64, kind=int),
@@ -96,6 +105,9 @@ class SearchConfig:
     def _check_together(self) -> None:
         if self.quorum is not None and self.quorum > self.n:
             raise ValueError(f"quorum must be at most n ({self.n}), not {self.quorum}.")
+        if self.strategy == "best_of_n" and self.quorum is not None and self.choose_after:
+            raise ValueError("quorum ends a batch of whole answers; it does not go with choose_after "
+                             f"{self.choose_after} (set choose_after to 0, or leave quorum out).")
         if self.strategy == "beam" and self.beam_width * self.k > MAX_BATCH:
             raise ValueError(f"beam_width × k must be at most {MAX_BATCH}, "
                              f"not {self.beam_width} × {self.k} = {self.beam_width * self.k}.")

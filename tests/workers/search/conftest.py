@@ -30,7 +30,7 @@ class ScriptedEngine:
     """Answers each prompt with `respond(prompt_text)`, so selection logic can be tested on known answers.
 
     It follows the engine contract: token ids without the stop token, "length" when
-    max_new_tokens cuts the text, and one call per `generate`. With `rewrites` it takes
+    max_new_tokens cuts the text, and one call per `generate` or `start`. With `rewrites` it takes
     generate(rewrite=) as BatchEngine does: a rewrite keeps the row's first tokens, writes
     its own, and the row goes on with `respond` to the prompt and the rewritten text.
     """
@@ -40,7 +40,14 @@ class ScriptedEngine:
         self.respond = respond
         self.can_rewrite = rewrites
         self.calls: list[int] = []
+        self.started: list[int] = []  # calls made through start (they are in calls too)
         self.served = 0
+
+    def start(self, prompts, params, *, should_stop=None, stop_when=None, enough=None, rewrite=None, mark_at=None):
+        self.started.append(len(prompts))
+        completions = self.generate(prompts, params, should_stop=should_stop, stop_when=stop_when, enough=enough,
+                                    rewrite=rewrite)
+        return ScriptedBatch(self.loaded.tokenizer, completions, mark_at)
 
     def generate(self, prompts, params, *, should_stop=None, stop_when=None, enough=None, rewrite=None):
         assert rewrite is None or self.can_rewrite
@@ -90,6 +97,48 @@ class ScriptedEngine:
                               written=c.written and c.written[:limit])
                    for c in out]
         return out
+
+
+class ScriptedBatch:
+    """What BatchEngine.start returns, over rows the ScriptedEngine has already written whole: a row is marked
+    as its first mark_at tokens, a stopped row ends there, and a followed row grows a token at a time."""
+
+    def __init__(self, tokenizer, completions, mark_at):
+        self.tokenizer, self.whole, self.mark_at = tokenizer, completions, mark_at
+        self.stopped: set[int] = set()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def marked(self):
+        return [self._cut(c, "running") if len(c.token_ids) > self.mark_at else c for c in self.whole]
+
+    def stop(self, rows):
+        self.stopped |= set(rows)
+
+    def follow(self, row):
+        ids = self.whole[row].token_ids
+        for n in range(1, len(ids)):  # the piece that ends the row is not followed, as on BatchEngine
+            yield self.tokenizer.decode(ids[:n])
+
+    def completions(self):
+        return [self._cut(c, "stopped") if i in self.stopped and self.mark_at is not None
+                and len(c.token_ids) > self.mark_at else c for i, c in enumerate(self.whole)]
+
+    def close(self):
+        pass
+
+    def _cut(self, c, reason):
+        k = self.mark_at
+        written = c.written[:k] if c.written else None
+        runs = sum(1 for i, w in enumerate(written or []) if w and (i == 0 or not written[i - 1]))
+        return Completion(text=self.tokenizer.decode(c.token_ids[:k]), token_ids=c.token_ids[:k],
+                          finish_reason=reason, prompt_tokens=c.prompt_tokens,
+                          completion_tokens=k - sum(written or []), rewrites=runs if written else 0,
+                          written=written if runs else None)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import pytest
 
 from workers.engine import BatchEngine, load_model
-from workers.search import SearchConfig, run_search
+from workers.search import SearchConfig, SearchResult, run_search, stream_search
 from workers.search.verifiers.checker import check_text
 
 from .conftest import assert_compute_adds_up
@@ -12,6 +12,10 @@ pytestmark = pytest.mark.slow
 
 SYSTEM = "Solve the problem. Write each calculation as an equation like 3 + 4 = 7. End with 'Answer: <number>'."
 QUESTION = [{"role": "user", "content": "Sam has 3 bags with 5 apples in each bag. How many apples does Sam have?"}]
+# Two worked examples, as in bench/search_eval.py; SmolLM2 gets 4 * 19 wrong more often than not.
+SHOTS = [{"role": "user", "content": "A box has 4 rows with 6 eggs in each row. How many eggs are in the box?"},
+         {"role": "assistant", "content": "4 * 6 = 24\nAnswer: 24"},
+         {"role": "user", "content": "A ticket costs 19 dollars. How many dollars do 4 tickets cost?"}]
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +46,9 @@ def test_best_of_n_and_beam_run_on_smollm2(smollm2):
 
 def test_the_calculator_leaves_no_wrong_arithmetic_in_smollm2s_samples(smollm2):
     engine, loaded = smollm2
-    # Two worked examples, as in bench/search_eval.py; SmolLM2 gets 4 * 19 wrong more often than not.
-    shots = [{"role": "user", "content": "A box has 4 rows with 6 eggs in each row. How many eggs are in the box?"},
-             {"role": "assistant", "content": "4 * 6 = 24\nAnswer: 24"},
-             {"role": "user", "content": "A ticket costs 19 dollars. How many dollars do 4 tickets cost?"}]
+    shots = SHOTS
     params = {"strategy": "best_of_n", "n": 6, "max_new_tokens": 40, "seed": 2, "temperature": 0.8,
-              "verifiers": ["grounding"], "stop_at_answer": True}
+              "verifiers": ["grounding"], "stop_at_answer": True, "choose_after": 0}
     without = run_search(SearchConfig.from_params(params), engine=engine, loaded=loaded, messages=shots)
     rewrites = engine.stats.rewrites
     result = run_search(SearchConfig.from_params({**params, "calculator": True}), engine=engine, loaded=loaded,
@@ -65,3 +66,29 @@ def test_the_calculator_leaves_no_wrong_arithmetic_in_smollm2s_samples(smollm2):
     corrected = sum(bool(c.get("corrections")) for c in result.trace["candidates"])
     assert engine.stats.rewrites > rewrites and result.engine_calls < 1 + corrected
     assert_compute_adds_up(result)
+
+
+def test_early_choice_streams_the_kept_answer_as_the_calculator_corrects_it(smollm2, caplog):
+    engine, loaded = smollm2
+    corrected = 0
+    for seed in range(4):
+        params = {"strategy": "best_of_n", "n": 4, "max_new_tokens": 40, "seed": seed, "temperature": 0.8,
+                  "verifiers": ["grounding", "loglik"], "choose_after": 4, "calculator": True}
+        pieces, result = [], None
+        for item in stream_search(SearchConfig.from_params(params), engine=engine, loaded=loaded, messages=SHOTS):
+            if isinstance(item, SearchResult):
+                result = item
+            else:
+                pieces.append(item)
+        [chosen] = [c for c in result.trace["candidates"] if c["chosen"]]
+        assert "".join(pieces) == result.text == chosen["text"]
+        assert len(pieces) > 1
+        # What was streamed never showed a result the calculator corrected afterwards.
+        shown = ""
+        for piece in pieces:
+            shown += piece
+            assert not [claim for claim in check_text(shown).failed if "=" in claim], shown
+        corrected += bool(chosen.get("corrections"))
+        assert_compute_adds_up(result)
+    assert corrected > 0  # else this checks nothing
+    assert "does not start with the text already streamed" not in caplog.text

@@ -6,6 +6,10 @@ verifiers score every partial solution together with the finished ones still in 
 running, and the best beam_width survive. It ends when the beams kept are all
 finished (end of text or token budget) or after max_steps rounds.
 
+Once every beam kept starts with the same lines, those lines are committed: every
+later beam descends from one of them, so the answer starts with them too. They are
+yielded (streamed) round by round.
+
 A step is cut at its first line break in token space, so every beam is an exact token
 sequence the model produced; tokens generated past the cut are counted as generated
 but are not part of any beam. With stop_at_answer, a beam whose text has a complete
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ..answers import complete_answer
 from ..candidates import Candidate, Problem
-from .context import Outcome, SearchContext
+from .context import Outcome, SearchContext, Strategy
 
 
 @dataclass
@@ -64,7 +68,20 @@ def cut_at_line_break(ctx: SearchContext, token_ids: list[int]) -> int | None:
     return None
 
 
-def run(ctx: SearchContext, problem: Problem) -> Outcome:
+def committed_lines(texts: list[str]) -> str:
+    """The whole lines (line breaks included) that all texts start with."""
+    if not texts:
+        return ""
+    common = texts[0]
+    for text in texts[1:]:
+        end = 0
+        while end < min(len(common), len(text)) and common[end] == text[end]:
+            end += 1
+        common = common[:end]
+    return common[: common.rfind("\n") + 1]
+
+
+def run(ctx: SearchContext, problem: Problem) -> Strategy:
     c = ctx.config
     nodes: list[Node] = []
     frontier: list[Node] = []
@@ -134,6 +151,7 @@ def run(ctx: SearchContext, problem: Problem) -> Outcome:
         frontier = pool[: c.beam_width]
         for n in frontier:
             n.kept = True
+        yield committed_lines([n.candidate.text for n in frontier])
 
     if not frontier:
         return Outcome(None, [], {"rounds": rounds, "nodes": []})

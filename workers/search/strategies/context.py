@@ -1,9 +1,13 @@
-"""What every strategy needs: the engine, the verifiers, the ledger, and when to stop."""
+"""What every strategy needs: the engine, the verifiers, the ledger, and when to stop.
+
+A strategy is a generator: it yields the answer's text as far as it has committed to it,
+each time that grows (the whole text so far, not a piece), and returns an Outcome.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +16,7 @@ from ..answers import complete_answer
 from ..calculator import generate_with_calculator
 from ..candidates import Candidate, Problem
 from ..config import SearchConfig
+from ..running_rows import RunningRows
 from ..verifiers.registry import Verifier, score_candidates
 
 
@@ -20,6 +25,10 @@ class Outcome:
     answer: Candidate | None
     candidates: list[Candidate]
     trace: dict = field(default_factory=dict)
+
+
+# What each strategy's run(ctx, problem) returns.
+Strategy = Generator[str, None, Outcome]
 
 
 @dataclass
@@ -80,6 +89,11 @@ class SearchContext:
                                                enough=enough, rewrites=getattr(self.engine, "can_rewrite", False))
         self.ledger.tool_tokens += sum(c.tool_tokens for c in completions)
         return completions
+
+    def start(self, prompts: list[list[int]], params, *, mark_at: int | None = None) -> RunningRows:
+        """Start a batched generation whose rows can be judged at `mark_at` tokens, cut to one and
+        followed as they are written (see running_rows.py); use it in a with-block."""
+        return RunningRows(self, prompts, params, mark_at=mark_at)
 
     def score(self, problem: Problem, candidates: Sequence[Candidate]) -> None:
         score_candidates(problem, candidates, self.verifiers, self.ledger)

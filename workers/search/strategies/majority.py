@@ -4,6 +4,8 @@ Each candidate votes with its verifier score (1 each when no verifier is configu
 and the answer shown is the best-scored candidate of the winning group. Candidates
 with no recognisable final answer vote alone, so free-text prompts fall back to
 best-of-N on the verifier score.
+
+A vote needs every answer, so nothing is committed, or streamed, before the end.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from collections import defaultdict
 
 from ..answers import answer_key, final_answer
 from ..candidates import Problem
-from .context import Outcome, SearchContext
+from .context import Outcome, SearchContext, Strategy
 
 
-def run(ctx: SearchContext, problem: Problem) -> Outcome:
+def run(ctx: SearchContext, problem: Problem) -> Strategy:
+    outcome = vote_on_samples(ctx, problem)
+    yield from ()  # commits to nothing before the vote
+    return outcome
+
+
+def vote_on_samples(ctx: SearchContext, problem: Problem) -> Outcome:
     if ctx.stopped():
         return Outcome(None, [], {"candidates": []})
     completions = ctx.generate([problem.prompt_ids] * ctx.config.n, ctx.sampling(), enough=ctx.config.quorum)

@@ -1,14 +1,16 @@
-"""One sample: the plain model, for comparison and for retrieval without search."""
+"""One sample: the plain model, for comparison and for retrieval without search; streamed as it is written."""
 
 from __future__ import annotations
 
 from ..candidates import Problem
-from .context import Outcome, SearchContext
+from .context import Outcome, SearchContext, Strategy
 
 
-def run(ctx: SearchContext, problem: Problem) -> Outcome:
+def run(ctx: SearchContext, problem: Problem) -> Strategy:
     if ctx.stopped():
         return Outcome(None, [], {"candidates": []})
-    [completion] = ctx.generate([problem.prompt_ids], ctx.sampling())
+    with ctx.start([problem.prompt_ids], ctx.sampling()) as rows:
+        yield from rows.keep(0)
+        [completion] = rows.completions()
     answer = ctx.candidate(completion)
     return Outcome(answer, [answer], {"candidates": [{**answer.to_json(), "chosen": True}]})
