@@ -37,13 +37,14 @@ def classify(seen_battles: list[dict]) -> dict[str, float]:
 
 def test_a_classifier_cannot_tell_the_search_side_before_the_vote(web, worker, arena_db, tiny_model_dir):
     # Greedy decoding on both sides, so that the search contestant (which scores its candidate and
-    # then sends the answer whole, as a searching contestant does) answers with the plain
-    # contestant's very text: whatever tells them apart is how the answers arrive.
+    # then sends the answer whole, the hardest case to hide) answers with the plain contestant's
+    # very text: whatever tells them apart is how the answers arrive.
     plain = tiny_endpoint("plain-model", tiny_model_dir, max_new_tokens=24, temperature=0)
     ModelEndpoint.objects.create(
         name="search-model", organisation="search-org", backend=Backend.SEARCH, queue=TINY_QUEUE,
-        params={"base": plain.name, "strategy": "best_of_n", "n": 1, "max_new_tokens": 24, "temperature": 0,
-                "verifiers": {"loglik": 1.0}})
+        params={"base": plain.name, "strategy": "best_of_n", "n": 1, "choose_after": 0, "max_new_tokens": 24,
+                "temperature": 0, "verifiers": {"loglik": 1.0}})
+
     def run(mode: str, count: int) -> list[dict]:
         models = ["plain-model", "search-model"] if mode == "named" else None
         with ThreadPoolExecutor(PARALLEL) as pool:
