@@ -167,15 +167,15 @@ def test_beam_search_streams_the_lines_every_kept_beam_agrees_on(tiny, scripted)
     assert_compute_adds_up(result)
 
 
-def test_retrieval_streams_the_answer_then_lists_its_sources(tiny, scripted, small_corpus, index_cache):
+def test_retrieval_streams_the_answer_and_gives_its_sources_as_data(tiny, scripted, small_corpus, index_cache):
     _, loaded = tiny
     engine = scripted(lambda prompt, i: "The default width is 70 [1].\n\n")
     messages = [{"role": "user", "content": "What is the default width of textwrap.fill?"}]
     pieces, result = stream(engine, loaded, messages=messages, strategy="retrieve", corpus=str(small_corpus),
                             index_dir=str(index_cache), top_k=2)
     assert len(pieces) > 3
-    assert pieces[-1].startswith("\n\nSources:\n[1] ")
-    assert "".join(pieces[:-1]) == "The default width is 70 [1]."
+    assert "".join(pieces).strip() == "The default width is 70 [1]." == result.text.strip()
+    assert [c["n"] for c in result.citations] == [1]  # listed by the page, never as answer text
 
 
 @pytest.mark.parametrize("text, settled", [
