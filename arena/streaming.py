@@ -151,13 +151,8 @@ async def _events(battle: Battle, last_id: str):
                 last_sent = time.monotonic()
                 yield ": keepalive\n\n"
         yield sse("timeout", {"detail": "The stream was open too long; reconnect to continue."})
-    except DatabaseError:
-        yield sse("unavailable", {"detail": "The database is unavailable; reconnecting."})
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-        log.warning("event stream of battle %s interrupted", battle.uuid, exc_info=True)
-        yield sse("unavailable", {"detail": "The live stream is interrupted; reconnecting."})
-    except asyncio.CancelledError:  # the client went away
-        raise
+    except (DatabaseError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        yield _unavailable(battle, exc)
 
 
 async def _paced_events(battle: Battle, cursor: Cursor):
@@ -215,11 +210,16 @@ async def _paced_events(battle: Battle, cursor: Cursor):
                 last_sent = time.monotonic()
                 yield ": keepalive\n\n"
         yield sse("timeout", {"detail": "The stream was open too long; reconnect to continue."})
-    except DatabaseError:
-        yield sse("unavailable", {"detail": "The database is unavailable; reconnecting."})
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-        log.warning("event stream of battle %s interrupted", battle.uuid, exc_info=True)
-        yield sse("unavailable", {"detail": "The live stream is interrupted; reconnecting."})
+    except (DatabaseError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        yield _unavailable(battle, exc)
+
+
+def _unavailable(battle: Battle, exc: Exception) -> str:
+    """The event that ends a stream whose database or Redis went away; the browser reconnects."""
+    if isinstance(exc, DatabaseError):
+        return sse("unavailable", {"detail": "The database is unavailable; reconnecting."})
+    log.warning("event stream of battle %s interrupted", battle.uuid, exc_info=exc)
+    return sse("unavailable", {"detail": "The live stream is interrupted; reconnecting."})
 
 
 def _all_ended(pacer) -> bool:
