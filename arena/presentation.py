@@ -69,10 +69,7 @@ def shown_message(message: Message, pacer: Pacer | None) -> Shown:
     """What the voter sees of one message of the last turn."""
     round_ = (message.turn.index, message.attempt)
     if pacer is not None and pacer.round == round_:
-        shown = pacer.shown()[message.side]
-        if shown.active and message.status not in ACTIVE_STATUSES and _events_lost(message, pacer):
-            return Shown(message.text, message.status)
-        return shown
+        return pacer.shown()[message.side]
     if message.status in ACTIVE_STATUSES:  # its events have not come yet, or cannot be read now
         return Shown("", STREAMING if pacer is None and message.status == STREAMING else PENDING)
     if pacer is not None and not _events_lost(message, pacer):
@@ -90,8 +87,11 @@ def _events_lost(message: Message, pacer: Pacer) -> bool:
 def paced_statuses(battle: Battle, messages: list[Message]) -> dict[int, Shown]:
     """The shown state of each message of the battle's last turn, by message id."""
     last = max(m.turn.index for m in messages)
+    current = [m for m in messages if m.turn.index == last]
     pacer = shown_now(battle)
-    return {m.id: shown_message(m, pacer) for m in messages if m.turn.index == last}
+    if pacer is not None and any(m.status not in ACTIVE_STATUSES and _events_lost(m, pacer) for m in current):
+        pacer = None  # the stream lost events while Redis was away: a pacer would wait for them forever
+    return {m.id: shown_message(m, pacer) for m in current}
 
 
 def all_shown(battle: Battle, messages: list[Message]) -> bool:
