@@ -65,11 +65,14 @@ def test_it_refuses_an_unknown_arena_and_one_without_two_live_models(api, arena_
 
 def test_each_arena_has_its_own_leaderboard(api, arena_db, tiny_model_dir):
     text, search = _two_arenas(tiny_model_dir)
-    for arena, choices in (("search", "aab"), ("text", "abba")):
-        for choice in choices:
-            response = api.post("/api/battles", {"prompt": f"Question {choice} in {arena}", "arena": arena})
+    # every model wins once and loses once at least, so that each arena has a rating for both
+    winners = {"search": ["finder-1", "finder-1", "finder-2"], "text": ["plain-1", "plain-2", "plain-2", "plain-1"]}
+    for arena, names in winners.items():
+        for i, winner in enumerate(names):
+            response = api.post("/api/battles", {"prompt": f"Question {i} in {arena}", "arena": arena})
             battle_id = response.json()["id"]
             api.wait_finished(battle_id)
+            choice = "a" if _pair(battle_id)[0] == winner else "b"
             assert api.post(f"/api/battles/{battle_id}/vote", {"choice": choice}).status_code == 200
     assert sorted(Vote.objects.values_list("arena_id", flat=True)) == ["search"] * 3 + ["text"] * 4
     recompute()
