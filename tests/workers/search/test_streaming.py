@@ -4,6 +4,7 @@ majority and full best-of-N give the whole answer at once."""
 
 import pytest
 
+from tests.conftest import wait_until
 from workers.search import SearchConfig, SearchResult, run_search, stream_search
 from workers.search.calculator import settled_length
 from workers.search.config import DEFAULT_CHOOSE_AFTER
@@ -128,7 +129,8 @@ def test_early_choice_on_the_tiny_model_stops_the_others_and_frees_their_rows(ti
     assert len(pieces) > 5
     assert result.scored_tokens == 0  # loglik read the partial rows' own log-probabilities
     assert_compute_adds_up(result)
-    assert engine.stats.rows == 0
+    # the engine's thread frees the stopped and finished rows at its next step
+    wait_until(lambda: engine.stats.rows == 0, timeout=10, what="the engine to free every row")
 
 
 def test_a_stop_request_before_the_choice_ends_the_search(tiny):
