@@ -132,11 +132,7 @@ async def _events(battle: Battle, last_id: str):
             for entry_id, fields in (entries[0][1] if entries else []):
                 last_id = entry_id
                 payload = json.loads(fields["data"])
-                where = (payload.get("turn"), payload.get("side"), payload.get("attempt"))
-                if payload.get("type") == "start":
-                    waiting.add(where)
-                elif payload.get("type") == "end":
-                    waiting.discard(where)
+                _track(waiting, payload)
                 yield sse(payload.get("type", "message"), payload, entry_id)
             if entries:
                 last_sent = time.monotonic()
@@ -182,11 +178,7 @@ async def _paced_events(battle: Battle, cursor: Cursor):
             for entry_id, fields in (entries[0][1] if entries else []):
                 raw_id = entry_id
                 payload = json.loads(fields["data"])
-                where = (payload.get("turn"), payload.get("side"), payload.get("attempt"))
-                if payload.get("type") == "start":
-                    waiting.add(where)
-                elif payload.get("type") == "end":
-                    waiting.discard(where)
+                _track(waiting, payload)
                 pacer.feed(entry_id, payload)
             pacer.advance(pacer_now_ms())
             out, cursor = stream_events(cursor, pacer.round, pacer.shown(), battle.sides)
@@ -212,6 +204,15 @@ async def _paced_events(battle: Battle, cursor: Cursor):
         yield sse("timeout", {"detail": "The stream was open too long; reconnect to continue."})
     except (DatabaseError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         yield _unavailable(battle, exc)
+
+
+def _track(waiting: set, payload: dict) -> None:
+    """Keep the set of unfinished answers up to date: a start event adds one, an end event ticks it off."""
+    where = (payload.get("turn"), payload.get("side"), payload.get("attempt"))
+    if payload.get("type") == "start":
+        waiting.add(where)
+    elif payload.get("type") == "end":
+        waiting.discard(where)
 
 
 def _unavailable(battle: Battle, exc: Exception) -> str:
