@@ -1,6 +1,8 @@
 import uuid
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -27,12 +29,41 @@ class Arena(models.Model):
     title = models.CharField(max_length=100)
     description = models.TextField(blank=True, help_text="One or two sentences, shown under the arena's tab.")
     position = models.PositiveSmallIntegerField(default=0, help_text="Tabs are shown by position, then title.")
+    # Each of these, left empty, follows the site's setting of the same name (ARENA_PACING...).
+    pacing = models.BooleanField(
+        null=True, blank=True, verbose_name="pace anonymous battles",
+        help_text="Release both sides' text on one clock before the vote, so that how and when an answer arrives "
+                  "does not tell the contestants apart. The price: a fast side waits for a slow partner. "
+                  "Empty: the site's ARENA_PACING.")
+    pacing_chars_per_second = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(10)],
+        help_text="The most characters per second each side grows by while paced. "
+                  "Empty: ARENA_PACING_CHARS_PER_SECOND.")
+    pacing_start_deadline = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Seconds after which both sides start even if one has no text yet (the other shows its own as "
+                  "soon as it has some). Empty: ARENA_PACING_START_DEADLINE.")
+    answer_token_cap = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="One token cap for every contestant of the arena's anonymous battles (a model's own lower cap "
+                  "still applies, and an answer cut by either is marked alike). Empty: ARENA_ANSWER_TOKEN_CAP.")
 
     class Meta:
         ordering = ["position", "title"]
 
     def __str__(self) -> str:
         return self.title
+
+
+# Arena fields that, left empty, follow a site setting (the key in settings.ARENA).
+SITE_DEFAULTS = {"pacing": "PACING", "pacing_chars_per_second": "PACING_CHARS_PER_SECOND",
+                 "pacing_start_deadline": "PACING_START_DEADLINE", "answer_token_cap": "ANSWER_TOKEN_CAP"}
+
+
+def arena_setting(arena: Arena | None, field: str):
+    """The arena's own value of a setting, or the site's where it has none (or there is no arena)."""
+    value = getattr(arena, field) if arena is not None else None
+    return settings.ARENA[SITE_DEFAULTS[field]] if value is None else value
 
 
 def default_arenas() -> list[str]:

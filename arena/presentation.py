@@ -10,9 +10,8 @@ import json
 import time
 
 import redis.exceptions
-from django.conf import settings
 
-from arena.models import ACTIVE_STATUSES, Battle, Message, Mode
+from arena.models import ACTIVE_STATUSES, Arena, Battle, Message, Mode, arena_setting
 from arena.pacing import PENDING, STREAMING, Pacer, PacingSettings, Shown
 from arena.redis_client import get_redis
 
@@ -26,16 +25,17 @@ HIDDEN_BEFORE_VOTE = ("tokens", "ttft_ms", "duration_ms")
 
 
 def is_paced(battle: Battle) -> bool:
-    return settings.ARENA["PACING"] and battle.mode == Mode.ANONYMOUS and not hasattr(battle, "vote")
+    return (battle.mode == Mode.ANONYMOUS and not hasattr(battle, "vote")
+            and bool(arena_setting(battle.arena, "pacing")))
 
 
-def pacing_settings() -> PacingSettings:
-    return PacingSettings(chars_per_second=settings.ARENA["PACING_CHARS_PER_SECOND"],
-                          start_deadline_ms=settings.ARENA["PACING_START_DEADLINE"] * 1000)
+def pacing_settings(arena: Arena | None) -> PacingSettings:
+    return PacingSettings(chars_per_second=arena_setting(arena, "pacing_chars_per_second"),
+                          start_deadline_ms=arena_setting(arena, "pacing_start_deadline") * 1000)
 
 
 def new_pacer(battle: Battle) -> Pacer:
-    return Pacer(battle.sides, pacing_settings(), seed=battle.uuid.int & 0xFFFFFFFF)
+    return Pacer(battle.sides, pacing_settings(battle.arena), seed=battle.uuid.int & 0xFFFFFFFF)
 
 
 def pacer_now_ms() -> int:

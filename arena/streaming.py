@@ -24,7 +24,7 @@ from django.http import StreamingHttpResponse
 from arena.battles import notice_dead_workers
 from arena.errors import Invalid, NotFound
 from arena.events import valid_event_id
-from arena.models import ACTIVE_STATUSES, Battle, Message
+from arena.models import ACTIVE_STATUSES, SITE_DEFAULTS, Battle, Message
 from arena.pacing import Cursor, stream_events
 from arena.presentation import LOST_EVENTS_SECONDS, is_paced, new_pacer, pacer_now_ms
 from arena.redis_client import get_async_redis
@@ -54,7 +54,8 @@ def _active_messages(battle: Battle) -> set[tuple[int, str, int]]:
 
 @off_thread
 def _battle(battle_uuid: UUID) -> Battle | None:
-    return Battle.objects.filter(uuid=battle_uuid).select_related("vote").only("id", "uuid", "mode", "vote__id").first()
+    return (Battle.objects.filter(uuid=battle_uuid).select_related("vote", "arena")
+            .only("id", "uuid", "mode", "vote__id", *(f"arena__{field}" for field in SITE_DEFAULTS)).first())
 
 
 async def battle_event_stream(request, battle_uuid: UUID) -> StreamingHttpResponse:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from arena import events
 from arena.codepoints import storable
 from arena.identity import finished_answer_facts
-from arena.models import Battle, Message, Mode, Status
+from arena.models import Battle, Message, Mode, Status, arena_setting
 from workers.backends import BackendError, Delta, Usage, get_backend
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def conversation_for(message: Message) -> list[dict]:
 def answer_limits(battle: Battle) -> dict:
     """One token cap for every contestant of an anonymous battle: a cap of its own would tell a voter
     which contestant an answer cut short comes from."""
-    return {"max_tokens": settings.ARENA["ANSWER_TOKEN_CAP"]} if battle.mode == Mode.ANONYMOUS else {}
+    return {"max_tokens": arena_setting(battle.arena, "answer_token_cap")} if battle.mode == Mode.ANONYMOUS else {}
 
 
 def _current(message_id: int, attempt: int):
@@ -57,7 +57,8 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
         status=Status.STREAMING, started_at=timezone.now(), worker=worker)
     if not claimed:
         return
-    message = Message.objects.select_related("turn__battle__endpoint_a", "turn__battle__endpoint_b").get(id=message_id)
+    message = Message.objects.select_related("turn__battle__endpoint_a", "turn__battle__endpoint_b",
+                                                   "turn__battle__arena").get(id=message_id)
     battle = message.turn.battle
     key = battle.stream_key()
     where = {"turn": message.turn.index, "side": message.side, "attempt": attempt}

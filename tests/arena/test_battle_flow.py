@@ -3,7 +3,7 @@ ASGI server: create, stream, follow up, vote, reveal; plus stream resume after a
 
 import os
 
-from arena.models import Battle, Message, ModelEndpoint, Vote
+from arena.models import Arena, Battle, Message, ModelEndpoint, Vote
 from tests.conftest import tiny_endpoint
 from workers.generation import conversation_for
 
@@ -109,6 +109,22 @@ def test_every_contestant_of_an_anonymous_battle_has_one_token_cap(api, arena_db
     assert tokens == [24, int(os.environ["ARENA_ANSWER_TOKEN_CAP"])]
     assert all(data["turns"][0][side]["cut"] is True for side in "ab")  # the same mark on both sides
     assert all(data["turns"][0][side]["tokens"] is None for side in "ab")
+
+
+def test_an_arena_sets_its_own_token_cap_and_pacing(api, arena_db, tiny_model_dir):
+    Arena.objects.create(slug="unpaced", title="Unpaced", answer_token_cap=40, pacing=False)
+    for name, cap in [("short-cap", 24), ("no-cap", 4000)]:
+        endpoint = tiny_endpoint(name, tiny_model_dir, max_new_tokens=cap)
+        endpoint.arenas = ["unpaced"]
+        endpoint.save()
+    response = api.post("/api/battles", {"prompt": "Write a very long essay.", "mode": "anony", "arena": "unpaced"})
+    assert response.status_code == 201, response.text
+    battle_id = response.json()["id"]
+    events, _ = api.events(battle_id)
+    assert any(e.get("id", "").split("-")[0].isdigit() for e in events)  # the stream's own ids: not paced
+    api.wait_finished(battle_id, timeout=120)
+    tokens = sorted(Message.objects.filter(turn__battle__uuid=battle_id).values_list("tokens", flat=True))
+    assert tokens == [24, 40]  # the arena's cap, not the site's
 
 
 def test_it_stops_and_regenerates(api, arena_db, tiny_model_dir):
