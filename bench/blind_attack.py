@@ -17,6 +17,7 @@ features (length, markers) are reported beside the presentation ones.
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -132,6 +133,16 @@ def leave_one_out_accuracy(rows: list[tuple[dict, dict, str]], feature: str) -> 
     return balanced(held_out)
 
 
+def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of an accuracy measured on n battles: on 15 battles 0.74 is still
+    [0.48, 0.89], so a figure near the target needs more battles to settle."""
+    if n == 0:
+        return 0.0, 1.0
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def both_show_text(seen: dict) -> float:
     """Seconds from Send until both sides have shown text (never: the battle had a side without)."""
     firsts = [next((e["at"] for e in seen["events"] if e["event"] == "delta" and e["data"]["side"] == side), NEVER)
@@ -215,11 +226,13 @@ def main() -> None:
     if len(rows) < 2:
         print("\ntoo few battles with one search contestant to classify")
         return
-    print("\nBalanced leave-one-out accuracy identifying the search side before the vote (chance 0.50):")
+    print(f"\nBalanced leave-one-out accuracy identifying the search side before the vote (chance 0.50), "
+          f"with its 95% interval over {len(rows)} battles:")
     accuracies = {feature: leave_one_out_accuracy(rows, feature) for feature in rows[0][0]}
     for feature, accuracy in sorted(accuracies.items(), key=lambda item: -item[1]):
         kind = "text" if feature in TEXT_FEATURES else "presentation"
-        print(f"  {feature:40s} {kind:13s} {accuracy:5.2f}")
+        low, high = wilson_interval(accuracy, len(rows))
+        print(f"  {feature:40s} {kind:13s} {accuracy:5.2f}  [{low:.2f}, {high:.2f}]")
     presentation = max(v for f, v in accuracies.items() if f not in TEXT_FEATURES)
     text = max(v for f, v in accuracies.items() if f in TEXT_FEATURES)
     print(f"\nbest presentation feature {presentation:.2f}, best text feature {text:.2f} "
