@@ -12,6 +12,8 @@ DEBOUNCE_SECONDS = 5
 
 @shared_task(ignore_result=True)
 def recompute_leaderboard() -> None:
+    """The rigging tests first, so that a leaderboard never shows votes they would flag now."""
+    detect()
     recompute()
 
 
@@ -22,12 +24,6 @@ def schedule_recompute() -> None:
             recompute_leaderboard.apply_async(countdown=DEBOUNCE_SECONDS, queue="arena")
     except Exception:  # the beat schedule recomputes anyway; a vote must never fail over this
         pass
-
-
-@shared_task(ignore_result=True)
-def detect_anomalous_voters() -> None:
-    if detect():
-        schedule_recompute()
 
 
 @shared_task(ignore_result=True)
