@@ -5,8 +5,7 @@ pooling of votes into actors ratings/actors.py).
 Every decisive vote of the window is evidence, counted or not: a script's votes over the daily
 cap or without a proof of work still say what it is doing. Only counted votes get a flag (the
 others count for nothing already). The ratings the tests compare with are fitted without the
-votes flagged so far, and fitted again once without the ones flagged on this pass, so that an
-attack's own votes, which lift its target, cannot make themselves look ordinary.
+votes flagged so far, and again without those flagged on this pass (``detect_rigging_refit``).
 """
 
 import logging
@@ -19,7 +18,7 @@ from django.utils import timezone
 
 from arena.models import ModelEndpoint, Vote
 from ratings.actors import actor_index, cookie_lineage
-from ratings.battle_arrays import CHOICE_CODE, PairCounts
+from ratings.battle_arrays import CHOICE_CODE
 from ratings.bradley_terry import fit_bradley_terry, prior_l2
 from ratings.models import FlaggedVote
 from ratings.queries import pair_counts
@@ -29,7 +28,7 @@ from ratings.vote_surprise import (
     FRESH_VOTES,
     HEAVY_UNDERDOG,
     ONE_MODEL,
-    detect_rigging,
+    detect_rigging_refit,
 )
 
 log = logging.getLogger(__name__)
@@ -60,12 +59,13 @@ def detect_anomalous_voters() -> list[FlaggedVote]:
     issued_s = np.array([t.timestamp() if t else 0.0 for t in issued])
     actor = actor_index(np.array(client, dtype=object), np.array(address, dtype=object),
                         cookie_lineage(np.array(origin, dtype=object), issued_s))
-    counts_table = pair_counts(ids)
-    findings = detect_rigging(actor, a, b, outcome, _strengths(counts_table), alpha=alpha)
-    if findings.flagged.any():  # once more without them: their votes lifted what they voted for
-        flagged_ids = vote_id[findings.flagged & counts]
-        counts_table = pair_counts(ids, ~Q(id__in=flagged_ids.tolist()))
-        findings = detect_rigging(actor, a, b, outcome, _strengths(counts_table), alpha=alpha)
+
+    def strengths(without: np.ndarray) -> np.ndarray:
+        left_out = vote_id[without & counts].tolist()
+        table = pair_counts(ids, ~Q(id__in=left_out)) if left_out else pair_counts(ids)
+        return fit_bradley_terry(table, l2=prior_l2(PRIOR_TIES)) if len(table.pairs) else np.zeros(len(ids))
+
+    findings = detect_rigging_refit(actor, a, b, outcome, strengths, alpha=alpha)
     chosen = np.flatnonzero(findings.flagged & counts)
     if not len(chosen):
         return []
@@ -81,12 +81,6 @@ def detect_anomalous_voters() -> list[FlaggedVote]:
     if flags:
         log.warning("flagged %s vote(s) as rigging", len(flags))
     return flags
-
-
-def _strengths(counts: PairCounts) -> np.ndarray:
-    if not len(counts.pairs):
-        return np.zeros(counts.n_models)
-    return fit_bradley_terry(counts, l2=prior_l2(PRIOR_TIES))
 
 
 def _reason(detector: str, actor_votes: int, model: str, evidence: float) -> str:
