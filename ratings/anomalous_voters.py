@@ -2,7 +2,7 @@
 counting, each with the reason shown in the admin (the tests are ratings/vote_surprise.py, the
 pooling of votes into actors ratings/actors.py).
 
-Every decisive vote of the window is evidence, counted or not: a script's votes over the daily
+Every decisive vote of the window's anonymous battles is evidence, counted or not: a script's votes over the daily
 cap or without a proof of work still say what it is doing. Only counted votes get a flag (the
 others count for nothing already). The ratings the tests compare with are fitted without the
 votes flagged so far, and again without those flagged on this pass (``detect_rigging_refit``).
@@ -43,7 +43,9 @@ def detect_anomalous_voters() -> list[FlaggedVote]:
     if alpha <= 0:
         return []
     since = timezone.now() - timedelta(days=settings.ARENA["RIGGING_WINDOW_DAYS"])
-    rows = list(Vote.objects.filter(created_at__gte=since, endpoint_a__isnull=False, endpoint_b__isnull=False)
+    # Anonymous battles only (those drawn in an arena): a vote for a model one can see is a preference, not rigging.
+    rows = list(Vote.objects.filter(created_at__gte=since, arena__isnull=False, endpoint_a__isnull=False,
+                                    endpoint_b__isnull=False)
                 .order_by("id").values_list("id", "client_id", "address_key", "cookie_origin", "cookie_issued_at",
                                             "endpoint_a_id", "endpoint_b_id", "choice", "counts"))
     if not rows:
