@@ -159,10 +159,13 @@ def detect_rigging(actor: np.ndarray, model_a: np.ndarray, model_b: np.ndarray, 
         picked = np.r_[chose_a, ~chose_a]
         chance = np.r_[p_a, 1 - p_a]
         sequence = np.lexsort((order, keys))  # per (actor, model), votes in the order cast
-        per_pair = sequential_evidence(keys[sequence], picked[sequence], chance[sequence], n_actors * n_models)
-        per_pair = per_pair.reshape(n_actors, n_models)
-        evidence[ONE_MODEL] = per_pair.max(axis=1) if n_actors else np.zeros(0)
-        target_model = per_pair.argmax(axis=1) if n_actors else target_model
+        pairs, pair = np.unique(keys[sequence], return_inverse=True)  # only the pairs that occur
+        per_pair = sequential_evidence(pair, picked[sequence], chance[sequence], len(pairs))
+        best = np.lexsort((-per_pair, pairs // n_models))  # per actor, its strongest model first
+        first = best[np.r_[True, (pairs // n_models)[best][1:] != (pairs // n_models)[best][:-1]]]
+        evidence[ONE_MODEL] = np.zeros(n_actors)
+        evidence[ONE_MODEL][pairs[first] // n_models] = per_pair[first]
+        target_model[pairs[first] // n_models] = pairs[first] % n_models
 
     flagged_actor = np.zeros(n_actors, dtype=bool)
     actor_detector = np.full(n_actors, "", dtype=object)
