@@ -137,9 +137,17 @@ class BattleAdmin(admin.ModelAdmin):
 
 @admin.register(Vote)
 class VoteAdmin(admin.ModelAdmin):
-    list_display = ["battle", "arena", "choice", "counts", "excluded_reason", "created_at"]
-    list_filter = ["arena", "choice", "counts"]
-    readonly_fields = ["battle", "choice", "client_id", "counts", "excluded_reason", "created_at"]
+    list_display = ["battle", "arena", "choice", "counts", "excluded_reason", "rigging_flag", "created_at"]
+    list_filter = ["arena", "choice", "counts", "flag__detector"]
+    list_select_related = ["battle", "flag"]
+    readonly_fields = ["battle", "choice", "client_id", "counts", "excluded_reason", "rigging_flag", "created_at"]
+
+    @admin.display(description="Flagged as rigging")
+    def rigging_flag(self, obj):
+        flag = getattr(obj, "flag", None)
+        if flag is None:
+            return ""
+        return f"{flag.reason} (cleared by staff: counts)" if flag.cleared else flag.reason
 
     def has_change_permission(self, request, obj=None):
         return False  # votes are append-only

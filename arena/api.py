@@ -17,7 +17,7 @@ from ninja.utils import check_csrf
 
 from arena import battles as service
 from arena import jobs, redis_keys
-from arena.clients import client_address, client_id
+from arena.clients import client_address, client_id, voter_identity
 from arena.errors import ArenaError, Invalid, NotFound, Unavailable
 from arena.limits import RateLimited, enforce
 from arena.models import Arena, Battle, ModelEndpoint
@@ -226,7 +226,8 @@ def _vote(request, battle_id: UUID, payload: VoteIn):
         battle = messages[0].turn.battle
         battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth,
                                           messages=messages, attempts=payload.attempts, turn=payload.turn,
-                                          address=client_address(request), proof=payload.proof)
+                                          address=client_address(request), proof=payload.proof,
+                                          identity=voter_identity(request))
     return 200, battle_json(battle, client_id=request.auth, messages=messages)
 
 

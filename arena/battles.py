@@ -1,6 +1,7 @@
 """Everything that changes a battle: validate, then write, then enqueue after commit."""
 
 import random
+from dataclasses import asdict
 
 import redis.exceptions
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from arena import events, proof_of_work
+from arena.clients import VoterIdentity
 from arena.codepoints import unstorable
 from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from arena.identity import find_identity_leak
@@ -227,7 +229,7 @@ def lock_battle(battle_id) -> None:
 
 def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[Message] | None = None,
                 attempts: dict[str, int] | None = None, turn: int | None = None, address: str = "",
-                proof: str = "") -> Vote:
+                proof: str = "", identity: VoterIdentity | None = None) -> Vote:
     """``attempts`` (per side) and ``turn``: the answers the voter saw on the last turn; a vote
     for answers that are no longer the current ones is refused. Left out, the vote judges the
     answers current when it is counted (a script that omits them has read the battle itself).
@@ -235,7 +237,8 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
     transaction took the battle's lock (``lock_battle``, ``messages_for_vote``). ``address``: the
     voter's (``clients.client_address``), for the daily cap on counted votes per address. ``proof``:
     the solved proof of work of the battle (``proof_of_work``), without which an anonymous vote is
-    kept but not counted."""
+    kept but not counted. ``identity``: what links the vote to the voter's others, for the rigging
+    tests (``clients.voter_identity``)."""
     if battle.client_id != client_id:
         raise Forbidden("Only the person who started this battle can vote on it.")
     with transaction.atomic():
@@ -258,7 +261,7 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
         prompts = list({m.turn.index: m.turn.prompt for m in messages}.values())  # every turn has its messages
         features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
         vote = Vote(battle=battle, choice=choice, client_id=client_id, counts=counts, excluded_reason=reason,
-                    features=features, **typed_columns(battle, features))
+                    features=features, **typed_columns(battle, features), **asdict(identity or VoterIdentity()))
         try:
             insert_vote(vote)
         except IntegrityError:

@@ -287,6 +287,12 @@ class Vote(models.Model):
     style_lists = models.FloatField(default=0.0)
     style_bold = models.FloatField(default=0.0)
     style_citations = models.FloatField(default=0.0, help_text="(a - b) / (a + b) of the answers' citation counts.")
+    # Who cast it, as far as the arena can tell (arena.clients.VoterIdentity): the rigging tests pool
+    # votes linked by any of these with the client id into one actor (ratings/actors.py).
+    address_key = models.CharField(max_length=32, blank=True, help_text="Keyed hash of the voter's address (/64).")
+    cookie_origin = models.CharField(max_length=32, blank=True,
+                                     help_text="Keyed hash of the address the voter's cookie was issued to.")
+    cookie_issued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # The last number taken on a prompt is one index lookup, however many votes it has.

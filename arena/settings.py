@@ -40,6 +40,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -210,6 +220,10 @@ ARENA = {
     "COUNTED_VOTES_PER_ADDRESS_DAY": env_int("ARENA_COUNTED_VOTES_PER_ADDRESS_DAY", 100),
     # An anonymous vote counts only with a proof of work of this many zero bits (arena/proof_of_work.py; 0: off).
     "VOTE_PROOF_BITS": env_int("ARENA_VOTE_PROOF_BITS", 14),
+    # Rigging tests (ratings/vote_surprise.py) before every leaderboard recompute, over the votes of
+    # the last this many days: the chance that an honest voter is ever flagged (0: off).
+    "RIGGING_ALPHA": env_float("ARENA_RIGGING_ALPHA", 1e-3),
+    "RIGGING_WINDOW_DAYS": env_int("ARENA_RIGGING_WINDOW_DAYS", 30),
 }
 
 LOGGING = {

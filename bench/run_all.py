@@ -24,6 +24,10 @@ BENCHES = [
     ("load: concurrent battles, open streams, paced votes", ["bench/load_test.py"]),
     ("blind: can a voter tell the search contestant apart before voting? (the demo, SmolLM2)",
      ["bench/blind_attack.py"]),
+    ("rigging simulation: rank shift of a target with and without each defence (pure ratings code)",
+     ["bench/rigging_sim.py"]),
+    ("rigging attack: one machine, rotating cookies and spoofed X-Forwarded-For, on the real stack (10 min)",
+     ["bench/rigging_attack.py"]),
 ]
 
 

@@ -1,20 +1,20 @@
 from django.contrib import admin
 
-from arena.models import Vote
-from ratings.models import FlaggedClient
+from ratings.models import FlaggedVote
 
 
-@admin.register(FlaggedClient)
-class FlaggedClientAdmin(admin.ModelAdmin):
-    list_display = ["client_id", "z_score", "decisive_votes", "votes_kept", "flagged_at", "cleared"]
-    list_filter = ["cleared"]
-    readonly_fields = ["client_id", "z_score", "decisive_votes", "flagged_at"]
+@admin.register(FlaggedVote)
+class FlaggedVoteAdmin(admin.ModelAdmin):
+    list_display = ["vote_id", "detector", "reason", "evidence", "actor_votes", "voter", "flagged_at", "cleared"]
+    list_filter = ["detector", "cleared"]
+    list_select_related = ["vote"]
+    readonly_fields = ["vote", "detector", "reason", "evidence", "actor_votes", "flagged_at"]
     actions = ["clear"]
 
-    @admin.display(description="Votes in the data")
-    def votes_kept(self, obj):
-        return Vote.objects.filter(client_id=obj.client_id).count()
+    @admin.display(description="Client")
+    def voter(self, obj):
+        return f"{obj.vote.client_id[:8]}…"
 
-    @admin.action(description="Clear: count these clients' votes again")
+    @admin.action(description="Clear: count these votes again")
     def clear(self, request, queryset):
         queryset.update(cleared=True)

@@ -17,21 +17,30 @@ class LeaderboardSnapshot(models.Model):
         indexes = [models.Index(fields=["arena", "category", "-computed_at"], name="snapshot_arena_latest")]
 
 
-class FlaggedClient(models.Model):
-    """A client whose votes are improbable given the ratings (ratings/vote_surprise.py). Their votes stay
-    in the data but stop counting, until staff clear the flag."""
+class FlaggedVoteQuerySet(models.QuerySet):
+    def in_force(self):
+        return self.filter(cleared=False)
 
-    client_id = models.CharField(max_length=64, unique=True)
-    z_score = models.FloatField(help_text="Standardised log-likelihood of their votes; very negative is suspicious.")
-    decisive_votes = models.PositiveIntegerField()
+
+class FlaggedVote(models.Model):
+    """A vote the rigging tests (ratings/vote_surprise.py) found part of an attack. The vote stays
+    in the data but stops counting, until staff clear the flag (a cleared flag is never set again)."""
+
+    vote = models.OneToOneField("arena.Vote", on_delete=models.CASCADE, primary_key=True, related_name="flag")
+    detector = models.CharField(max_length=40, help_text="The test that fired (ratings/vote_surprise.py).")
+    reason = models.CharField(max_length=300)
+    evidence = models.FloatField(help_text="Natural log of the test's likelihood ratio for the actor (or model).")
+    actor_votes = models.PositiveIntegerField(help_text="Votes of the actor this vote was pooled with.")
     flagged_at = models.DateTimeField(default=timezone.now)
-    cleared = models.BooleanField(default=False, help_text="Reviewed by staff: this client's votes count again.")
+    cleared = models.BooleanField(default=False, help_text="Reviewed by staff: this vote counts again.")
+
+    objects = FlaggedVoteQuerySet.as_manager()
 
     class Meta:
-        ordering = ["z_score"]
+        ordering = ["-flagged_at"]
 
     def __str__(self) -> str:
-        return f"client {self.client_id[:8]}… (z = {self.z_score:.1f})"
+        return f"vote {self.vote_id}: {self.detector}"
 
 
 class PromptEmbedding(models.Model):

@@ -14,7 +14,7 @@ from arena.models import Message, Status, Vote
 from ratings import vote_chunks
 from ratings.battle_arrays import CHOICE_CODE, PairCounts, pair_counts_from_arrays
 from ratings.categories import ARENA_CATEGORIES, DEDUPLICATED
-from ratings.models import FlaggedClient
+from ratings.models import FlaggedVote
 
 DEDUP_PERCENTILE = 99.99
 
@@ -24,9 +24,9 @@ CATEGORY_FILTERS: dict[str, Q | None] = {name: category.condition for name, cate
 
 
 def counted_votes():
-    """Votes that enter the ratings: counted when cast, and not from a client flagged as anomalous."""
-    flagged = FlaggedClient.objects.filter(cleared=False).values("client_id")
-    return Vote.objects.filter(counts=True).exclude(client_id__in=flagged)
+    """Votes that enter the ratings: counted when cast, and not flagged as rigging."""
+    flagged = FlaggedVote.objects.in_force().values("vote_id")
+    return Vote.objects.filter(counts=True).exclude(id__in=flagged)
 
 
 def dedup_cap(votes, *, percentile: float = DEDUP_PERCENTILE) -> int:
@@ -80,10 +80,10 @@ def _pair_counts_from_rows(endpoint_ids: list[int], rows: list[tuple], columns: 
 def exclusion_counts() -> dict[str, int]:
     rows = Vote.objects.filter(counts=False).values_list("excluded_reason").annotate(n=Count("id")).order_by()
     excluded = {reason or "excluded": n for reason, n in rows}
-    flagged = Vote.objects.filter(counts=True, client_id__in=FlaggedClient.objects.filter(cleared=False)
-                                  .values("client_id")).count()
-    if flagged:
-        excluded["Votes from clients flagged as anomalous (improbable given the ratings)."] = flagged
+    flagged = (FlaggedVote.objects.in_force().filter(vote__counts=True).values_list("detector")
+               .annotate(n=Count("vote_id")).order_by())
+    for detector, n in flagged:
+        excluded[f"Flagged as rigging ({detector}): improbable given the ratings."] = n
     return excluded
 
 
@@ -145,13 +145,13 @@ def vote_arrays(endpoint_ids: list[int], *, after_id: int = 0, style: bool = Fal
     arrays: `id`, model indices `a`, `b` (into endpoint_ids), `outcome` codes and, with `style`,
     the (N, F) relative style differences `style` (the STYLE_COLUMNS). The packed chunks
     (ratings/vote_chunks.py) are read as a few blobs, the votes after them with a binary COPY;
-    votes of flagged clients are left out of both."""
+    flagged votes are left out of both."""
     packed, covered = vote_chunks.read(after_id)
     parts = [packed] if len(packed) else []
-    flagged = np.fromiter(FlaggedClient.objects.filter(cleared=False).annotate(
-        hash=vote_chunks.ClientHash("client_id")).values_list("hash", flat=True), dtype=np.int64)
+    flagged = np.fromiter(FlaggedVote.objects.in_force().filter(vote_id__lte=covered)
+                          .values_list("vote_id", flat=True), dtype=np.int64)
     if len(parts) and len(flagged):
-        parts = [packed[~np.isin(packed["client"], flagged)]]
+        parts = [packed[~np.isin(packed["id"], flagged)]]
     if len(parts) and arena is not None:
         parts = [parts[0][parts[0]["arena"] == vote_chunks.arena_hash(arena)]]
     tail = counted_votes().filter(id__gt=covered, endpoint_a__isnull=False, endpoint_b__isnull=False)

@@ -13,9 +13,9 @@ Correctness rests on two things:
   votes exists: most recomputes find fewer and never hold votes back.
 - A trigger (migration ratings/0004) deletes any chunk whose range a later insert, update or
   delete touches, and TRUNCATE deletes them all; the next recompute packs the range again.
-Flagged clients are filtered when reading (each packed vote keeps a 64-bit hash of its client id),
-so flagging or clearing a client never needs a repack; each also keeps a hash of its arena's
-slug, so the refit of one arena reads the same chunks and keeps its own votes.
+Flagged votes are filtered by id when reading, so flagging or clearing a vote never needs a
+repack; each packed vote also keeps a hash of its arena's slug, so the refit of one arena reads
+the same chunks and keeps its own votes.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ COPY_COLUMNS = [("id", "i8"), ("a", "i4"), ("b", "i4"), ("outcome", "i2"), ("cli
 
 
 class ClientHash(Func):
-    """PostgreSQL's 64-bit hash of a client id: the same function marks flagged clients' votes."""
+    """PostgreSQL's 64-bit hash of a client id, kept with each packed vote."""
 
     function = "hashtextextended"
     template = "%(function)s(%(expressions)s, 0)"
@@ -126,7 +126,7 @@ def pack(*, limit: int | None = None) -> int:
 
 
 def read(after_id: int = 0) -> tuple[np.ndarray, int]:
-    """The packed votes with an id above `after_id` (flagged clients included) and the last id the
+    """The packed votes with an id above `after_id` (flagged votes included) and the last id the
     chunks cover (at least after_id): the votes after that are not packed yet."""
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:  # binary results: the blobs arrive as they are stored

@@ -9,7 +9,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.beat_schedule = {
     "reap-stuck-messages": {"task": "workers.tasks.reap_stuck_messages",
                             "schedule": float(os.environ.get("ARENA_REAPER_SECONDS", "10"))},
-    "detect-anomalous-voters": {"task": "ratings.tasks.detect_anomalous_voters", "schedule": 600.0},
     "recompute-leaderboard": {"task": "ratings.tasks.recompute_leaderboard",
                               "schedule": float(os.environ.get("ARENA_LEADERBOARD_SECONDS", "60"))},
 }

@@ -8,7 +8,7 @@ from django.db import connection
 
 from arena.models import Vote
 from ratings import vote_chunks
-from ratings.models import FlaggedClient, VoteChunk
+from ratings.models import FlaggedVote, VoteChunk
 from ratings.queries import counted_votes, vote_arrays
 from tests.ratings.helpers import ids_and_names
 
@@ -50,15 +50,17 @@ def test_packed_votes_read_as_the_votes_table_does(clients, small_chunks):
     assert later["outcome"].tolist() == unpacked["outcome"][SMALL + 11:].tolist()
 
 
-def test_flagged_clients_are_left_out_of_the_chunks_too(clients, small_chunks):
+def test_flagged_votes_are_left_out_of_the_chunks_too(clients, small_chunks):
     ids, _ = ids_and_names()
     vote_chunks.pack()
-    FlaggedClient.objects.create(client_id="client-2", z_score=-5.0, decisive_votes=40)
+    FlaggedVote.objects.bulk_create(
+        FlaggedVote(vote=vote, detector="one model", reason="test", evidence=20.0, actor_votes=60)
+        for vote in Vote.objects.filter(client_id="client-2", counts=True))
     votes = vote_arrays(ids)
     want = list(Vote.objects.filter(counts=True).exclude(client_id="client-2").order_by("id")
                 .values_list("id", flat=True))
-    assert votes["id"].tolist() == want and len(want) < counted_votes().count() + 100
-    FlaggedClient.objects.update(cleared=True)
+    assert votes["id"].tolist() == want and len(want) < Vote.objects.filter(counts=True).count()
+    FlaggedVote.objects.update(cleared=True)
     assert len(vote_arrays(ids)["id"]) == Vote.objects.filter(counts=True).count()
 
 
