@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0006_vote_voter_identity'),
+        ('arena', '0007_vote_voter_identity'),
         ('ratings', '0005_snapshot_arena'),
     ]
 

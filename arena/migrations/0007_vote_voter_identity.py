@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0005_arenas'),
+        ('arena', '0006_arena_pacing_settings'),
     ]
 
     operations = [
