@@ -10,6 +10,7 @@ answers ahead of it.
 In a blind battle both numbers are one for the pair (the larger), so nothing tells the sides apart.
 """
 
+import math
 import statistics
 from datetime import timedelta
 
@@ -26,7 +27,7 @@ def typical_seconds(durations: list[float]) -> int | None:
     """The median of recent answer times, rounded up to whole seconds; None without enough of them."""
     if len(durations) < MIN_ANSWERS:
         return None
-    return max(1, round(statistics.median(durations) + 0.5))
+    return max(1, math.ceil(statistics.median(durations)))
 
 
 def _on_endpoint(endpoint: ModelEndpoint) -> Q:
