@@ -136,6 +136,9 @@
 
   function pane(side) { return byId(`pane-${side}`); }
 
+  // The composer is pinned in view: focusing it must not scroll the page to where it would sit unpinned.
+  function focusPrompt() { promptBox.focus({ preventScroll: true }); }
+
   function turnBlock(side, index, prompt) {
     const log = pane(side).querySelector(".log");
     let block = log.querySelector(`.turn[data-turn="${index}"]`);
@@ -382,8 +385,8 @@
     const stopHadFocus = document.activeElement === stopButton;
     sendButton.hidden = active;
     stopButton.hidden = !active;
-    if (active && sendHadFocus) stopButton.focus();
-    if (!active && stopHadFocus) promptBox.focus();
+    if (active && sendHadFocus) stopButton.focus({ preventScroll: true });
+    if (!active && stopHadFocus) focusPrompt();
     sendButton.disabled = decided || state.busy || blocked || !ready;
     stopButton.disabled = state.busy;
     promptBox.disabled = decided;
@@ -668,7 +671,7 @@
     const prompt = text === undefined ? promptBox.value : text;
     if (!prompt.trim()) {
       showError("Type a prompt first.");
-      promptBox.focus();
+      focusPrompt();
       return;
     }
     if (sendButton.disabled || sendButton.hidden || state.busy) return;
@@ -722,11 +725,11 @@
   continueButton.addEventListener("click", () => send(CONTINUE_PROMPT));
   suggestions.querySelectorAll("button.suggestion").forEach((button) => button.addEventListener("click", () => {
     promptBox.value = button.dataset.prompt;
-    promptBox.focus();
+    focusPrompt();
   }));
   stopButton.addEventListener("click", () => act(async () => {
     await call("POST", `/api/battles/${state.battle.id}/stop`);
-    promptBox.focus();
+    focusPrompt();
   }));
   regenButton.addEventListener("click", () => act(async () => {
     showError("");
@@ -800,7 +803,7 @@
     showError("");
     drawTitles();
     update();
-    promptBox.focus();
+    focusPrompt();
   });
 
   pickers.forEach((picker) => picker.addEventListener("change", drawTitles));
@@ -815,7 +818,7 @@
     try { localStorage.setItem(TERMS_KEY, "1"); } catch (err) { /* private mode: ask again next time */ }
     const hadFocus = terms.contains(document.activeElement);
     terms.hidden = true;
-    if (hadFocus) promptBox.focus();
+    if (hadFocus) focusPrompt();
   }
 
   byId("accept-terms").addEventListener("click", acceptTerms);
