@@ -772,7 +772,8 @@
     remember(null);
     render();
     newRoundButton.hidden = false;
-    newRoundButton.focus(); // right below the reveal, which the status line also announces
+    reveal.scrollIntoView({ block: "nearest" });
+    newRoundButton.focus({ preventScroll: true }); // in the dock; the status line announces the reveal
   })));
 
   document.addEventListener("keydown", (e) => {
