@@ -21,7 +21,7 @@ SUGGESTIONS: dict[str, tuple[str, ...]] = {
         "Fix this Python: `def add(a, b): return a + c`",
     ),
     "math": (
-        "What is 17% of 240? Show the steps.",
+        "What is 17 * 24? Work it out step by step.",
         "Solve for x: 3x + 7 = 25.",
         "How many ways can 5 people sit in a row of 5 chairs?",
         "Is 221 a prime number? Explain.",
