@@ -7,7 +7,9 @@ concurrency) off the list before it can start them. A message stays ``pending`` 
 claims it, so the pending messages queued before this one on the same queue are exactly the
 answers ahead of it.
 
-In a blind battle both numbers are one for the pair (the larger), so nothing tells the sides apart.
+Both numbers are one per battle, never one per side. In a blind battle the estimate is the arena's
+(its recent anonymous answers, whatever models gave them), not the pair's: a pair's figure would
+tell a voter that a notably slow model is one of the two before the vote.
 """
 
 import math
@@ -15,12 +17,16 @@ import statistics
 from datetime import timedelta
 
 from django.db.models import Q
+from django.utils import timezone
 
-from arena.models import Battle, Message, ModelEndpoint, Status
+from arena.models import Battle, Message, Mode, ModelEndpoint, Status
 
-RECENT_ANSWERS = 20  # answers an estimate is drawn from
+RECENT_ANSWERS = 40  # answers an estimate is drawn from
 MIN_ANSWERS = 3  # fewer than this and there is no estimate
 QUEUE_HORIZON = timedelta(hours=1)  # older pending rows are the reaper's, not a queue
+# Estimates read answers started this recently: the (status, started_at) index finds them, and an
+# endpoint's speed of last week says little about its load now.
+ESTIMATE_HORIZON = timedelta(hours=6)
 
 
 def typical_seconds(durations: list[float]) -> int | None:
@@ -38,11 +44,20 @@ def _on_queue(queue: str) -> Q:
     return Q(side="a", turn__battle__endpoint_a__queue=queue) | Q(side="b", turn__battle__endpoint_b__queue=queue)
 
 
-def answer_seconds(endpoint: ModelEndpoint) -> int | None:
-    """How long, from Send to the whole answer, the endpoint's recent finished answers took."""
-    rows = (Message.objects.filter(_on_endpoint(endpoint), status=Status.DONE, finished_at__isnull=False)
+def answer_seconds(answers: Q) -> int | None:
+    """How long, from Send to the whole answer, the recent finished answers of ``answers`` took."""
+    rows = (Message.objects.filter(answers, status=Status.DONE, started_at__gte=timezone.now() - ESTIMATE_HORIZON,
+                                   finished_at__isnull=False)
             .order_by("-finished_at").values_list("queued_at", "finished_at")[:RECENT_ANSWERS])
     return typical_seconds([(finished - queued).total_seconds() for queued, finished in rows])
+
+
+def estimate_seconds(battle: Battle) -> int | None:
+    """The arena's typical answer time for a blind battle; the slower model's for a named pair."""
+    if battle.mode == Mode.ANONYMOUS:
+        return answer_seconds(Q(turn__battle__mode=Mode.ANONYMOUS, turn__battle__arena_id=battle.arena_id))
+    estimates = [answer_seconds(_on_endpoint(battle.endpoint_for(side))) for side in battle.sides]
+    return None if None in estimates else max(estimates)
 
 
 def ahead_in_queue(message: Message, queue: str) -> int:
@@ -56,11 +71,9 @@ def waiting_json(battle: Battle, last: list[Message]) -> dict | None:
     """``last``: the last turn's messages. None once no answer of it is unfinished."""
     if not any(m.status in (Status.PENDING, Status.STREAMING) for m in last):
         return None
-    endpoints = [battle.endpoint_for(side) for side in battle.sides]
-    estimates = [answer_seconds(e) for e in endpoints]
     pending = [m for m in last if m.status == Status.PENDING]
     ahead = [ahead_in_queue(m, battle.endpoint_for(m.side).queue) for m in pending]
     return {"queue_ahead": max(ahead, default=0),
-            "estimate_s": None if None in estimates else max(estimates)}
+            "estimate_s": estimate_seconds(battle)}
 
 

@@ -50,16 +50,34 @@ def test_it_counts_the_unclaimed_answers_queued_before_this_one_on_the_same_queu
     assert battle_json(mine, client_id="someone else")["waiting"] is None  # only the battle's own voter
 
 
-def test_the_estimate_for_a_blind_pair_is_the_slower_model_s(arena_db):
-    fast, slow = endpoint("fast", "q1"), endpoint("slow", "q2")
+def past_answers(a: ModelEndpoint, b: ModelEndpoint, *, mode: str, seconds: float, count: int = 3) -> None:
     now = timezone.now()
-    for model, seconds in ((fast, 4), (slow, 20)):
-        for _ in range(3):
-            battle = Battle.objects.create(mode=Mode.DIRECT, endpoint_a=model, client_id="earlier")
-            turn = Turn.objects.create(battle=battle, index=0, prompt="Hi")
-            Message.objects.create(turn=turn, side="a", status=Status.DONE, text="Hi.",
+    for _ in range(count):
+        battle = Battle.objects.create(mode=mode, endpoint_a=a, endpoint_b=b, client_id="earlier",
+                                       arena_id="text" if mode == Mode.ANONYMOUS else None)
+        turn = Turn.objects.create(battle=battle, index=0, prompt="Hi")
+        for side in "ab":
+            Message.objects.create(turn=turn, side=side, status=Status.DONE, text="Hi.", started_at=now,
                                    queued_at=now - timedelta(seconds=seconds), finished_at=now)
+
+
+def test_a_named_pair_is_given_the_slower_model_s_time(arena_db):
+    fast, slow, other = endpoint("fast", "q1"), endpoint("slow", "q2"), endpoint("other", "q3")
+    past_answers(fast, other, mode=Mode.NAMED, seconds=4)
+    past_answers(slow, other, mode=Mode.NAMED, seconds=40)
     mine = battle_between(fast, slow)
-    assert battle_json(mine, client_id="me")["waiting"] == {"queue_ahead": 0, "estimate_s": 20}
-    Message.objects.filter(turn__battle=mine).update(status=Status.DONE, text="Done.", finished_at=now)
+    Battle.objects.filter(pk=mine.pk).update(mode=Mode.NAMED)
+    mine.refresh_from_db()
+    assert battle_json(mine, client_id="me")["waiting"] == {"queue_ahead": 0, "estimate_s": 40}
+    Message.objects.filter(turn__battle=mine).update(status=Status.DONE, text="Done.", finished_at=timezone.now())
     assert battle_json(mine, client_id="me")["waiting"] is None
+
+
+def test_a_blind_battle_is_given_the_arena_s_time_whichever_models_it_drew(arena_db):
+    fast, slow, other = endpoint("fast", "q1"), endpoint("slow", "q2"), endpoint("other", "q3")
+    past_answers(slow, other, mode=Mode.ANONYMOUS, seconds=40, count=2)  # 4 answers of 40 s
+    past_answers(fast, other, mode=Mode.ANONYMOUS, seconds=4, count=1)  # 2 of 4 s
+    past_answers(fast, slow, mode=Mode.NAMED, seconds=900)  # named battles are not the arena's
+    estimates = {battle_json(battle_between(*pair), client_id="me")["waiting"]["estimate_s"]
+                 for pair in ((fast, other), (slow, other), (fast, slow))}
+    assert estimates == {40}  # the median of the arena's six; the same for every pair

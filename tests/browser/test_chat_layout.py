@@ -94,28 +94,30 @@ def test_on_a_touch_screen_enter_makes_a_new_line_and_send_sends(browser, web, a
         context.close()
 
 
-def finished_answers(endpoint, seconds: list[float]) -> None:
-    """Past answers of this endpoint that took these many seconds from Send to their end."""
+def finished_answers(a, b, seconds: list[float]) -> None:
+    """Past blind battles of the text arena whose answers took these many seconds from Send to their end."""
     now = timezone.now()
     for s in seconds:
-        battle = Battle.objects.create(mode=Mode.DIRECT, endpoint_a=endpoint, client_id="someone-else")
+        battle = Battle.objects.create(mode=Mode.ANONYMOUS, arena_id="text", endpoint_a=a, endpoint_b=b,
+                                       client_id="someone-else")
         turn = Turn.objects.create(battle=battle, index=0, prompt="Earlier question")
-        Message.objects.create(turn=turn, side="a", status=Status.DONE, text="Earlier answer.",
-                               queued_at=now - timedelta(seconds=s + 60), finished_at=now - timedelta(seconds=60))
+        for side in "ab":
+            Message.objects.create(turn=turn, side=side, status=Status.DONE, text="Earlier answer.",
+                                   queued_at=now - timedelta(seconds=s + 60), started_at=now - timedelta(seconds=s),
+                                   finished_at=now - timedelta(seconds=60))
 
 
-def test_the_wait_shows_a_timer_and_one_estimate_for_the_pair(page, arena_db, serving, scripted_models):
+def test_the_wait_shows_a_timer_and_one_estimate_for_the_arena(page, arena_db, serving, scripted_models):
     lyra = scripted_endpoint(scripted_models, "lyra", "thinks-first")
     vega = scripted_endpoint(scripted_models, "vega", "thinks-first")
-    finished_answers(lyra, [10, 12, 14])
-    finished_answers(vega, [30, 31, 40])
+    finished_answers(lyra, vega, [10, 12, 30, 31])
     page.goto("/")
     send(page, "What is a good name for a cat?")
 
     waiting = page.locator("#waiting")
     expect(waiting).to_contain_text("Both models are thinking…")
     expect(waiting.locator(".elapsed")).to_have_text(re.compile(r"^[2-9] s$"), timeout=5_000)  # the timer runs
-    expect(waiting.locator(".estimate")).to_have_text("· answers here usually take about 31 s")  # the slower one
+    expect(waiting.locator(".estimate")).to_have_text("· answers here usually take about 21 s")  # the median
     for side in "ab":
         expect(pane(page, side).locator(".badge")).to_have_text("Thinking…")
         expect(answer(page, side)).to_have_attribute("aria-busy", "true")
