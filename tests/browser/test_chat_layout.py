@@ -212,3 +212,11 @@ def test_suggested_prompts_fill_the_composer(page, arena_db, serving, scripted_m
     expect(prompt_box(page)).to_have_value(first.get_attribute("data-prompt"))
     expect(prompt_box(page)).to_be_focused()
     expect(page.locator(".turn")).to_have_count(0)  # filled in, not sent
+
+
+def test_the_picker_names_each_model_with_its_organisation_once(page, arena_db, serving, scripted_models):
+    scripted_endpoint(scripted_models, "lyra", "markdown-a", organisation="Hugging Face (demo)")
+    scripted_endpoint(scripted_models, "vega", "markdown-b")
+    page.goto("/named/")
+    options = page.get_by_role("combobox", name="Model A").locator("option").all_inner_texts()
+    assert options == ["lyra · Hugging Face (demo)", "vega · Vega Labs"]
