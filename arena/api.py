@@ -166,7 +166,7 @@ async def get_battle(request, battle_id: UUID):
 def _get_battle(request, battle_id: UUID):
     battle = _battle(battle_id)
     service.notice_dead_workers(battle)
-    return battle_json(battle, client_id=client_id(request))
+    return battle_json(battle, client_id=client_id(request), address=client_address(request))
 
 
 @api.get("/battles/{battle_id}/stream", summary="Server-Sent Events: start, delta and end events; "

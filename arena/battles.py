@@ -14,7 +14,7 @@ from arena.clients import VoterIdentity
 from arena.codepoints import unstorable
 from arena.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from arena.identity import find_identity_leak
-from arena.limits import give_back_counted_vote, take_counted_vote
+from arena.limits import counted_vote_cap_reached, give_back_counted_vote, take_counted_vote
 from arena.models import ACTIVE_STATUSES, DEFAULT_ARENA, Arena, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 from arena.presentation import all_shown
 from arena.sampling import choose_active_pair, choose_pair
@@ -27,6 +27,7 @@ from workers.heartbeat import live_instances, live_queues
 from workers.tasks import generate_message
 
 _rng = random.SystemRandom()
+EMPTY_ANSWERS = "Both answers are empty, so there is nothing to judge; regenerate them or ask again."
 
 
 def clean_prompt(prompt: str) -> str:
@@ -252,6 +253,8 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
         last_turn = max((m.turn.index for m in messages), default=0)
         if any(m.status == Status.FAILED and m.turn.index == last_turn for m in messages):
             raise Conflict("An answer failed; regenerate it before voting.")
+        if not any(m.text.strip() for m in messages if m.turn.index == last_turn):
+            raise Conflict(EMPTY_ANSWERS)
         counts, reason = _counts_for_ratings(battle, messages)
         if counts and not proof_of_work.is_valid(proof, battle.uuid):
             counts, reason = False, "The vote came without the page's proof of work, so it does not count."
@@ -288,14 +291,35 @@ def _check_seen(battle: Battle, messages: list[Message], attempts: dict[str, int
         raise Conflict("The answers were regenerated since you saw them; read the new answers, then vote.")
 
 
-def _counts_for_ratings(battle: Battle, messages: list[Message]) -> tuple[bool, str]:
+def vote_outlook(*, battle: Battle, messages: list[Message], shown_last: list[dict], client_id: str,
+                 address: str) -> dict:
+    """Whether a vote may be cast now and whether it would count, said before the vote.
+    ``shown_last``: the last turn's answers as the voter is shown them (``message_json``), so that in
+    a blind battle nothing is said about an answer the pacer has not shown whole yet. The name an
+    identity leak found is left out: the voter sees it in the text, and a model that is not public
+    stays unconfirmed."""
+    if any(m["status"] in ACTIVE_STATUSES for m in shown_last):
+        return {"open": False, "counts": None, "reason": "Voting opens when both answers are complete."}
+    if any(m["status"] == Status.FAILED for m in shown_last):
+        return {"open": False, "counts": None, "reason": "An answer failed; regenerate it before voting."}
+    if not any(m["text"].strip() for m in shown_last):
+        return {"open": False, "counts": None, "reason": EMPTY_ANSWERS}
+    counts, reason = _counts_for_ratings(battle, messages, name_leak=False)
+    if counts:
+        reason = counted_vote_cap_reached(client_id=client_id, address=address)
+        counts = not reason
+    return {"open": True, "counts": counts, "reason": reason}
+
+
+def _counts_for_ratings(battle: Battle, messages: list[Message], *, name_leak: bool = True) -> tuple[bool, str]:
     if battle.mode != Mode.ANONYMOUS:
         return False, "Only anonymous battles count toward the ratings."
     if any(m.status != Status.DONE for m in messages):
         return False, "An answer was stopped or failed, so this battle does not count."
     leak = _identity_leak(messages)
     if leak:
-        return False, f"An answer names a model or its maker ({leak}), so the vote cannot be blind and does not count."
+        named = f" ({leak})" if name_leak else ""
+        return False, f"An answer names a model or its maker{named}, so the vote cannot be blind and does not count."
     return True, ""
 
 

@@ -81,6 +81,21 @@ def take_counted_vote(*, client_id: str, address: str) -> str:
             "toward the ratings.")
 
 
+def counted_vote_cap_reached(*, client_id: str, address: str) -> str:
+    """What ``take_counted_vote`` would say now, taking nothing: "" while a vote may still count,
+    else its sentence. The page shows it before the vote, so that nobody learns it after."""
+    caps = [(key, cap, who) for key, cap, who in _counted_vote_caps(client_id, address) if cap > 0]
+    if not caps:
+        return ""
+    counts = get_redis().mget([key for key, _cap, _who in caps])
+    over = next(((cap, who) for (_key, cap, who), count in zip(caps, counts, strict=True) if int(count or 0) >= cap),
+                None)
+    if over is None:
+        return ""
+    cap, who = over
+    return f"Over today's cap of {cap} counted votes from {who}: a vote is kept but does not count toward the ratings."
+
+
 def give_back_counted_vote(*, client_id: str, address: str) -> None:
     """Undo ``take_counted_vote`` for a vote that was not stored after all."""
     _give_back([key for key, cap, _who in _counted_vote_caps(client_id, address) if cap > 0])

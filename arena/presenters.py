@@ -5,10 +5,12 @@ import threading
 from collections import OrderedDict
 
 from arena import proof_of_work
+from arena.battles import vote_outlook
 from arena.markdown import render_markdown
 from arena.models import ACTIVE_STATUSES, Arena, Battle, Message, Mode, ModelEndpoint, Status
 from arena.pacing import Shown
 from arena.presentation import HIDDEN_BEFORE_VOTE, is_paced, paced_statuses
+from arena.waiting import waiting_json
 
 FAILED_TEXT = "This answer failed. Regenerate to try again."
 RENDER_CACHE_MIN_CHARS = 4000  # shorter answers render in well under a millisecond
@@ -82,8 +84,10 @@ def message_json(message: Message, *, reveal: bool, blind: bool = False, shown: 
     return data
 
 
-def battle_json(battle: Battle, *, client_id: str, messages: list[Message] | None = None) -> dict:
-    """``messages``: the battle's messages with their turns, when the caller has read them already."""
+def battle_json(battle: Battle, *, client_id: str, messages: list[Message] | None = None, address: str = "") -> dict:
+    """``messages``: the battle's messages with their turns, when the caller has read them already;
+    ``address``: the reader's (``clients.client_address``), to say before the vote whether today's
+    cap on counted votes is reached."""
     reveal = battle.reveals_models()
     vote = getattr(battle, "vote", None)  # a missing reverse one-to-one raises AttributeError
     if messages is None:
@@ -109,12 +113,19 @@ def battle_json(battle: Battle, *, client_id: str, messages: list[Message] | Non
         "finished": all(entry[side]["status"] not in ACTIVE_STATUSES for entry in turns for side in battle.sides),
         "vote": None,
         "models": None,
+        "waiting": None,
     }
+    last = [m for m in messages if turns and m.turn.index == turns[-1]["index"]]
+    if data["yours"] and vote is None:
+        data["waiting"] = waiting_json(battle, last)
     if reveal:
         data["models"] = {side: battle.endpoint_for(side).public_name for side in battle.sides}
         data["model_details"] = {side: endpoint_json(battle.endpoint_for(side)) for side in battle.sides}
     if vote is not None:
         data["vote"] = {"choice": vote.choice, "counts": vote.counts, "excluded_reason": vote.excluded_reason}
-    elif battle.mode == Mode.ANONYMOUS and data["yours"]:
-        data["proof_of_work"] = proof_of_work.challenge_for(battle.uuid)
+    elif data["yours"] and battle.mode != Mode.DIRECT and turns:
+        data["voting"] = vote_outlook(battle=battle, messages=messages, client_id=client_id, address=address,
+                                      shown_last=[turns[-1][side] for side in battle.sides])
+        if battle.mode == Mode.ANONYMOUS:
+            data["proof_of_work"] = proof_of_work.challenge_for(battle.uuid)
     return data

@@ -1,3 +1,5 @@
+import random
+
 from django.conf import settings
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
@@ -6,6 +8,9 @@ from arena.battles import available_endpoints
 from arena.clients import client_id
 from arena.models import DEFAULT_ARENA, Arena, Battle, ModelEndpoint
 from arena.presenters import battle_json, endpoint_json
+from arena.suggestions import pick_suggestions
+
+_rng = random.Random()
 
 
 def _page(request, template: str, **context):
@@ -20,7 +25,7 @@ def battle_page(request):
     arena = arena or next((a for a in arenas if a.slug == DEFAULT_ARENA), None)
     live = len(available_endpoints(arena=arena.slug)) if arena else 0
     return _page(request, "arena/battle.html", mode="anony", ready=live >= 2, arenas=arenas, arena=arena,
-                 max_prompt_chars=settings.ARENA["MAX_PROMPT_CHARS"])
+                 max_prompt_chars=settings.ARENA["MAX_PROMPT_CHARS"], suggestions=pick_suggestions(_rng))
 
 
 def named_page(request):
@@ -37,7 +42,8 @@ def _picker_page(request, mode: str, *, count: int):
     wanted = [name for name in request.GET.getlist("model") if name in names]
     selected = (wanted + [n for n in names if n not in wanted])[:count]
     return _page(request, "arena/battle.html", mode=mode, choices=choices, selected=selected,
-                 ready=len(choices) >= count, max_prompt_chars=settings.ARENA["MAX_PROMPT_CHARS"])
+                 ready=len(choices) >= count, max_prompt_chars=settings.ARENA["MAX_PROMPT_CHARS"],
+                 suggestions=pick_suggestions(_rng))
 
 
 def _choices() -> list[ModelEndpoint]:

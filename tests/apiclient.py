@@ -48,6 +48,18 @@ class ApiClient:
                 raise AssertionError(f"battle {battle_id} did not finish in {timeout} s: {data}")
             time.sleep(0.1)
 
+    def wait_for_text(self, battle_id: str, timeout: float = 60) -> dict:
+        """Until every answer of the last turn shows some text."""
+        deadline = time.monotonic() + timeout
+        while True:
+            data = self.battle(battle_id)
+            last = data["turns"][-1]
+            if all(last[side]["text"] for side in "ab" if side in last):
+                return data
+            if time.monotonic() > deadline:
+                raise AssertionError(f"battle {battle_id} showed no text in {timeout} s: {data}")
+            time.sleep(0.05)
+
     def events(self, battle_id: str, *, last_event_id: str | None = None, limit: int | None = None,
                timeout: float = 60) -> tuple[list[dict], dict]:
         """Read the SSE stream until it ends (or ``limit`` events); returns the events and the headers."""

@@ -25,6 +25,15 @@
   const connection = byId("connection");
   const terms = byId("terms");
   const voteButtons = Array.from(root.querySelectorAll("button.vote"));
+  const voteBar = byId("vote-bar");
+  const voteRule = byId("vote-rule");
+  const cutNotice = byId("cut-notice");
+  const continueButton = byId("continue");
+  const suggestions = byId("suggestions");
+  // On a touch screen Enter makes a new line and the Send button sends; with a keyboard Enter sends.
+  const touch = window.matchMedia("(hover: none) and (pointer: coarse)").matches;
+  const CONTINUE_PROMPT = "Continue exactly where your answer was cut off.";
+  const POLL_MS = 3000; // while waiting in a queue, how often to ask how far along it is
   const proofs = new Map(); // challenge -> the promise of its proof of work (see proofFor)
   const pickers = Array.from(root.querySelectorAll(".pickers select"));
   const ACTIVE = ["pending", "streaming"];
@@ -49,6 +58,8 @@
     blockedUntil: 0, // rate limited until this time (ms since epoch)
     blockTimer: 0,
     waitTimer: 0, // ticks the shared "thinking" timer while no answer has shown text
+    pollTimer: 0, // re-reads the battle while its answers wait in a queue
+    sending: 0, // when Send was pressed (ms since epoch) until the server has the turn
   };
 
   class ApiError extends Error {}
@@ -124,6 +135,9 @@
   const revealed = () => Boolean(state.battle && state.battle.models);
 
   function pane(side) { return byId(`pane-${side}`); }
+
+  // The composer is pinned in view: focusing it must not scroll the page to where it would sit unpinned.
+  function focusPrompt() { promptBox.focus({ preventScroll: true }); }
 
   function turnBlock(side, index, prompt) {
     const log = pane(side).querySelector(".log");
@@ -222,17 +236,21 @@
     const answer = block.querySelector(".answer");
     const meta = block.querySelector(".meta");
     const live = state.live.get(key);
-    const streaming = isActive(message) || (live && live.attempt > message.attempt);
+    const streaming = isActive(message) || Boolean(live && live.attempt > message.attempt);
     answer.dataset.status = streaming ? (live ? "streaming" : message.status) : message.status;
     answer.dataset.attempt = String(streaming && live ? live.attempt : message.attempt);
-    answer.setAttribute("aria-busy", String(streaming));
+    if (streaming) answer.setAttribute("aria-busy", "true");
+    else answer.removeAttribute("aria-busy");
     drawSources(block, streaming ? { status: "streaming" } : message);
     meta.classList.remove("failure");
+    const log = answer.closest(".log");
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     if (streaming) {
       answer.classList.add("streaming");
       answer.dataset.final = "";
       md.renderStreaming(answer, live ? live.text : message.text);
       meta.textContent = answer.textContent ? "" : "Thinking…";
+      if (atBottom) log.scrollTop = log.scrollHeight; // follow the answer unless the reader scrolled up
       return;
     }
     state.live.delete(key);
@@ -248,9 +266,11 @@
     } else if (message.status === "stopped") {
       meta.textContent = "Stopped." + (revealed() ? " " + messageStats(message) : "");
     } else {
-      const cut = message.cut ? "Cut at the length limit." : "";
-      meta.textContent = [cut, revealed() ? messageStats(message) : ""].filter(Boolean).join(" ");
+      meta.replaceChildren();
+      if (message.cut) meta.append(cell("span", "Cut at the length limit.", { class: "cut" }));
+      if (revealed()) meta.append(meta.childNodes.length ? " " : "", messageStats(message));
     }
+    if (atBottom) log.scrollTop = log.scrollHeight;
   }
 
   // Until an answer shows text, every side of the turn is in one shared state, the same for a model
@@ -265,21 +285,49 @@
     });
   }
 
+  // One line for the whole turn, never one per side: the time since Send, how many answers wait
+  // ahead in the queue, and how long answers usually take (one figure for the pair in a blind battle).
   function drawWaiting() {
-    if (!state.battle || !thinking()) {
+    const sending = Boolean(state.sending);
+    if (!sending && (!state.battle || !thinking())) {
       waitingLine.hidden = true;
       clearInterval(state.waitTimer);
       state.waitTimer = 0;
+      schedulePoll(false);
       return;
     }
-    const sent = Date.parse(lastTurn().created_at || "") || Date.now();
+    const sent = sending ? state.sending : Date.parse(lastTurn().created_at || "") || Date.now();
     const seconds = Math.max(0, Math.floor((Date.now() - sent) / 1000));
-    const label = mode === "direct" ? "The model is thinking…" : "Both models are thinking…";
+    const who = mode === "direct" ? "The model is" : "Both models are";
+    const waiting = (!sending && state.battle.waiting) || {};
+    const label = sending ? "Sending…" : `${who} thinking…`;
     const text = waitingLine.querySelector(".waiting-text");
     if (text.textContent !== label) text.textContent = label;
     waitingLine.querySelector(".elapsed").textContent = `${seconds} s`;
+    const ahead = waiting.queue_ahead || 0;
+    waitingLine.querySelector(".queue").textContent = ahead
+      ? `· ${ahead} ${ahead === 1 ? "answer" : "answers"} ahead in the queue` : "";
+    waitingLine.querySelector(".estimate").textContent = waiting.estimate_s
+      ? `· answers here usually take about ${waiting.estimate_s} s` : "";
+    waitingLine.dataset.state = sending ? "sending" : "thinking";
     waitingLine.hidden = false;
     if (!state.waitTimer) state.waitTimer = setInterval(drawWaiting, 1000);
+    schedulePoll(!sending && ahead > 0);
+  }
+
+  // The queue moves without events on the battle's stream, so while answers wait in it the page
+  // reads the battle again now and then.
+  function schedulePoll(on) {
+    if (!on) {
+      clearTimeout(state.pollTimer);
+      state.pollTimer = 0;
+      return;
+    }
+    if (state.pollTimer) return;
+    state.pollTimer = setTimeout(() => {
+      state.pollTimer = 0;
+      if (state.battle && thinking()) refresh().catch(report);
+    }, POLL_MS);
   }
 
   function drawBadge(side, message) {
@@ -325,16 +373,20 @@
     const decided = Boolean(battle && battle.vote);
     const blocked = state.blockedUntil > Date.now();
     const ready = root.dataset.ready === "true";
-    const voteOpen = Boolean(battle) && !active && !failed.length && !decided && !state.busy;
+    // The server says whether a vote may be cast now and whether it would count (battle.voting).
+    const voting = (battle && battle.voting) || null;
+    const voteOpen = Boolean(battle) && !active && !failed.length && !decided && !state.busy
+      && Boolean(voting && voting.open);
     if (voteOpen) proofFor(battle.proof_of_work); // begin the vote's proof of work while the person reads
+    const cut = Boolean(battle) && !active && !decided && messages.some((m) => m.cut);
 
     // Send and Stop share a place; the focus moves with them rather than fall to the page.
     const sendHadFocus = document.activeElement === sendButton;
     const stopHadFocus = document.activeElement === stopButton;
     sendButton.hidden = active;
     stopButton.hidden = !active;
-    if (active && sendHadFocus) stopButton.focus();
-    if (!active && stopHadFocus) promptBox.focus();
+    if (active && sendHadFocus) stopButton.focus({ preventScroll: true });
+    if (!active && stopHadFocus) focusPrompt();
     sendButton.disabled = decided || state.busy || blocked || !ready;
     stopButton.disabled = state.busy;
     promptBox.disabled = decided;
@@ -345,10 +397,29 @@
     regenButton.classList.toggle("primary", failed.length > 0);
     newRoundButton.hidden = !battle || active;
     newRoundButton.classList.toggle("primary", decided);
+    const uncounted = voteOpen && voting.counts === false;
     voteButtons.forEach((b) => {
       b.disabled = !voteOpen;
       b.classList.toggle("chosen", decided && battle.vote.choice === b.dataset.choice);
+      let note = b.querySelector(".uncounted");
+      if (uncounted && !note) {
+        note = cell("span", "not counted", { class: "uncounted" });
+        b.append(note);
+      } else if (!uncounted && note) note.remove();
     });
+    if (voteBar) {
+      voteBar.hidden = !battle;
+      voteBar.classList.toggle("not-counted", uncounted);
+      let rule = "Voting opens when both answers are complete.";
+      if (decided) rule = "Your vote is in.";
+      else if (voting && !voting.open) rule = voting.reason;
+      else if (uncounted) rule = `You can vote, but this vote will not count toward the ratings: ${voting.reason}`;
+      else if (voteOpen) rule = "Your vote counts toward the ratings.";
+      if (voteRule.textContent !== rule) voteRule.textContent = rule;
+    }
+    cutNotice.hidden = !cut;
+    continueButton.disabled = state.busy || blocked;
+    suggestions.hidden = Boolean(battle) || Boolean(state.sending) || !ready;
     pickers.forEach((p) => { p.disabled = Boolean(battle) || !ready; });
 
     let status = "";
@@ -359,8 +430,9 @@
       const who = mode === "direct" ? "The answer" : failed.map((s) => `Model ${s.toUpperCase()}`).join(" and ");
       status = `${who} failed. Regenerate to try again${mode === "direct" ? "" : ", then vote"}.`;
     } else if (mode === "direct") status = stopped ? "Stopped. Ask a follow-up or regenerate." : "Ask a follow-up, or start a new round.";
+    else if (voting && !voting.open) status = `${voting.reason}`;
     else status = (stopped ? "Stopped. " : "Both answers are complete. ") +
-      "Vote for the better one (keys 1–4), or ask a follow-up.";
+      `Vote for the better one${touch ? "" : " (keys 1–4)"}, or ask a follow-up.`;
     if (statusLine.textContent !== status) statusLine.textContent = status;
   }
 
@@ -595,41 +667,69 @@
     return sides.map((s) => byId(`model-${s}`).value);
   }
 
-  function send() {
-    const prompt = promptBox.value;
+  function send(text) {
+    const prompt = text === undefined ? promptBox.value : text;
     if (!prompt.trim()) {
       showError("Type a prompt first.");
-      promptBox.focus();
+      focusPrompt();
       return;
     }
-    if (sendButton.disabled || sendButton.hidden) return;
+    if (sendButton.disabled || sendButton.hidden || state.busy) return;
     acceptTerms();
     showError("");
+    // The page answers at once, before the server does: the prompt shows in each pane with the
+    // shared waiting line, and both go if the server refuses it.
+    const index = state.battle ? state.battle.turns.length : 0;
+    sides.forEach((side) => { turnBlock(side, index, prompt).dataset.provisional = "true"; });
+    state.sending = Date.now();
+    drawWaiting();
+    if (text === undefined) promptBox.value = "";
     act(async () => {
-      if (!state.battle) {
-        const created = await call("POST", "/api/battles", { prompt, mode, models: chosenModels(), arena: arena || undefined });
-        state.battle = { id: created.id, turns: [], models: null, vote: null };
-        remember(created.id);
-      } else {
-        await call("POST", `/api/battles/${state.battle.id}/turns`, { prompt });
+      try {
+        if (!state.battle) {
+          const created = await call("POST", "/api/battles", { prompt, mode, models: chosenModels(), arena: arena || undefined });
+          state.battle = { id: created.id, turns: [], models: null, vote: null };
+          remember(created.id);
+        } else {
+          await call("POST", `/api/battles/${state.battle.id}/turns`, { prompt });
+        }
+      } catch (err) {
+        root.querySelectorAll('.turn[data-provisional="true"]').forEach((block) => block.remove());
+        if (!state.battle) sides.forEach(showEmpty);
+        if (text === undefined && !promptBox.value) promptBox.value = prompt; // nothing typed is lost
+        throw err;
+      } finally {
+        state.sending = 0;
       }
-      promptBox.value = "";
+      root.querySelectorAll('.turn[data-provisional="true"]').forEach((block) => delete block.dataset.provisional);
       await refresh(); // and follows the answers while they are generated
     });
   }
 
+  function showEmpty(side) {
+    const empty = document.createElement("p");
+    empty.className = "empty";
+    empty.textContent = blind ? "An anonymous model's answer will appear here." : "The answer will appear here.";
+    pane(side).querySelector(".log").replaceChildren(empty);
+  }
+
   form.addEventListener("submit", (e) => { e.preventDefault(); send(); });
   promptBox.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !touch) {
       e.preventDefault();
       send();
     } else if (e.key === "Escape") {
       promptBox.blur(); // so that keys 1–4 vote
     }
   });
+  continueButton.addEventListener("click", () => send(CONTINUE_PROMPT));
+  suggestions.querySelectorAll("button.suggestion").forEach((button) => button.addEventListener("click", () => {
+    promptBox.value = button.dataset.prompt;
+    focusPrompt();
+  }));
   stopButton.addEventListener("click", () => act(async () => {
     await call("POST", `/api/battles/${state.battle.id}/stop`);
-    promptBox.focus();
+    focusPrompt();
   }));
   regenButton.addEventListener("click", () => act(async () => {
     showError("");
@@ -672,7 +772,8 @@
     remember(null);
     render();
     newRoundButton.hidden = false;
-    newRoundButton.focus(); // right below the reveal, which the status line also announces
+    reveal.scrollIntoView({ block: "nearest" });
+    newRoundButton.focus({ preventScroll: true }); // in the dock; the status line announces the reveal
   })));
 
   document.addEventListener("keydown", (e) => {
@@ -694,10 +795,7 @@
     state.live.clear();
     setConnection("");
     sides.forEach((s) => {
-      const empty = document.createElement("p");
-      empty.className = "empty";
-      empty.textContent = blind ? "An anonymous model's answer will appear here." : "The answer will appear here.";
-      pane(s).querySelector(".log").replaceChildren(empty);
+      showEmpty(s);
       pane(s).querySelector(".badge").hidden = true;
     });
     reveal.hidden = true;
@@ -706,7 +804,7 @@
     showError("");
     drawTitles();
     update();
-    promptBox.focus();
+    focusPrompt();
   });
 
   pickers.forEach((picker) => picker.addEventListener("change", drawTitles));
@@ -721,7 +819,7 @@
     try { localStorage.setItem(TERMS_KEY, "1"); } catch (err) { /* private mode: ask again next time */ }
     const hadFocus = terms.contains(document.activeElement);
     terms.hidden = true;
-    if (hadFocus) promptBox.focus();
+    if (hadFocus) focusPrompt();
   }
 
   byId("accept-terms").addEventListener("click", acceptTerms);

@@ -48,3 +48,20 @@ def test_votes_over_the_daily_caps_are_kept_but_not_counted(capped_web):
     recompute()
     excluded = leaderboard_json()["excluded"]
     assert sum(n for reason, n in excluded.items() if "counted votes from" in reason) == 2
+
+
+def test_the_battle_says_before_the_vote_that_it_is_over_the_cap(capped_web):
+    with httpx.Client(base_url=capped_web, timeout=30) as http:
+        browser = ApiClient(http)
+        battle_id = browser.start("Say something kind.")
+        before = browser.wait_finished(battle_id)["voting"]
+        assert before == {"open": True, "counts": True, "reason": ""}
+        browser.post(f"/api/battles/{battle_id}/vote", {"choice": "a", "proof": browser.proof(battle_id)})
+
+        battle_id = browser.start("Say something kind.")
+        voting = browser.wait_finished(battle_id)["voting"]
+        assert voting["open"] is True and voting["counts"] is False
+        assert "cap of 1 counted votes from this browser" in voting["reason"]
+        counter = next(get_redis().scan_iter("arena:counted-votes:client:*"))
+        assert int(get_redis().get(counter)) == 1  # reading the battle took none
+        assert vote_in_new_battle(browser)["counts"] is False

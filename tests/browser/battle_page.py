@@ -47,3 +47,33 @@ def text_length_while_streaming(page: Page, side: str, *, longer_than: int = 0) 
         }""",
         arg=[f'#pane-{side} .turn[data-turn="0"] .answer', longer_than], timeout=ANSWER_TIMEOUT, polling=20)
     return handle.json_value()
+
+
+def in_view(page: Page, locator: Locator) -> bool:
+    """Whether the element is wholly inside the window as it stands, without scrolling."""
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return bool(box) and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] + 0.5 \
+        and box["y"] + box["height"] <= size["height"] + 0.5
+
+
+def send_and_time_first_change(page: Page, text: str) -> float:
+    """Send with Enter; the milliseconds from the key press to the first frame after the page first
+    changed in answer to it (a DOM change, drawn in that frame). For reports, never for asserts."""
+    prompt_box(page).fill(text)
+    page.evaluate("""() => {
+        window.firstChangeMs = new Promise((resolve) => {
+            let sentAt = 0;
+            document.addEventListener("keydown", (e) => { if (e.key === "Enter") sentAt = performance.now(); },
+                                      { capture: true, once: true });
+            const observer = new MutationObserver(() => {
+                if (!sentAt) return;
+                observer.disconnect();
+                requestAnimationFrame(() => resolve(performance.now() - sentAt));
+            });
+            observer.observe(document.getElementById("arena"),
+                             { subtree: true, childList: true, characterData: true, attributes: true });
+        });
+    }""")
+    prompt_box(page).press("Enter")
+    return page.evaluate("window.firstChangeMs")

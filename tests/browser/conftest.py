@@ -18,6 +18,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 DESKTOP = {"width": 1280, "height": 900}
+LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 MARKDOWN_A = textwrap.dedent("""\
@@ -57,6 +58,12 @@ SCRIPTS = {
     "markdown-b": Script(MARKDOWN_B),
     "thinks-first": Script("After a long think, here is the whole answer at once. " * 6, first_s=4, piece_chars=400),
     "endless": Script("All work and no play makes a very long answer. " * 400, pause_s=0.02),
+    # long enough to overflow a pane, so that the pane scrolls on its own and the page does not
+    "long-a": Script((MARKDOWN_A + "\n\n") * 4, piece_chars=16, pause_s=0.01),
+    "long-b": Script((MARKDOWN_B + "\n\n") * 4, piece_chars=16, pause_s=0.01),
+    # the server stops at its max_tokens mid-sentence and says so (finish_reason "length")
+    "cut-off": Script("Steep the leaves for three minutes, then pour the tea through a", finish_reason="length"),
+    "names-itself": Script("I am vega, a model made by Vega Labs. Tea: boil water, steep, pour."),
 }
 
 

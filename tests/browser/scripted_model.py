@@ -18,6 +18,7 @@ class Script:
     pause_s: float = 0.015  # between pieces: slow enough to watch, fast enough for a test
     piece_chars: int = 4
     first_s: float = 0.0  # silence before the first piece, as a contestant that searches first
+    finish_reason: str = "stop"  # "length": the server cut the answer at its max_tokens
 
     def pieces(self) -> list[str]:
         return [self.text[i:i + self.piece_chars] for i in range(0, len(self.text), self.piece_chars)]
@@ -67,6 +68,7 @@ class ScriptedModels:
                     for piece in pieces:
                         self._send({"choices": [{"index": 0, "delta": {"content": piece}}]})
                         time.sleep(script.pause_s)
+                    self._send({"choices": [{"index": 0, "delta": {}, "finish_reason": script.finish_reason}]})
                     self._send({"choices": [], "usage": {"completion_tokens": len(pieces)}})
                     self.wfile.write(b"data: [DONE]\n\n")
                     self.wfile.flush()

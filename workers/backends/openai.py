@@ -55,7 +55,7 @@ class OpenAIBackend:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         timeout = httpx.Timeout(self.params["timeout"], connect=10)
         url = self.params["base_url"] + "/chat/completions"
-        usage = None
+        usage, finish_reason = None, None
         try:
             with httpx.stream("POST", url, json=self._body(conversation), headers=headers, timeout=timeout) as response:
                 if response.status_code != 200:
@@ -74,6 +74,7 @@ class OpenAIBackend:
                     if chunk.get("usage"):
                         usage = chunk["usage"].get("completion_tokens")
                     for choice in chunk.get("choices") or []:
+                        finish_reason = choice.get("finish_reason") or finish_reason  # "length": cut by max_tokens
                         piece = (choice.get("delta") or {}).get("content")
                         if piece:
                             yield Delta(piece, 1)
@@ -83,8 +84,8 @@ class OpenAIBackend:
             raise BackendError(f"Could not reach the server: {type(exc).__name__}.") from None
         except json.JSONDecodeError:
             raise BackendError("The server sent a chunk that is not JSON.") from None
-        if usage is not None:
-            yield Usage(completion_tokens=usage)
+        if usage is not None or finish_reason is not None:
+            yield Usage(completion_tokens=usage, finish_reason=finish_reason)
 
 
 def _error_text(response: httpx.Response) -> str:
