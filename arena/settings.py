@@ -239,6 +239,7 @@ ARENA_LIMITS = {
     "votes": "1000/d", "votes_ip": "5000/d",
     "regenerations": "20/m", "regenerations_ip": "120/m",
     "stops": "30/m", "stops_ip": "240/m",
+    "deletions": "60/m", "deletions_ip": "240/m",
     "completions": "60/m", "completions_ip": "600/m",  # /v1: per key, per address
     **json.loads(os.environ.get("ARENA_LIMITS", "{}")),
 }

@@ -54,7 +54,8 @@ def _active_messages(battle: Battle) -> set[tuple[int, str, int]]:
 
 @off_thread
 def _battle(battle_uuid: UUID) -> Battle | None:
-    return Battle.objects.filter(uuid=battle_uuid).select_related("vote").only("id", "uuid", "mode", "vote__id").first()
+    return (Battle.objects.visible().filter(uuid=battle_uuid).select_related("vote")
+            .only("id", "uuid", "mode", "vote__id").first())
 
 
 async def battle_event_stream(request, battle_uuid: UUID) -> StreamingHttpResponse:
