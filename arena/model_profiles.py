@@ -24,8 +24,10 @@ def endpoint_by_public_name(name: str) -> ModelEndpoint | None:
 
 
 def _answers_of(endpoint: ModelEndpoint):
+    """Its finished answers generated here (imported battles carry no timings)."""
     return Message.objects.filter(Q(side="a", turn__battle__endpoint_a=endpoint)
-                                  | Q(side="b", turn__battle__endpoint_b=endpoint), status=Status.DONE)
+                                  | Q(side="b", turn__battle__endpoint_b=endpoint), status=Status.DONE,
+                                  duration_ms__isnull=False)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "ninja",  # serves Swagger UI from its own static files, so /api/docs works offline under the CSP
     "arena",
     "ratings",
 ]
