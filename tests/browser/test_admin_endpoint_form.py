@@ -82,14 +82,14 @@ def test_staff_add_a_working_endpoint_and_the_test_names_a_refused_connection(st
 
     run_test_action(page, "lyra-remote")
     expect(page.locator(".messagelist")).to_contain_text(
-        re.compile(r"lyra-remote answered .*: \d+ tokens, first token after \d+ ms"), timeout=60_000)
+        re.compile(r"Lyra-remote answered [\s\S]*: \d+ tokens, first token after \d+ ms"), timeout=60_000)
 
     port = free_port()
     add_openai_endpoint(page, "nobody-home", f"http://127.0.0.1:{port}/v1", "markdown-a")
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     run_test_action(page, "nobody-home")
     expect(page.locator(".messagelist")).to_contain_text(
-        f"nobody-home failed: Connection refused by 127.0.0.1:{port}: nothing is listening there "
+        f"Nobody-home failed: Connection refused by 127.0.0.1:{port}: nothing is listening there "
         f"(POST http://127.0.0.1:{port}/v1/chat/completions)", timeout=60_000)
 
 
