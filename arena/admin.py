@@ -1,50 +1,36 @@
-from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
 from arena.endpoint_check import check_endpoint
+from arena.endpoint_form import PARAMS, EndpointForm
 from arena.endpoint_stats import queue_lengths, recent_stats
-from arena.models import Arena, Battle, Message, ModelEndpoint, Turn, Vote, default_arenas
-from workers.backends import validate_params
+from arena.models import Arena, Backend, Battle, Message, ModelEndpoint, Turn, Vote
 from workers.heartbeat import live_queues
-
-
-class EndpointForm(forms.ModelForm):
-    api_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False),
-                              help_text="Leave empty to keep the stored key. It is never shown again.")
-    arenas = forms.ModelMultipleChoiceField(
-        queryset=Arena.objects.all(), to_field_name="slug", required=False, widget=forms.CheckboxSelectMultiple,
-        initial=default_arenas,
-        help_text="The arenas whose anonymous battles this model is drawn for; none keeps it to named modes.")
-
-    class Meta:
-        model = ModelEndpoint
-        fields = "__all__"
-
-    def clean_arenas(self):
-        return [arena.slug for arena in self.cleaned_data.get("arenas") or []]
-
-    def clean_api_key(self):
-        value = self.cleaned_data.get("api_key")
-        return value if value else (self.instance.api_key if self.instance.pk else "")
-
-    def clean(self):
-        data = super().clean()
-        backend, params = data.get("backend"), data.get("params")
-        if backend and params is not None:
-            try:
-                data["params"] = validate_params(backend, params)
-            except ValueError as exc:
-                self.add_error("params", str(exc))
-        return data
 
 
 @admin.register(ModelEndpoint)
 class ModelEndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
-    list_display = ["name", "public_name", "organisation", "backend", "queue", "arena_list", "enabled",
-                    "sampling_weight", "worker_live", "queued", "recent_tokens_per_second", "recent_error_rate"]
+    # Narrow enough for 1280 px with the live columns (worker, queue, speed, errors) in view.
+    list_display = ["endpoint_name", "backend", "queue", "arena_list", "enabled", "weight",
+                    "worker_live", "queued", "recent_tokens_per_second", "recent_error_rate"]
+    fieldsets = [
+        (None, {"fields": ["name", "codename", "name_published", "organisation", "license", "description",
+                           "aliases"]}),
+        ("Serving", {"fields": ["backend", "queue", "api_key", "enabled", "anonymous_only", "sampling_weight",
+                                "arenas"]}),
+        *[(f"Parameters: {Backend(kind).label}", {
+            "fields": list(fields), "classes": ["backend-params", f"backend-{kind}"],
+            "description": f"Used when the backend is “{Backend(kind).label}”. Empty fields take the default."})
+          for kind, fields in PARAMS.items()],
+        ("Advanced", {"fields": ["params"]}),
+    ]
+
+    class Media:
+        js = ["arena/admin_endpoint.js"]
+        css = {"all": ["arena/admin_endpoint.css"]}
     list_filter = ["backend", "enabled", "anonymous_only"]
-    list_display_links = ["name"]
+    list_display_links = ["endpoint_name"]
     search_fields = ["name", "codename", "organisation"]
     actions = ["test_endpoint", "enable", "disable"]
 
@@ -56,11 +42,21 @@ class ModelEndpointAdmin(admin.ModelAdmin):
             self._live, self._stats, self._queued = set(), {}, {}
         return super().changelist_view(request, extra_context)
 
+    @admin.display(description="Name", ordering="name")
+    def endpoint_name(self, obj):
+        if obj.public_name == obj.name:
+            return obj.name
+        return format_html("{}<br><small>shown as {}</small>", obj.name, obj.public_name)
+
+    @admin.display(description="Weight", ordering="sampling_weight")
+    def weight(self, obj):
+        return f"{obj.sampling_weight:g}"
+
     @admin.display(description="Arenas")
     def arena_list(self, obj):
         return ", ".join(obj.arenas) or "–"
 
-    @admin.display(boolean=True, description="Live worker")
+    @admin.display(boolean=True, description="Live")
     def worker_live(self, obj):
         return obj.queue in self._live
 
@@ -68,12 +64,12 @@ class ModelEndpointAdmin(admin.ModelAdmin):
     def queued(self, obj):
         return self._queued.get(obj.queue, "–")
 
-    @admin.display(description="Tokens/s (24 h)")
+    @admin.display(description="Tok/s 24 h")
     def recent_tokens_per_second(self, obj):
         rate = self._stats.get(obj.id)
         return f"{rate.tokens_per_second:.1f}" if rate and rate.tokens_per_second else "–"
 
-    @admin.display(description="Errors (24 h)")
+    @admin.display(description="Errors 24 h")
     def recent_error_rate(self, obj):
         rate = self._stats.get(obj.id)
         return f"{rate.error_rate:.0%} of {rate.answers}" if rate and rate.error_rate is not None else "–"

@@ -11,17 +11,17 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import get_token
-from ninja import Field, NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Query, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.utils import check_csrf
 
 from arena import battles as service
-from arena import jobs, redis_keys
+from arena import history, jobs, redis_keys
 from arena.clients import client_address, client_id, voter_identity
 from arena.errors import ArenaError, Invalid, NotFound, Unavailable
 from arena.limits import RateLimited, enforce
 from arena.models import Arena, Battle, ModelEndpoint
-from arena.presenters import arena_json, battle_json, endpoint_json
+from arena.presenters import arena_json, battle_json, endpoint_json, history_json
 from arena.streaming import battle_event_stream
 from arena.threads import off_thread
 from ratings.presenters import CATEGORY_LABELS, leaderboard_csv, leaderboard_json
@@ -80,7 +80,7 @@ class Detail(Schema):
 
 def _battle(battle_id: UUID) -> Battle:
     try:  # get(), not first(): no ORDER BY to build on every call of the hottest lookup
-        return Battle.objects.select_related("endpoint_a", "endpoint_b", "vote").get(uuid=battle_id)
+        return Battle.objects.visible().select_related("endpoint_a", "endpoint_b", "vote").get(uuid=battle_id)
     except Battle.DoesNotExist:
         raise NotFound("No battle has this id.") from None
 
@@ -229,6 +229,20 @@ def _vote(request, battle_id: UUID, payload: VoteIn):
                                           address=client_address(request), proof=payload.proof,
                                           identity=voter_identity(request))
     return 200, battle_json(battle, client_id=request.auth, messages=messages)
+
+
+@api.get("/history", summary="Your battles: those this browser started and has not deleted, newest first")
+def battle_history(request, limit: int = Query(history.HISTORY_LIMIT, ge=1, le=history.HISTORY_LIMIT)):
+    entries = history.history_of(client_id=client_id(request), limit=limit)
+    return {"battles": [history_json(entry) for entry in entries]}
+
+
+@api.delete("/history/{battle_id}", auth=session_with_csrf, response={204: None, 404: Detail, 429: Detail},
+            summary="Delete a battle from your history. Its vote still counts: ratings never change after the fact")
+def delete_from_history(request, battle_id: UUID):
+    enforce(request, "deletions", client_id=request.auth)
+    history.delete_from_history(battle_id=battle_id, client_id=request.auth)
+    return 204, None
 
 
 @api.get("/leaderboard", summary="The latest leaderboard snapshot (JSON, or CSV with format=csv)")

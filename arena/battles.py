@@ -213,7 +213,7 @@ def notice_dead_workers(battle: Battle, active: list[Message] | None = None) -> 
 def messages_for_vote(battle_id) -> list[Message]:
     """The battle's messages in turn order, each with its turn, battle and endpoints: what a vote
     checks, stores and answers with, in one query. Raises NotFound for an unknown battle."""
-    messages = list(Message.objects.filter(turn__battle__uuid=battle_id)
+    messages = list(Message.objects.filter(turn__battle__uuid=battle_id, turn__battle__hidden_at__isnull=True)
                     .select_related("turn__battle__endpoint_a", "turn__battle__endpoint_b")
                     .order_by("turn__index", "side"))
     if not messages:  # a battle is created with its first turn's messages

@@ -1,4 +1,6 @@
-"""The admin's "Test endpoint": one short prompt through the real worker path, timed."""
+"""The admin's "Test endpoint": one short prompt through the real worker path, timed. A failure
+says its cause and the address tried, as the backend found them (workers/backends/openai.py names
+DNS, refused connections, TLS, timeouts, a refused key, a wrong address and an unknown model)."""
 
 import time
 from dataclasses import dataclass
@@ -22,6 +24,13 @@ class CheckResult:
     error: str = ""
 
 
+def _address(endpoint: ModelEndpoint) -> str:
+    base_url = endpoint.params.get("base_url") if isinstance(endpoint.params, dict) else None
+    if endpoint.backend == "openai" and base_url:
+        return f"{base_url}/chat/completions (through the worker on queue {endpoint.queue!r})"
+    return f"the worker on queue {endpoint.queue!r}"
+
+
 def check_endpoint(endpoint: ModelEndpoint, *, timeout: float = 120) -> CheckResult:
     if endpoint.queue not in live_queues():
         return CheckResult(False, error=f"No worker is consuming the queue {endpoint.queue!r}; start one with "
@@ -39,7 +48,8 @@ def check_endpoint(endpoint: ModelEndpoint, *, timeout: float = 120) -> CheckRes
             else:
                 end = event
     except jobs.JobTimeout:
-        return CheckResult(False, text="".join(pieces), error=f"No answer within {timeout:.0f} s.")
+        return CheckResult(False, text="".join(pieces), error=f"No answer within {timeout:.0f} s from "
+                                                               f"{_address(endpoint)}.")
     if end.get("error"):
         return CheckResult(False, text="".join(pieces), error=end["error"])
     seconds = max(end.get("duration_ms", 0), 1) / 1000

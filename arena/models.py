@@ -150,6 +150,16 @@ class Mode(models.TextChoices):
     DIRECT = "direct", "Direct chat"
 
 
+class BattleQuerySet(models.QuerySet):
+    def in_history_of(self, *, client_id: str):
+        """The battles one visitor sees in "Your battles": those this browser started and has not
+        deleted. Keyed on the browser; a signed-in owner is one more filter on this line."""
+        return self.filter(client_id=client_id, hidden_at__isnull=True)
+
+    def visible(self):
+        return self.filter(hidden_at__isnull=True)
+
+
 class Battle(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     mode = models.CharField(max_length=10, choices=Mode.choices)
@@ -161,9 +171,16 @@ class Battle(models.Model):
     client_id = models.CharField(max_length=64, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Set when the owner deletes the battle from their history. The row, its answers and its vote
+    # stay, so the ratings never change after the fact; the battle is only no longer shown.
+    hidden_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BattleQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["created_at"])]
+        indexes = [models.Index(fields=["created_at"]),
+                   models.Index(fields=["client_id", "-created_at"], name="battle_history",
+                                condition=Q(hidden_at__isnull=True))]
 
     def __str__(self) -> str:
         return f"{self.get_mode_display()} {self.uuid}"

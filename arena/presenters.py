@@ -6,6 +6,7 @@ from collections import OrderedDict
 
 from arena import proof_of_work
 from arena.battles import vote_outlook
+from arena.history import HistoryEntry
 from arena.markdown import render_markdown
 from arena.models import ACTIVE_STATUSES, Arena, Battle, Message, Mode, ModelEndpoint, Status
 from arena.pacing import Shown
@@ -50,6 +51,17 @@ def endpoint_json(endpoint: ModelEndpoint) -> dict:
     return {"name": endpoint.public_name, "organisation": endpoint.public_organisation,
             "license": endpoint.license if endpoint.identity_published else "",
             "description": endpoint.description}
+
+
+def history_json(entry: HistoryEntry) -> dict:
+    """One line of "Your battles": the models only where the battle itself would name them."""
+    battle = entry.battle
+    vote = getattr(battle, "vote", None)  # a missing reverse one-to-one raises AttributeError
+    return {"id": str(battle.uuid), "mode": battle.mode, "arena": battle.arena_id,
+            "created_at": battle.created_at.isoformat(), "prompt": entry.prompt, "turns": entry.turns,
+            "vote": vote.choice if vote is not None else None,
+            "models": ({side: battle.endpoint_for(side).public_name for side in battle.sides}
+                       if battle.reveals_models() else None)}
 
 
 def arena_json(arena: Arena, *, live: list[ModelEndpoint]) -> dict:

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "ninja",  # serves Swagger UI from its own static files, so /api/docs works offline under the CSP
     "arena",
     "ratings",
 ]
@@ -253,6 +254,7 @@ ARENA_LIMITS = {
     "votes": "1000/d", "votes_ip": "5000/d",
     "regenerations": "20/m", "regenerations_ip": "120/m",
     "stops": "30/m", "stops_ip": "240/m",
+    "deletions": "60/m", "deletions_ip": "240/m",
     "completions": "60/m", "completions_ip": "600/m",  # /v1: per key, per address
     **json.loads(os.environ.get("ARENA_LIMITS", "{}")),
 }

@@ -54,7 +54,7 @@ def _active_messages(battle: Battle) -> set[tuple[int, str, int]]:
 
 @off_thread
 def _battle(battle_uuid: UUID) -> Battle | None:
-    return (Battle.objects.filter(uuid=battle_uuid).select_related("vote", "arena")
+    return (Battle.objects.visible().filter(uuid=battle_uuid).select_related("vote", "arena")
             .only("id", "uuid", "mode", "vote__id", *(f"arena__{field}" for field in SITE_DEFAULTS)).first())
 
 

@@ -1,14 +1,21 @@
 import random
 
 from django.conf import settings
+from django.contrib import messages
+from django.http import Http404
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from arena import history, model_profiles
 from arena.battles import available_endpoints
 from arena.clients import client_id
-from arena.models import DEFAULT_ARENA, Arena, Battle, ModelEndpoint
-from arena.presenters import battle_json, endpoint_json
+from arena.errors import NotFound
+from arena.limits import RateLimited, enforce
+from arena.models import DEFAULT_ARENA, Arena, Battle, Choice, ModelEndpoint
+from arena.presenters import battle_json, endpoint_json, history_json
 from arena.suggestions import pick_suggestions
+from ratings.presenters import model_standing
 
 _rng = random.Random()
 
@@ -63,14 +70,64 @@ def about_page(request):
 
 
 def shared_battle_page(request, battle_id):
-    battle = get_object_or_404(Battle.objects.select_related("endpoint_a", "endpoint_b", "vote"), uuid=battle_id)
+    battle = get_object_or_404(Battle.objects.visible().select_related("endpoint_a", "endpoint_b", "vote"),
+                               uuid=battle_id)
     if not battle.reveals_models():
         return render(request, "arena/shared.html", {"battle": None})
-    data = battle_json(battle, client_id=client_id(request))
+    return render(request, "arena/shared.html", _battle_context(battle_json(battle, client_id=client_id(request))))
+
+
+def _battle_context(data: dict) -> dict:
+    """A battle read as a page: its turns side by side and, once revealed, what each side spent."""
     sides = _side_summaries(data)
     turns = [{"prompt": turn["prompt"], "answers": [(s, turn[s["key"]]) for s in sides]} for turn in data["turns"]]
-    return render(request, "arena/shared.html", {
-        "battle": data, "sides": sides, "turns": turns, "has_compute": any(s["compute"] for s in sides)})
+    return {"battle": data, "sides": sides, "turns": turns, "has_compute": any(s["compute"] for s in sides)}
+
+
+def history_page(request):
+    entries = []
+    for entry in history.history_of(client_id=client_id(request)):
+        data = history_json(entry)
+        entries.append({**data, "created": entry.battle.created_at,
+                        "vote_label": Choice(data["vote"]).label if data["vote"] else ""})
+    return _page(request, "arena/history.html", entries=entries)
+
+
+def history_battle_page(request, battle_id):
+    try:
+        battle = history.owned_battle(battle_id=battle_id, client_id=client_id(request))
+    except NotFound:
+        raise Http404("None of your battles has this id.") from None
+    context = _battle_context(battle_json(battle, client_id=client_id(request)))
+    return _page(request, "arena/history_battle.html", created=battle.created_at, **context)
+
+
+@require_POST
+def delete_from_history_page(request, battle_id):
+    try:
+        enforce(request, "deletions", client_id=client_id(request))
+        history.delete_from_history(battle_id=battle_id, client_id=client_id(request))
+    except RateLimited as exc:
+        messages.error(request, exc.message)
+    except NotFound:
+        raise Http404("None of your battles has this id.") from None
+    else:
+        messages.success(request, "The battle was deleted from your history. If you voted, the vote still counts.")
+    return redirect("history")
+
+
+def model_page(request, name: str):
+    endpoint = model_profiles.endpoint_by_public_name(name)
+    if endpoint is None:
+        raise Http404("No model has this name.")
+    published = endpoint.identity_published
+    arenas = {a.slug: a.title for a in Arena.objects.filter(slug__in=endpoint.arenas)}
+    return _page(request, "arena/model.html", model=endpoint_json(endpoint), published=published,
+                 backend=endpoint.get_backend_display() if published else "",
+                 is_search=published and endpoint.backend == "search", arenas=arenas,
+                 standing=model_standing(endpoint.public_name, arenas=[a for a in endpoint.arenas if a in arenas]),
+                 stats=model_profiles.answer_stats(endpoint) if published else None,
+                 battles=model_profiles.recent_published_battles(endpoint))
 
 
 def _side_summaries(data: dict) -> list[dict]:
@@ -85,7 +142,7 @@ def _side_summaries(data: dict) -> list[dict]:
         summaries.append({
             "key": side,
             "side": side.upper(),
-            "name": data["models"][side],
+            "name": data["models"][side] if data["models"] else "",
             "organisation": data.get("model_details", {}).get(side, {}).get("organisation", ""),
             "tokens": tokens,
             "ttft_ms": round(sum(ttfts) / len(ttfts)) if ttfts else None,

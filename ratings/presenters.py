@@ -7,7 +7,7 @@ from django.conf import settings
 
 from arena.models import DEFAULT_ARENA
 from ratings.categories import ARENA_CATEGORIES
-from ratings.snapshots import latest
+from ratings.snapshots import latest, latest_of_arenas
 
 CATEGORY_LABELS = {name: category.label for name, category in ARENA_CATEGORIES.items()}
 CSV_COLUMNS = ["rank_ub", "model", "rating", "ci_lower", "ci_upper", "votes", "organisation", "license",
@@ -44,6 +44,55 @@ def leaderboard_json(*, category: str = "overall", style_control: bool = False, 
             "models": data.get("models", []), "battle_counts": data.get("battle_counts", []),
             "win_fraction": data.get("win_fraction", []), "average_win_rate": data.get("average_win_rate", []),
             "predicted_win_rate": data.get("predicted_win_rate", []), "excluded": data.get("excluded", {})}
+
+
+def model_standing(name: str, *, arenas: list[str]) -> dict:
+    """One model's place on its arenas' leaderboards: its rating with interval in every category,
+    under the leaderboard's own rules (fewer than the minimum votes, or never both won and lost, is
+    "not enough data"), and its record against each rated opponent in the overall category."""
+    min_votes = settings.ARENA["LEADERBOARD_MIN_VOTES"]
+    preliminary = settings.ARENA["LEADERBOARD_PRELIMINARY_VOTES"]
+    order = {category: i for i, category in enumerate(CATEGORY_LABELS)}
+    snapshots = sorted((s for s in latest_of_arenas(arenas) if s.category in order),
+                       key=lambda s: (arenas.index(s.arena), order[s.category]))
+    ratings, opponents, per_answer = [], {}, {}
+    for snapshot in snapshots:
+        rows = snapshot.data.get("rows", [])
+        row = next((r for r in rows if r["model"] == name), None)
+        entry = {"arena": snapshot.arena, "category": snapshot.category, "label": CATEGORY_LABELS[snapshot.category],
+                 "computed_at": snapshot.computed_at}
+        if row is not None and row["votes"] >= min_votes:
+            ranked = [r for r in rows if r["votes"] >= min_votes]
+            entry.update(rated=True, rating=row["rating"], ci_lower=row["ci_lower"], ci_upper=row["ci_upper"],
+                         votes=row["votes"], rank_ub=row["rank_ub"], of=len(ranked),
+                         preliminary=row["votes"] < preliminary)
+        else:
+            unrated = next((r for r in snapshot.data.get("unrated", []) if r["model"] == name), None)
+            votes = row["votes"] if row is not None else (unrated or {}).get("votes", 0)
+            if not votes:
+                continue
+            entry.update(rated=False, votes=votes)
+        ratings.append(entry)
+        if snapshot.category == "overall":
+            opponents[snapshot.arena] = _opponents(name, snapshot.data)
+            if row is not None and "tokens_per_answer" in row:
+                per_answer[snapshot.arena] = {k: row[k] for k in ("tokens_per_answer", "seconds_per_answer")}
+    return {"ratings": ratings, "opponents": opponents, "per_answer": per_answer}
+
+
+def _opponents(name: str, data: dict) -> list[dict]:
+    """Battles and the share won (ties left out, as on the leaderboard's chart) against each opponent."""
+    models = data.get("models", [])
+    if name not in models:
+        return []
+    i = models.index(name)
+    counts, wins = data.get("battle_counts", []), data.get("win_fraction", [])
+    found = []
+    for j, other in enumerate(models):
+        if j == i or not counts or not counts[i][j]:
+            continue
+        found.append({"model": other, "battles": counts[i][j], "win_rate": wins[i][j] if wins else None})
+    return sorted(found, key=lambda o: -o["battles"])
 
 
 def leaderboard_csv(board: dict) -> str:

@@ -184,3 +184,9 @@ def _arena_snapshots(arena: str, by_category: dict[str, PairCounts], parts: dict
 
 def latest(category: str = "overall", *, arena: str = DEFAULT_ARENA) -> LeaderboardSnapshot | None:
     return LeaderboardSnapshot.objects.filter(arena=arena, category=category).order_by("-computed_at").first()
+
+
+def latest_of_arenas(arenas: list[str]) -> list[LeaderboardSnapshot]:
+    """The newest snapshot of every category of these arenas, in one query."""
+    return list(LeaderboardSnapshot.objects.filter(arena__in=arenas).order_by("arena", "category", "-computed_at")
+                .distinct("arena", "category"))

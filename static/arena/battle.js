@@ -497,6 +497,8 @@
       tbody.append(tr);
     };
     addRow("Model", (r) => r.name, "model-name");
+    tbody.lastChild.querySelectorAll("td").forEach((td, i) => td.replaceChildren(  // each name links to its model page
+      cell("a", rows[i].name, { href: `/models/${encodeURIComponent(rows[i].name)}/` })));
     addRow("Organisation", (r) => r.organisation);
     addRow("Tokens", (r) => r.tokens);
     addRow("Time to first token", (r) => r.ttft);

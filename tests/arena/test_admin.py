@@ -104,9 +104,43 @@ def test_the_test_action_explains_a_failure(staff, worker, arena_db):
     endpoint = ModelEndpoint.objects.get(name="unreachable")
     response = staff.post("/admin/arena/modelendpoint/", {"action": "test_endpoint", "_selected_action": [endpoint.id]},
                           follow=True)
-    assert "unreachable failed: could not reach the server" in response.content.decode().lower()
+    assert ("Unreachable failed: Connection refused by 127.0.0.1:9: nothing is listening there "
+            "(POST http://127.0.0.1:9/v1/chat/completions)") in response.content.decode()
 
 
 def test_the_list_shows_worker_and_health(staff, worker, endpoints):
     page = staff.get("/admin/arena/modelendpoint/").content.decode()
-    assert "Live worker" in page and "Tokens/s (24 h)" in page and "Errors (24 h)" in page
+    assert "Live" in page and "Tok/s 24 h" in page and "Errors 24 h" in page
+
+
+def test_it_takes_the_parameters_from_the_fields_of_their_kind(staff):
+    response = staff.post("/admin/arena/modelendpoint/add/", _form(
+        params="", openai_base_url="http://gpu-1:8000/v1/", openai_model="llama", openai_max_tokens="300",
+        tf_model="/only/read/for/transformers"))
+    assert response.status_code == 302, re.findall(r'errorlist[\s\S]{0,300}', response.content.decode())
+    params = ModelEndpoint.objects.get(name="new-model").params
+    assert params["base_url"] == "http://gpu-1:8000/v1" and params["model"] == "llama" and params["max_tokens"] == 300
+
+
+def test_a_field_wins_over_the_same_key_in_the_json(staff):
+    response = staff.post("/admin/arena/modelendpoint/add/", _form(
+        params=json.dumps({"base_url": "http://gpu-1:8000/v1", "model": "llama", "temperature": 1.5}),
+        openai_temperature="0.2"))
+    assert response.status_code == 302
+    params = ModelEndpoint.objects.get(name="new-model").params
+    assert params["temperature"] == 0.2 and params["extra_body"] == {} and params["model"] == "llama"
+
+
+@pytest.mark.parametrize("fields, field, sentence", [
+    ({"openai_base_url": "ftp://x", "openai_model": "m"}, "openai_base_url",
+     "base_url must be an http(s) address, not &#x27;ftp://x&#x27;."),
+    ({"openai_base_url": "http://h/v1", "openai_model": "m", "openai_temperature": "9"}, "openai_temperature",
+     "Ensure this value is less than or equal to 2."),
+    ({"openai_base_url": "http://h/v1"}, "openai_model", "model is required: the model id the server expects."),
+])
+def test_it_shows_each_sentence_beside_its_field(staff, fields, field, sentence):
+    response = staff.post("/admin/arena/modelendpoint/add/", _form(params="", **fields))
+    html = response.content.decode()
+    assert re.search(rf'<ul class="errorlist"[^>]*id="id_{field}_error"[^>]*>\s*<li>{re.escape(sentence)}</li>', html) \
+        or re.search(rf'field-{field}[\s\S]{{0,400}}{re.escape(sentence)}', html), html[:3000]
+    assert not ModelEndpoint.objects.filter(name="new-model").exists()

@@ -1,6 +1,8 @@
 """Any OpenAI-compatible ``/v1/chat/completions`` server (vLLM, TGI, llama.cpp, Ollama, hosted APIs)."""
 
 import json
+import socket
+import ssl
 from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
@@ -60,7 +62,7 @@ class OpenAIBackend:
             with httpx.stream("POST", url, json=self._body(conversation), headers=headers, timeout=timeout) as response:
                 if response.status_code != 200:
                     response.read()
-                    raise BackendError(f"The server answered {response.status_code}: {_error_text(response)}",
+                    raise BackendError(f"{_refusal(response, self.params['model'])} (POST {url})",
                                        permanent=400 <= response.status_code < 500)
                 for line in response.iter_lines():
                     if should_stop():
@@ -78,14 +80,52 @@ class OpenAIBackend:
                         piece = (choice.get("delta") or {}).get("content")
                         if piece:
                             yield Delta(piece, 1)
+        except httpx.ConnectTimeout:
+            raise BackendError(f"Timed out connecting to {urlparse(url).netloc} (POST {url}).") from None
         except httpx.TimeoutException:
-            raise BackendError(f"The server did not answer within {self.params['timeout']:.0f} s.") from None
+            raise BackendError(f"The server did not answer within {self.params['timeout']:.0f} s "
+                               f"(POST {url}).") from None
         except httpx.HTTPError as exc:
-            raise BackendError(f"Could not reach the server: {type(exc).__name__}.") from None
+            sentence, permanent = _unreachable(exc, url)
+            raise BackendError(f"{sentence} (POST {url})", permanent=permanent) from None
         except json.JSONDecodeError:
             raise BackendError("The server sent a chunk that is not JSON.") from None
         if usage is not None or finish_reason is not None:
             yield Usage(completion_tokens=usage, finish_reason=finish_reason)
+
+
+def _refusal(response: httpx.Response, model: str) -> str:
+    """What a server's refusal means for the operator: a key, an address or a model to fix."""
+    status, detail = response.status_code, _error_text(response)
+    model_unknown = "model" in detail.lower() and any(
+        words in detail.lower() for words in ("not exist", "not found", "unknown", "no such", "does not serve"))
+    if status in (401, 403):
+        return f"The server refused the API key ({status}: {detail}); set the endpoint's API key."
+    if model_unknown and status in (400, 404):
+        return f"The server does not serve the model {model!r} ({status}: {detail})."
+    if status == 404:
+        return "Nothing answers at this address (404); base_url usually ends in /v1."
+    return f"The server answered {status}: {detail}"
+
+
+def _unreachable(exc: httpx.HTTPError, url: str) -> tuple[str, bool]:
+    """Why no answer came, named by its cause, and whether trying again could help."""
+    host = urlparse(url).hostname or ""
+    netloc = urlparse(url).netloc
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    words = " ".join(str(e) for e in chain)
+    if any(isinstance(e, socket.gaierror) for e in chain) or "Name or service not known" in words \
+            or "name resolution" in words or "nodename nor servname" in words:
+        return f"DNS: the host name {host!r} does not resolve", True
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in words:
+        return f"Connection refused by {netloc}: nothing is listening there", False
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "SSL" in words or "TLS" in words:
+        reason = next((str(e) for e in chain if isinstance(e, ssl.SSLError)), words)[:200]
+        return f"TLS failed with {netloc}: {reason}", True
+    return f"Could not reach {netloc}: {type(exc).__name__} {str(exc)[:200]}".rstrip(), False
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -93,8 +133,9 @@ def _error_text(response: httpx.Response) -> str:
         body = response.json()
         message = body.get("error", {}).get("message") if isinstance(body.get("error"), dict) else body.get("error")
         return str(message or body)[:300]
-    except ValueError:
-        return response.text[:300] or response.reason_phrase
+    except ValueError:  # not JSON: a proxy's or another site's page, whose markup says nothing useful
+        text = response.text.strip()
+        return response.reason_phrase if not text or text.startswith("<") else text[:300]
 
 
 def build(endpoint, overrides: dict) -> OpenAIBackend:
