@@ -41,9 +41,9 @@ class EndpointForm(forms.ModelForm):
 @admin.register(ModelEndpoint)
 class ModelEndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
-    list_display = ["name", "public_name", "organisation", "backend", "queue", "arena_list", "enabled",
+    list_display = ["name", "public_name", "organisation", "backend", "queue", "arena_list", "enabled", "retired",
                     "sampling_weight", "worker_live", "queued", "recent_tokens_per_second", "recent_error_rate"]
-    list_filter = ["backend", "enabled", "anonymous_only"]
+    list_filter = ["backend", "enabled", "retired", "anonymous_only"]
     list_display_links = ["name"]
     search_fields = ["name", "codename", "organisation"]
     actions = ["test_endpoint", "enable", "disable"]
