@@ -95,12 +95,13 @@ def compute_per_answer() -> dict[int, dict]:
     totals: dict[int, list] = {}
     for side in ("a", "b"):
         rows = (Message.objects.filter(status=Status.DONE, side=side).values(f"turn__battle__endpoint_{side}")
-                .annotate(n=Count("id"), tokens=Avg("tokens"), generated=Avg(generated), ms=Avg("duration_ms"))
+                .annotate(n=Count("id"), answer_tokens=Avg("tokens"), generated_tokens=Avg(generated),
+                          ms=Avg("duration_ms"))
                 .order_by())
         for row in rows:
             entry = totals.setdefault(row[f"turn__battle__endpoint_{side}"], [0, 0.0, 0.0, 0.0])
             n = row["n"]
-            for i, key in enumerate(("tokens", "generated", "ms"), start=1):
+            for i, key in enumerate(("answer_tokens", "generated_tokens", "ms"), start=1):
                 entry[i] = (entry[i] * entry[0] + (row[key] or 0) * n) / (entry[0] + n)
             entry[0] += n
     return {endpoint: {"answers": n, "tokens_per_answer": round(tokens, 1),
