@@ -129,8 +129,8 @@
     type: "heatmap", x: board.models, y: board.models, z: z, xgap: 1, ygap: 1,
     hovertemplate: "%{y} vs %{x}: %{z}<extra></extra>", texttemplate: "%{z}", colorbar: { title: { text: title } },
   }, extra)], layout(axis("model B (column)", { side: "bottom", tickangle: -30 }), axis("model A (row)", { autorange: "reversed" })), config);
-  // Win fractions diverge around one half; counts run from zero, which is the card's own colour, never red.
-  heat("chart-wins", board.win_fraction, { colorscale: "RdBu", zmin: 0, zmax: 1, zmid: 0.5 }, "win fraction");
+  // Win fractions diverge around one half (blue: A wins more); counts run from zero, which is the card's own colour, never red.
+  heat("chart-wins", board.win_fraction, { colorscale: "RdBu", reversescale: true, zmin: 0, zmax: 1, zmid: 0.5 }, "win fraction");
   heat("chart-counts", board.battle_counts, { colorscale: [[0, card], [1, accent]], zmin: 0 }, "battles");
 
   Plotly.newPlot("chart-average", [{
