@@ -68,11 +68,12 @@ class BoardQuery:
                 "at": self.moment("at"), "since": self.moment("since")}
 
     def params(self, **changes) -> str:
-        """The query string of this choice (with `changes`), leaving out what is at its default."""
+        """The query string of this choice (with `changes`): the arena and category, which name the
+        table, and every other setting that is not at its default."""
         chosen = asdict(replace(self, **changes)) if changes else asdict(self)
         defaults = asdict(BoardQuery())
         return urlencode({k: ("1" if v is True else v) for k, v in chosen.items()
-                          if v != defaults[k] and v is not None and v is not False})
+                          if k in ("arena", "category") or (v != defaults[k] and v is not None and v is not False)})
 
 
 def _flag(value: str | None) -> bool:

@@ -157,13 +157,14 @@ def test_the_download_links_and_tabs_keep_every_setting(page, arena_db, tmp_path
     page.get_by_label("Rank change since").fill("2026-03-01")
     page.get_by_role("button", name="Show", exact=True).click()
     expect(page.locator("#since-note")).to_contain_text("1 March 2026")
-    chosen = {"min_votes": ["5"], "style_control": ["1"], "show_deprecated": ["1"], "at": ["2026-04-01"],
-              "since": ["2026-03-01"]}
+    chosen = {"arena": ["text"], "category": ["overall"], "min_votes": ["5"], "style_control": ["1"],
+              "show_deprecated": ["1"], "at": ["2026-04-01"], "since": ["2026-03-01"]}
     csv_url = page.locator("#csv-link").get_attribute("href")
     assert parse_qs(urlsplit(csv_url).query) == {**chosen, "format": ["csv"]}
     assert parse_qs(urlsplit(page.locator("#json-link").get_attribute("href")).query) == chosen
     code_tab = page.get_by_role("navigation", name="Categories").get_by_role("link", name="Code")
     assert parse_qs(urlsplit(code_tab.get_attribute("href")).query) == {**chosen, "category": ["code"]}
+    assert "/api/" not in code_tab.get_attribute("href")
     shown = _column(page, 3)  # rank, rank change, model
     downloaded = list(csv.DictReader(io.StringIO(page.request.get(csv_url).text())))
     assert [r["model"] for r in downloaded] == shown
