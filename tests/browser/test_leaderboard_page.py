@@ -171,3 +171,23 @@ def test_the_download_links_and_tabs_keep_every_setting(page, arena_db, tmp_path
     board = page.request.get(page.locator("#json-link").get_attribute("href")).json()
     assert board["total_votes"] == 120 and board["style_control"] is True and board["since"] is not None
     assert [r["model"] for r in board["rows"]] == shown
+
+
+def test_style_control_says_what_it_controls_for_and_how_far_it_moved_each_model(page, arena_db, tmp_path):
+    publish_history(tmp_path)
+    page.goto("/leaderboard/")
+    note = page.locator("#style-note")
+    expect(note).to_contain_text("answer length and the number of headers, lists, bold passages and citations")
+    expect(page.get_by_role("columnheader", name="Style change")).to_have_count(0)
+    page.get_by_label("Style control").check()
+    page.get_by_role("button", name="Show", exact=True).click()
+    expect(note).to_contain_text("how far it moved each model")
+    board = page.request.get(page.locator("#json-link").get_attribute("href")).json()
+    assert board["style_control"] and board["style_fitted"]
+    changes = {r["model"]: r["style_change"] for r in board["rows"]}
+    assert {r["model"]: round(r["style_rating"] - r["rating"], 1) for r in board["rows"]} == changes
+    header = page.get_by_role("columnheader", name="Style change")
+    column = 1 + page.locator("#leaderboard-table thead th").evaluate_all(
+        "(cells) => cells.findIndex((c) => c.textContent.includes('Style change'))")
+    assert header.count() == 1
+    assert dict(zip(_column(page, 2), map(float, _column(page, column)), strict=True)) == changes

@@ -8,7 +8,7 @@ import io
 import httpx
 import pytest
 
-from arena.models import ModelEndpoint
+from arena.models import Arena, ModelEndpoint
 from ratings.history import rank_changes
 from ratings.models import LeaderboardSnapshot
 from ratings.snapshots import FULL_SNAPSHOTS, HEAVY_KEYS, recompute
@@ -138,3 +138,13 @@ def test_the_csv_follows_every_setting(http, history):
     everything = list(csv.DictReader(io.StringIO(http.get("/api/leaderboard", params={
         **settings, "show_deprecated": "1", "min_votes": "100000"}).text)))
     assert everything == []  # min_votes applies: every model is "not enough data"
+
+
+def test_each_arena_keeps_its_own_history(http, arena_db, tmp_path):
+    Arena.objects.create(slug="search", title="Search", position=1)
+    publish_history(tmp_path)
+    text = http.get("/api/leaderboard/history").json()
+    search = http.get("/api/leaderboard/history", params={"arena": "search"}).json()
+    assert set(text["models"]) == {"alpha", "beta", "gamma"} and search["models"] == {}
+    assert http.get("/api/leaderboard", params={"arena": "search", "at": "2026-03-01"}).json()["rows"] == []
+    assert http.get("/api/leaderboard/history", params={"arena": "astrology"}).status_code == 422
