@@ -71,7 +71,7 @@ def _clipped_labels(page, chart: str) -> list[str]:
 def test_every_chart_renders_offline_with_axis_titles_and_whole_labels(page, web, arena_db, tmp_path):
     publish_history(tmp_path)
     refused = _outside_requests(page, web)
-    page.goto("/leaderboard/")
+    page.goto("/leaderboard/?since=2026-03-01")
     for chart in CHARTS:
         expect(page.locator(f"#{chart} .main-svg").first).to_be_visible()
         for title in ("g-xtitle", "g-ytitle"):
