@@ -5,7 +5,7 @@ from django.shortcuts import render
 from arena.errors import Invalid
 from arena.models import DEFAULT_ARENA, Arena, ModelEndpoint
 from ratings.history import daily_history
-from ratings.presenters import CATEGORY_LABELS, STYLE_ELEMENTS, BoardQuery, leaderboard_json
+from ratings.presenters import CATEGORY_LABELS, STYLE_ELEMENTS, BoardQuery, in_words, leaderboard_json
 
 
 def leaderboard_page(request):
@@ -27,6 +27,7 @@ def leaderboard_page(request):
             history["models"].pop(endpoint.public_name, None)
     return render(request, "ratings/leaderboard.html", {
         "board": board, "history": history, "query": query, "error": error, "arenas": arenas, "arena": arena,
+        "words": {name: in_words(query.moment(name)) for name in ("at", "since") if getattr(query, name)},
         "category": query.category, "min_votes": board["min_votes"], "style_elements": STYLE_ELEMENTS,
         "category_tabs": [(key, label, query.params(category=key)) for key, label in CATEGORY_LABELS.items()],
         "arena_tabs": [(a, query.params(arena=a.slug)) for a in arenas],

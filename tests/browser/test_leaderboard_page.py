@@ -156,7 +156,9 @@ def test_the_download_links_and_tabs_keep_every_setting(page, arena_db, tmp_path
     page.get_by_label("As of").fill("2026-04-01")
     page.get_by_label("Rank change since").fill("2026-03-01")
     page.get_by_role("button", name="Show", exact=True).click()
-    expect(page.locator("#since-note")).to_contain_text("1 March 2026")
+    expect(page.locator("#since-note")).to_contain_text(
+        "in force at 1 March 2026, 23:59 UTC (published 1 March 2026, 12:00 UTC)")
+    expect(page.locator("#freshness")).to_contain_text("As it stood at 1 April 2026, 23:59 UTC: published 1 April 2026")
     chosen = {"arena": ["text"], "category": ["overall"], "min_votes": ["5"], "style_control": ["1"],
               "show_deprecated": ["1"], "at": ["2026-04-01"], "since": ["2026-03-01"]}
     csv_url = page.locator("#csv-link").get_attribute("href")
