@@ -8,6 +8,7 @@ when the day ended. History charts take one point per day, the table in force at
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 
+from django.db.models import Subquery
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -57,9 +58,12 @@ def daily_history(category: str, *, arena: str, until: datetime | None = None) -
     snapshots = LeaderboardSnapshot.objects.filter(arena=arena, category=category)
     if until is not None:
         snapshots = snapshots.filter(computed_at__lte=until)
-    days = list(snapshots.annotate(day=TruncDate("computed_at", tzinfo=UTC), rows=KeyTransform("rows", "data"))
-                .order_by("-day", "-computed_at").distinct("day").values("day", "computed_at", "rows")[:HISTORY_DAYS])
-    days.reverse()
+    # Pick each day's last snapshot from the index alone, then read the rows of those few only.
+    last_of_day = (snapshots.annotate(day=TruncDate("computed_at", tzinfo=UTC)).order_by("-day", "-computed_at")
+                   .distinct("day").values("pk")[:HISTORY_DAYS])
+    days = list(LeaderboardSnapshot.objects.filter(pk__in=Subquery(last_of_day))
+                .annotate(day=TruncDate("computed_at", tzinfo=UTC), rows=KeyTransform("rows", "data"))
+                .order_by("computed_at").values("day", "computed_at", "rows"))
     models: dict[str, list[dict]] = {}
     for entry in days:
         for row in entry["rows"] or []:

@@ -157,7 +157,7 @@ def recompute() -> list[LeaderboardSnapshot]:
         snapshots += _arena_snapshots(arena, by_arena[arena], parts[arena], endpoints, excluded, now)
     with transaction.atomic():
         published = _publish(snapshots)
-        _slim_superseded(arenas)
+        slim_superseded(arenas)
     log.info("leaderboards of %s arenas recomputed in %.2f s (%s new snapshots)", len(arenas),
              time.monotonic() - started, len(published))
     return snapshots
@@ -166,11 +166,9 @@ def recompute() -> list[LeaderboardSnapshot]:
 def _publish(snapshots: list[LeaderboardSnapshot]) -> list[LeaderboardSnapshot]:
     """Insert the snapshots whose public table changed; for the others, carry the new recompute
     state into the snapshot in force, which keeps its publication time. Returns the inserted ones."""
-    in_force = {(s.arena, s.category): s for s in LeaderboardSnapshot.objects
-                .order_by("arena", "category", "-computed_at").distinct("arena", "category")}
     changed = []
-    for snapshot in snapshots:
-        current = in_force.get((snapshot.arena, snapshot.category))
+    for snapshot in snapshots:  # one index lookup each: history can hold hundreds of thousands of rows
+        current = latest(snapshot.category, arena=snapshot.arena)
         if current is not None and _same_table(current, snapshot):
             current.data = snapshot.data
             current.save(update_fields=["data"])
@@ -185,7 +183,7 @@ def _same_table(current: LeaderboardSnapshot, new: LeaderboardSnapshot) -> bool:
         current.data.get(key) == json.loads(json.dumps(new.data.get(key))) for key in PUBLIC_KEYS)
 
 
-def _slim_superseded(arenas: list[str]) -> None:
+def slim_superseded(arenas: list[str]) -> None:
     """Drop HEAVY_KEYS from the snapshots that fell out of the newest FULL_SNAPSHOTS (a few per
     arena and category at a time: those before were slimmed when they fell out)."""
     ids = []
