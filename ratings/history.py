@@ -8,7 +8,6 @@ when the day ended. History charts take one point per day, the table in force at
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 
-from django.db.models import Subquery
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -59,9 +58,9 @@ def daily_history(category: str, *, arena: str, until: datetime | None = None) -
     if until is not None:
         snapshots = snapshots.filter(computed_at__lte=until)
     # Pick each day's last snapshot from the index alone, then read the rows of those few only.
-    last_of_day = (snapshots.annotate(day=TruncDate("computed_at", tzinfo=UTC)).order_by("-day", "-computed_at")
-                   .distinct("day").values("pk")[:HISTORY_DAYS])
-    days = list(LeaderboardSnapshot.objects.filter(pk__in=Subquery(last_of_day))
+    last_of_day = [row["pk"] for row in snapshots.annotate(day=TruncDate("computed_at", tzinfo=UTC))
+                   .order_by("-day", "-computed_at").distinct("day").values("pk", "day")[:HISTORY_DAYS]]
+    days = list(LeaderboardSnapshot.objects.filter(pk__in=last_of_day)
                 .annotate(day=TruncDate("computed_at", tzinfo=UTC), rows=KeyTransform("rows", "data"))
                 .order_by("computed_at").values("day", "computed_at", "rows"))
     models: dict[str, list[dict]] = {}
