@@ -8,6 +8,7 @@ when the day ended. History charts take one point per day, the table in force at
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -18,6 +19,22 @@ from ratings.models import LeaderboardSnapshot
 
 HISTORY_DAYS = 730  # the points a history chart can hold readably, and a bound on what one request reads
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# The last snapshot of each day, newest day first: one index lookup per day (a loose index scan on
+# snapshot_arena_latest), so the cost follows the days shown, not the snapshots kept.
+LAST_OF_EACH_DAY = """
+WITH RECURSIVE last_of_day AS (
+    (SELECT id, computed_at FROM ratings_leaderboardsnapshot
+     WHERE arena = %(arena)s AND category = %(category)s AND computed_at <= %(until)s
+     ORDER BY computed_at DESC LIMIT 1)
+    UNION ALL
+    SELECT earlier.id, earlier.computed_at FROM last_of_day d CROSS JOIN LATERAL (
+        SELECT id, computed_at FROM ratings_leaderboardsnapshot
+        WHERE arena = %(arena)s AND category = %(category)s
+          AND computed_at < date_trunc('day', d.computed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+        ORDER BY computed_at DESC LIMIT 1) earlier
+)
+SELECT id FROM last_of_day LIMIT %(days)s
+"""
 
 
 def parse_moment(text: str, *, name: str = "at") -> datetime:
@@ -54,13 +71,11 @@ def daily_history(category: str, *, arena: str, until: datetime | None = None) -
     """Each model's rating, interval, rank (UB) and votes at the end of every day a table was in
     force, oldest day first, for the last HISTORY_DAYS such days up to `until` (default now).
     Style-controlled values come along where the snapshot has them."""
-    snapshots = LeaderboardSnapshot.objects.filter(arena=arena, category=category)
-    if until is not None:
-        snapshots = snapshots.filter(computed_at__lte=until)
-    # Pick each day's last snapshot from the index alone, then read the rows of those few only.
-    last_of_day = [row["pk"] for row in snapshots.annotate(day=TruncDate("computed_at", tzinfo=UTC))
-                   .order_by("-day", "-computed_at").distinct("day").values("pk", "day")[:HISTORY_DAYS]]
-    days = list(LeaderboardSnapshot.objects.filter(pk__in=last_of_day)
+    with connection.cursor() as cursor:
+        cursor.execute(LAST_OF_EACH_DAY, {"arena": arena, "category": category, "until": until or timezone.now(),
+                                          "days": HISTORY_DAYS})
+        ids = [row[0] for row in cursor.fetchall()]
+    days = list(LeaderboardSnapshot.objects.filter(pk__in=ids)
                 .annotate(day=TruncDate("computed_at", tzinfo=UTC), rows=KeyTransform("rows", "data"))
                 .order_by("computed_at").values("day", "computed_at", "rows"))
     models: dict[str, list[dict]] = {}
