@@ -5,7 +5,7 @@ their rows as ratings/snapshots.py leaves them. Timed: the table in force now (t
 API), the one in force at a date (?at=), the daily history (the chart, /api/leaderboard/history),
 and what each recompute adds (the in-force lookups and the slimming of what fell out).
 
-    .venv/bin/python bench/history_bench.py --snapshots 10k,100k,500k
+    .venv/bin/python bench/history_bench.py --snapshots 10k,100k,300k
 """
 
 import argparse
@@ -72,7 +72,7 @@ def timed(function, repeat: int = 5) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--snapshots", default="10k,100k,500k")
+    parser.add_argument("--snapshots", default="10k,100k,300k")
     args = parser.parse_args()
     pg = LocalPostgres(STATE / "pg", PORT, STATE / "postgres.log")
     pg.start()
