@@ -148,3 +148,11 @@ def test_each_arena_keeps_its_own_history(http, arena_db, tmp_path):
     assert set(text["models"]) == {"alpha", "beta", "gamma"} and search["models"] == {}
     assert http.get("/api/leaderboard", params={"arena": "search", "at": "2026-03-01"}).json()["rows"] == []
     assert http.get("/api/leaderboard/history", params={"arena": "astrology"}).status_code == 422
+
+
+def test_the_page_says_what_is_wrong_with_a_bad_date_and_still_shows_the_table(http, history):
+    page = http.get("/leaderboard/", params={"at": "yesterday", "min_votes": "0"})
+    assert page.status_code == 400
+    assert "at: &#x27;yesterday&#x27; is not a date" in page.text and 'id="leaderboard-table"' in page.text
+    past = http.get("/leaderboard/", params={"at": "2026-03-01"})
+    assert past.status_code == 200 and "As it stood at 1 March 2026, 23:59 UTC" in past.text
