@@ -12,13 +12,13 @@ from workers.heartbeat import live_queues
 class ModelEndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
     # Narrow enough for 1280 px with the live columns (worker, queue, speed, errors) in view.
-    list_display = ["endpoint_name", "backend", "queue", "arena_list", "enabled", "weight",
+    list_display = ["endpoint_name", "backend", "queue", "arena_list", "enabled", "retired", "weight",
                     "worker_live", "queued", "recent_tokens_per_second", "recent_error_rate"]
     fieldsets = [
         (None, {"fields": ["name", "codename", "name_published", "organisation", "license", "description",
                            "aliases"]}),
-        ("Serving", {"fields": ["backend", "queue", "api_key", "enabled", "anonymous_only", "sampling_weight",
-                                "arenas"]}),
+        ("Serving", {"fields": ["backend", "queue", "api_key", "enabled", "retired", "anonymous_only",
+                                "sampling_weight", "arenas"]}),
         *[(f"Parameters: {Backend(kind).label}", {
             "fields": list(fields), "classes": ["backend-params", f"backend-{kind}"],
             "description": f"Used when the backend is “{Backend(kind).label}”. Empty fields take the default."})
@@ -29,7 +29,7 @@ class ModelEndpointAdmin(admin.ModelAdmin):
     class Media:
         js = ["arena/admin_endpoint.js"]
         css = {"all": ["arena/admin_endpoint.css"]}
-    list_filter = ["backend", "enabled", "anonymous_only"]
+    list_filter = ["backend", "enabled", "retired", "anonymous_only"]
     list_display_links = ["endpoint_name"]
     search_fields = ["name", "codename", "organisation"]
     actions = ["test_endpoint", "enable", "disable"]

@@ -18,13 +18,14 @@ from ninja.utils import check_csrf
 from arena import battles as service
 from arena import history, jobs, redis_keys
 from arena.clients import client_address, client_id, voter_identity
-from arena.errors import ArenaError, Invalid, NotFound, Unavailable
+from arena.errors import ArenaError, NotFound, Unavailable
 from arena.limits import RateLimited, enforce
 from arena.models import Arena, Battle, ModelEndpoint
 from arena.presenters import arena_json, battle_json, endpoint_json, history_json
 from arena.streaming import battle_event_stream
 from arena.threads import off_thread
-from ratings.presenters import CATEGORY_LABELS, leaderboard_csv, leaderboard_json
+from ratings.history import daily_history, parse_moment
+from ratings.presenters import BoardQuery, leaderboard_csv, leaderboard_json
 from ratings.tasks import prompt_leaderboard
 from workers.heartbeat import live_queues
 
@@ -245,20 +246,31 @@ def delete_from_history(request, battle_id: UUID):
     return 204, None
 
 
-@api.get("/leaderboard", summary="The latest leaderboard snapshot (JSON, or CSV with format=csv)")
+@api.get("/leaderboard", summary="The leaderboard in force now, or at a date (at=YYYY-MM-DD or an ISO date and "
+         "time); JSON, or CSV with format=csv", response={200: dict, 404: Detail, 422: Detail})
 def leaderboard(request, category: str = "overall", style_control: bool = False, min_votes: int | None = None,
-                format: Literal["json", "csv"] = "json", arena: str = "text"):
-    if category not in CATEGORY_LABELS:
-        raise Invalid(f"Unknown category {category[:50]!r}; choose one of {', '.join(CATEGORY_LABELS)}.")
+                format: Literal["json", "csv"] = "json", arena: str = "text", show_deprecated: bool = False,
+                at: str | None = None, since: str | None = None):
+    query = BoardQuery(arena=arena, category=category, style_control=style_control, min_votes=min_votes,
+                       show_deprecated=show_deprecated, at=at, since=since)
     service.get_arena(arena)  # an unknown one is a 422
-    board = leaderboard_json(category=category, style_control=style_control,
-                             min_votes=None if min_votes is None else max(0, min_votes), arena=arena)
+    board = leaderboard_json(**query.board_arguments())
+    if query.at is not None and board["computed_at"] is None:
+        raise NotFound(f"No leaderboard of this arena and category had been published by {query.at}.")
     if format == "csv":
         response = HttpResponse(leaderboard_csv(board), content_type="text/csv; charset=utf-8")
         name = category if arena == "text" else f"{arena}-{category}"
         response["Content-Disposition"] = f'attachment; filename="leaderboard-{name}.csv"'
         return response
     return board
+
+
+@api.get("/leaderboard/history", summary="Each model's rating, interval and rank at the end of every day a "
+         "leaderboard was in force, oldest first", response={200: dict, 422: Detail})
+def leaderboard_history(request, category: str = "overall", arena: str = "text", until: str | None = None):
+    BoardQuery(arena=arena, category=category)  # an unknown category is a 422
+    service.get_arena(arena)
+    return daily_history(category, arena=arena, until=None if until is None else parse_moment(until, name="until"))
 
 
 class PromptBoardIn(Schema):

@@ -113,6 +113,9 @@ class ModelEndpoint(models.Model):
     anonymous_only = models.BooleanField(default=False, help_text="Only appears in anonymous battles.")
     codename = models.CharField(max_length=100, blank=True)
     name_published = models.BooleanField(default=True)
+    retired = models.BooleanField(
+        default=False, help_text="Deprecated: hidden from the leaderboard unless a visitor asks to see deprecated "
+        "models. Its votes, ratings and history are kept. (Whether it is still drawn is `enabled`'s job.)")
     arenas = ArrayField(models.SlugField(max_length=40), default=default_arenas, blank=True,
                         help_text="The arenas (slugs) whose anonymous battles this model is drawn for.")
     created_at = models.DateTimeField(default=timezone.now)

@@ -19,6 +19,7 @@ BENCHES = [
     ("ratings: fit + CIs + bootstrap vs arena-rank and FastChat",
      ["bench/ratings_bench.py", "--arena-rank-python", str(BENCH_VENV / "bin" / "python")]),
     ("recompute: the leaderboard from a PostgreSQL votes table", ["bench/recompute_bench.py"]),
+    ("history: reading the leaderboard's kept snapshots as they accumulate", ["bench/history_bench.py"]),
     ("active sampling: votes to a target CI width, uniform vs active", ["bench/active_sampling_bench.py"]),
     ("search: test-time compute strategies on generated tasks (SmolLM2)", ["bench/search_eval.py"]),
     ("load: concurrent battles, open streams, paced votes", ["bench/load_test.py"]),

@@ -88,20 +88,25 @@ def exclusion_counts() -> dict[str, int]:
 
 
 def compute_per_answer() -> dict[int, dict]:
-    """Mean generated tokens (all candidates, for search models) and wall time per finished answer."""
+    """Per endpoint, over its finished answers: mean tokens of the answer itself, mean tokens it
+    generated to get there (every candidate, for search models; the answer's own for others) and
+    mean wall time."""
     generated = Coalesce(Cast(KT("compute__generated_tokens"), IntegerField()), "tokens", output_field=IntegerField())
     totals: dict[int, list] = {}
     for side in ("a", "b"):
         rows = (Message.objects.filter(status=Status.DONE, side=side).values(f"turn__battle__endpoint_{side}")
-                .annotate(n=Count("id"), tokens=Avg(generated), ms=Avg("duration_ms")).order_by())
+                .annotate(n=Count("id"), answer_tokens=Avg("tokens"), generated_tokens=Avg(generated),
+                          ms=Avg("duration_ms"))
+                .order_by())
         for row in rows:
-            entry = totals.setdefault(row[f"turn__battle__endpoint_{side}"], [0, 0.0, 0.0])
+            entry = totals.setdefault(row[f"turn__battle__endpoint_{side}"], [0, 0.0, 0.0, 0.0])
             n = row["n"]
-            entry[1] = (entry[1] * entry[0] + (row["tokens"] or 0) * n) / (entry[0] + n)
-            entry[2] = (entry[2] * entry[0] + (row["ms"] or 0) * n) / (entry[0] + n)
+            for i, key in enumerate(("answer_tokens", "generated_tokens", "ms"), start=1):
+                entry[i] = (entry[i] * entry[0] + (row[key] or 0) * n) / (entry[0] + n)
             entry[0] += n
-    return {endpoint: {"answers": n, "tokens_per_answer": round(tokens, 1), "seconds_per_answer": round(ms / 1000, 2)}
-            for endpoint, (n, tokens, ms) in totals.items()}
+    return {endpoint: {"answers": n, "tokens_per_answer": round(tokens, 1),
+                       "compute_tokens_per_answer": round(generated, 1), "seconds_per_answer": round(ms / 1000, 2)}
+            for endpoint, (n, tokens, generated, ms) in totals.items()}
 
 
 def category_pair_counts(endpoint_ids: list[int]) -> dict[str, PairCounts]:

@@ -8,8 +8,15 @@ matters; continued from the last snapshot over the new votes only) and style con
 relative differences per vote; refitted every LEADERBOARD_STYLE_SECONDS). The recompute first packs
 the votes cast since the last chunk into column-store chunks (ratings/vote_chunks.py), so a refit
 reads a few blobs and a short tail instead of a million rows.
+
+Every published table is kept: it is the leaderboard's history (ratings/history.py). A recompute
+that finds a table unchanged (same votes, same rows) publishes nothing new; it only refreshes the
+state the next recompute continues from (Elo, style fit time) in the snapshot in force. Only the
+newest FULL_SNAPSHOTS of each arena and category keep their matrices and that state: history needs
+the rows, and an old snapshot's pair-by-pair matrices would grow the table by models² per row.
 """
 
+import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +45,12 @@ from ratings.queries import (
 
 log = logging.getLogger(__name__)
 MIN_VOTES_FOR_STYLE = 30
-KEEP_SNAPSHOTS = 5
+FULL_SNAPSHOTS = 5
+# What only the newest snapshots need: the charts' matrices and the state the next recompute continues from.
+HEAVY_KEYS = ["battle_counts", "win_fraction", "predicted_win_rate", "average_win_rate", "sampling", "elo_state",
+              "style", "compute_per_answer"]
+# What a reader sees: a recompute that leaves all of it as it was publishes no new snapshot.
+PUBLIC_KEYS = ("rows", "unrated", "excluded")
 
 
 def sampling_state(ids: list[int], counts: PairCounts) -> dict:
@@ -144,14 +156,45 @@ def recompute() -> list[LeaderboardSnapshot]:
     for arena in arenas:
         snapshots += _arena_snapshots(arena, by_arena[arena], parts[arena], endpoints, excluded, now)
     with transaction.atomic():
-        LeaderboardSnapshot.objects.bulk_create(snapshots)
-        for arena in arenas:
-            for category in CATEGORY_FILTERS:
-                stale = (LeaderboardSnapshot.objects.filter(arena=arena, category=category)
-                         .order_by("-computed_at")[KEEP_SNAPSHOTS:])
-                LeaderboardSnapshot.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
-    log.info("leaderboards of %s arenas recomputed in %.2f s", len(arenas), time.monotonic() - started)
+        published = _publish(snapshots)
+        slim_superseded(arenas)
+    log.info("leaderboards of %s arenas recomputed in %.2f s (%s new snapshots)", len(arenas),
+             time.monotonic() - started, len(published))
     return snapshots
+
+
+def _publish(snapshots: list[LeaderboardSnapshot]) -> list[LeaderboardSnapshot]:
+    """Insert the snapshots whose public table changed; for the others, carry the new recompute
+    state into the snapshot in force, which keeps its publication time. Returns the inserted ones."""
+    changed = []
+    for snapshot in snapshots:  # one index lookup each: history can hold hundreds of thousands of rows
+        current = latest(snapshot.category, arena=snapshot.arena)
+        if current is not None and _same_table(current, snapshot):
+            current.data = snapshot.data
+            current.save(update_fields=["data"])
+            snapshot.pk, snapshot.computed_at = current.pk, current.computed_at
+        else:
+            changed.append(snapshot)
+    return LeaderboardSnapshot.objects.bulk_create(changed)
+
+
+def _same_table(current: LeaderboardSnapshot, new: LeaderboardSnapshot) -> bool:
+    return current.total_votes == new.total_votes and all(
+        current.data.get(key) == json.loads(json.dumps(new.data.get(key))) for key in PUBLIC_KEYS)
+
+
+def slim_superseded(arenas: list[str]) -> None:
+    """Drop HEAVY_KEYS from the snapshots that fell out of the newest FULL_SNAPSHOTS (a few per
+    arena and category at a time: those before were slimmed when they fell out)."""
+    ids = []
+    for arena in arenas:
+        for category in CATEGORY_FILTERS:
+            ids += LeaderboardSnapshot.objects.filter(arena=arena, category=category).order_by(
+                "-computed_at").values_list("pk", flat=True)[FULL_SNAPSHOTS:FULL_SNAPSHOTS + 5]
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE ratings_leaderboardsnapshot SET data = data - %s::text[] "
+                           "WHERE id = ANY(%s) AND data ?| %s::text[]", [HEAVY_KEYS, ids, HEAVY_KEYS])
 
 
 def _arena_snapshots(arena: str, by_category: dict[str, PairCounts], parts: dict, endpoints: list[ModelEndpoint],

@@ -1,22 +1,36 @@
+from dataclasses import replace
+
 from django.shortcuts import render
 
-from arena.models import DEFAULT_ARENA, Arena
-from ratings.presenters import CATEGORY_LABELS, leaderboard_json
+from arena.errors import Invalid
+from arena.models import DEFAULT_ARENA, Arena, ModelEndpoint
+from ratings.history import daily_history
+from ratings.presenters import CATEGORY_LABELS, STYLE_ELEMENTS, BoardQuery, in_words, leaderboard_json
 
 
 def leaderboard_page(request):
     arenas = list(Arena.objects.all())
-    arena = next((a for a in arenas if a.slug == request.GET.get("arena", DEFAULT_ARENA)), None)
-    arena = arena or next((a for a in arenas if a.slug == DEFAULT_ARENA), None)
-    category = request.GET.get("category", "overall")
-    if category not in CATEGORY_LABELS:
-        category = "overall"
+    error, status = "", 200
     try:
-        min_votes = max(0, int(request.GET["min_votes"]))
-    except (KeyError, ValueError):
-        min_votes = None
-    board = leaderboard_json(category=category, style_control=request.GET.get("style_control") == "1",
-                             min_votes=min_votes, arena=arena.slug if arena else DEFAULT_ARENA)
-    return render(request, "ratings/leaderboard.html", {"board": board, "categories": CATEGORY_LABELS,
-                                                        "category": category, "min_votes": board["min_votes"],
-                                                        "arenas": arenas, "arena": arena})
+        query = BoardQuery.from_params(request.GET)
+    except Invalid as exc:  # the page still shows the latest table, with the sentence above it
+        error, status = exc.message, 400
+        query = BoardQuery(arena=request.GET.get("arena") or DEFAULT_ARENA)
+    arena = next((a for a in arenas if a.slug == query.arena), None)
+    arena = arena or next((a for a in arenas if a.slug == DEFAULT_ARENA), None)
+    if arena is not None and arena.slug != query.arena:
+        query = replace(query, arena=arena.slug)
+    board = leaderboard_json(**query.board_arguments())
+    history = daily_history(query.category, arena=query.arena, until=query.moment("at"))
+    if not query.show_deprecated:
+        for endpoint in ModelEndpoint.objects.filter(retired=True):
+            history["models"].pop(endpoint.public_name, None)
+    return render(request, "ratings/leaderboard.html", {
+        "board": board, "history": history, "query": query, "error": error, "arenas": arenas, "arena": arena,
+        "words": {name: in_words(query.moment(name)) for name in ("at", "since") if getattr(query, name)},
+        "category": query.category, "min_votes": board["min_votes"], "style_elements": STYLE_ELEMENTS,
+        "category_tabs": [(key, label, query.params(category=key)) for key, label in CATEGORY_LABELS.items()],
+        "arena_tabs": [(a, query.params(arena=a.slug)) for a in arenas],
+        "json_url": f"/api/leaderboard?{query.params()}",
+        "csv_url": "/api/leaderboard?" + "&".join(filter(None, [query.params(), "format=csv"])),
+    }, status=status)

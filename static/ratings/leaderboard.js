@@ -43,41 +43,98 @@
 })();
 
 (function () {
+  // Sortable columns: each heading is a button (keyboard: Tab, then Enter or Space); the cells carry
+  // their sort value in data-value, so "+12 / −9" sorts by width and "–" sorts last.
+  const table = document.getElementById("leaderboard-table");
+  if (!table) return;
+  const headings = Array.from(table.tHead.rows[0].cells);
+  const body = table.tBodies[0];
+  headings.forEach((th, column) => {
+    th.querySelector("button").addEventListener("click", () => {
+      const ascending = th.getAttribute("aria-sort") !== "ascending";
+      const numeric = th.dataset.type === "number";
+      const value = (tr) => tr.cells[column].dataset.value;
+      const rows = Array.from(body.rows);
+      rows.sort((x, y) => {
+        const a = value(x), b = value(y);
+        if (a === "" || b === "") return (a === "") - (b === "");  // blanks last, either way
+        const order = numeric ? Number(a) - Number(b) : a.localeCompare(b);
+        return ascending ? order : -order;
+      });
+      body.append(...rows);
+      headings.forEach((other) => other.removeAttribute("aria-sort"));
+      th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    });
+  });
+})();
+
+(function () {
   const node = document.getElementById("leaderboard-data");
   if (!node || !window.Plotly) return;
   const board = JSON.parse(node.textContent);
+  const history = JSON.parse(document.getElementById("history-data").textContent);
   if (!board.rows.length) return;
-  const dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
-  const layout = (extra) => Object.assign({
-    margin: { l: 140, r: 20, t: 10, b: 80 }, height: 340,
-    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-    font: { color: dark ? "#e8e8ee" : "#1c1c22" },
+  // Colours from the page's own variables, so light and dark mode both read well.
+  const css = getComputedStyle(document.documentElement);
+  const color = (name) => css.getPropertyValue(name).trim();
+  const fg = color("--fg"), line = color("--line"), card = color("--card"), accent = color("--accent");
+  const axis = (title, extra) => Object.assign({
+    title: { text: title, standoff: 8 }, automargin: true, gridcolor: line, zerolinecolor: line, linecolor: line,
+  }, extra || {});
+  const layout = (x, y, extra) => Object.assign({
+    margin: { l: 10, r: 10, t: 10, b: 10 }, height: 380, showlegend: false,
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: fg },
+    hoverlabel: { bgcolor: card, font: { color: fg } }, xaxis: x, yaxis: y,
   }, extra || {});
   const config = { displayModeBar: false, responsive: true };
+  const styled = board.style_control && board.style_fitted;
+  const key = styled ? "style_" : "";
   const rows = board.rows;
   const names = rows.map((r) => r.model);
+  const rating = (r) => r[key + "rating"];
+
+  // Rating over time: one line per model shown in the table, its interval as error bars.
+  const shown = new Set(names);
+  const series = Object.entries(history.models).filter(([model]) => shown.has(model));
+  Plotly.newPlot("chart-history", series.map(([model, points]) => {
+    const usable = points.filter((p) => p[key + "rating"] !== undefined);
+    return {
+      type: "scatter", mode: "lines+markers", name: model, x: usable.map((p) => p.day),
+      y: usable.map((p) => p[key + "rating"]),
+      error_y: { type: "data", symmetric: false, array: usable.map((p) => p[key + "ci_upper"] - p[key + "rating"]),
+                 arrayminus: usable.map((p) => p[key + "rating"] - p[key + "ci_lower"]), thickness: 1 },
+      hovertemplate: `${model}<br>%{x|%-d %B %Y}: %{y:.0f}<extra></extra>`,
+    };
+  }), layout(axis("date (end of day, UTC)", { type: "date", tickformat: "%-d %b %Y" }),
+             axis(styled ? "style-controlled rating" : "rating"),
+             { showlegend: true, legend: { orientation: "h", y: -0.25 } }), config);
 
   Plotly.newPlot("chart-ratings", [{
-    type: "scatter", mode: "markers", x: names, y: rows.map((r) => r.rating),
-    error_y: { type: "data", symmetric: false, array: rows.map((r) => r.ci_upper - r.rating),
-               arrayminus: rows.map((r) => r.rating - r.ci_lower) },
-  }], layout({ yaxis: { title: "rating" }, margin: { l: 60, r: 20, t: 10, b: 100 } }), config);
+    type: "scatter", mode: "markers", x: names, y: rows.map(rating), marker: { color: accent },
+    error_y: { type: "data", symmetric: false, array: rows.map((r) => r.ci_plus), arrayminus: rows.map((r) => r.ci_minus) },
+    hovertemplate: "%{x}: %{y:.0f}<extra></extra>",
+  }], layout(axis("model", { tickangle: -30 }), axis(styled ? "style-controlled rating" : "rating")), config);
 
-  const heat = (id, z, title) => Plotly.newPlot(id, [{
-    type: "heatmap", x: board.models, y: board.models, z: z, colorscale: "RdBu", reversescale: true,
-    hovertemplate: "%{y} vs %{x}: %{z}<extra></extra>", texttemplate: "%{z}",
-  }], layout({ xaxis: { side: "bottom" }, yaxis: { autorange: "reversed" }, title: { text: title } }), config);
-  heat("chart-wins", board.win_fraction);
-  heat("chart-counts", board.battle_counts);
+  const compute = (r) => r.compute_tokens_per_answer || r.tokens_per_answer;
+  const withCompute = rows.filter(compute);
+  Plotly.newPlot("chart-compute", [{
+    type: "scatter", mode: "markers+text", x: withCompute.map(compute), y: withCompute.map(rating),
+    text: withCompute.map((r) => r.model), textposition: "top center", cliponaxis: false, marker: { color: accent },
+  }], layout(axis("generated tokens per answer (log scale)", { type: "log" }), axis(styled ? "style-controlled rating" : "rating"),
+             withCompute.length ? {} : { annotations: [{ text: "No compute measured yet (or codenamed models only)",
+                                                          showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }), config);
+
+  if (!board.matrices) return;
+  const heat = (id, z, extra, title) => Plotly.newPlot(id, [Object.assign({
+    type: "heatmap", x: board.models, y: board.models, z: z, xgap: 1, ygap: 1,
+    hovertemplate: "%{y} vs %{x}: %{z}<extra></extra>", texttemplate: "%{z}", colorbar: { title: { text: title } },
+  }, extra)], layout(axis("model B (column)", { side: "bottom", tickangle: -30 }), axis("model A (row)", { autorange: "reversed" })), config);
+  // Win fractions diverge around one half (blue: A wins more); counts run from zero, which is the card's own colour, never red.
+  heat("chart-wins", board.win_fraction, { colorscale: "RdBu", reversescale: true, zmin: 0, zmax: 1, zmid: 0.5 }, "win fraction");
+  heat("chart-counts", board.battle_counts, { colorscale: [[0, card], [1, accent]], zmin: 0 }, "battles");
 
   Plotly.newPlot("chart-average", [{
-    type: "bar", x: board.models, y: board.average_win_rate,
-  }], layout({ yaxis: { title: "win rate", range: [0, 1] }, margin: { l: 60, r: 20, t: 10, b: 100 } }), config);
-
-  const withCompute = rows.filter((r) => r.tokens_per_answer);
-  Plotly.newPlot("chart-compute", [{
-    type: "scatter", mode: "markers+text", x: withCompute.map((r) => r.tokens_per_answer),
-    y: withCompute.map((r) => r.rating), text: withCompute.map((r) => r.model), textposition: "top center",
-  }], layout({ xaxis: { title: "generated tokens per answer", type: "log" }, yaxis: { title: "rating" },
-               margin: { l: 60, r: 20, t: 10, b: 60 } }), config);
+    type: "bar", x: board.models, y: board.average_win_rate, marker: { color: accent },
+    hovertemplate: "%{x}: %{y:.0%}<extra></extra>",
+  }], layout(axis("model", { tickangle: -30 }), axis("predicted win rate", { range: [0, 1], tickformat: ".0%" })), config);
 })();

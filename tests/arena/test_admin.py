@@ -86,6 +86,20 @@ def test_staff_choose_an_endpoints_arenas(staff):
     assert staff.post("/admin/arena/modelendpoint/add/", _form(name="other", arenas=["astrology"])).status_code == 200
 
 
+def test_staff_retire_a_model_and_it_leaves_the_leaderboard_by_default(staff):
+    response = staff.post("/admin/arena/modelendpoint/add/", _form(arenas=["text"]))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    endpoint = ModelEndpoint.objects.get(name="new-model")
+    assert endpoint.retired is False
+    assert staff.post(f"/admin/arena/modelendpoint/{endpoint.id}/change/",
+                      _form(arenas=["text"], retired="on")).status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.retired is True
+    retired_list = staff.get("/admin/arena/modelendpoint/?retired__exact=1").content.decode()
+    assert "new-model" in retired_list
+    assert "new-model" not in staff.get("/admin/arena/modelendpoint/?retired__exact=0").content.decode()
+
+
 def test_admin_requires_staff(arena_db):
     response = Client().get("/admin/arena/modelendpoint/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]

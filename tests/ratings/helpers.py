@@ -3,11 +3,15 @@
 import json
 import math
 import random
+from datetime import datetime
 from pathlib import Path
 
 from django.core.management import call_command
+from django.utils import timezone
 
 from arena.models import ModelEndpoint
+from ratings.models import LeaderboardSnapshot
+from ratings.snapshots import recompute
 
 # Four hand-written LMSYS records: three models, every outcome but one, one two-turn battle.
 RECORDS = [
@@ -107,3 +111,38 @@ def small_arena_votes(n: int = 50, seed: int = 5) -> list[tuple[str, str, str]]:
         p = 1 / (1 + math.exp(strength[b] - strength[a]))
         votes.append((a, b, "model_a" if rng.random() < p else "model_b"))
     return votes
+
+
+def votes_by_strength(strength: dict[str, float], n: int, seed: int = 7) -> list[tuple[str, str, str]]:
+    """`n` decisive votes between the models of `strength` (natural units), each pair drawn at random."""
+    rng = random.Random(seed)
+    votes = []
+    while len(votes) < n:
+        a, b = rng.sample(list(strength), 2)
+        p = 1 / (1 + math.exp(strength[b] - strength[a]))
+        votes.append((a, b, "model_a" if rng.random() < p else "model_b"))
+    return votes
+
+
+# Three published days: gamma leads at first, alpha overtakes it as votes come in.
+HISTORY_DAYS = {
+    "2026-03-01": {"alpha": -0.8, "beta": 0.0, "gamma": 0.8},
+    "2026-04-01": {"alpha": 1.5, "beta": 0.0, "gamma": -0.5},
+    "today": {"alpha": 2.5, "beta": 0.0, "gamma": -1.0},
+}
+
+
+def publish_history(tmp_path: Path, votes_per_day: int = 60) -> dict[str, int]:
+    """Vote and recompute once per day of HISTORY_DAYS, moving each day's new snapshots to noon of
+    that day (as if the recompute had run then). Returns the votes counted by the end of each day."""
+    total, counted = 0, {}
+    for i, (day, strength) in enumerate(HISTORY_DAYS.items()):
+        import_votes(tmp_path / f"votes-{i}.jsonl", votes_by_strength(strength, votes_per_day, seed=i))
+        started = timezone.now()
+        recompute()
+        if day != "today":
+            LeaderboardSnapshot.objects.filter(computed_at__gte=started).update(
+                computed_at=datetime.fromisoformat(f"{day}T12:00:00+00:00"))
+        total += votes_per_day
+        counted[day] = total
+    return counted

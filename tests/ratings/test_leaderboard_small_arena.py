@@ -70,5 +70,5 @@ def test_fifty_votes_rate_the_models_that_won_and_lost_as_preliminary(cast, boar
     assert {r["model"] for r in data["rows"]} == {"alpha", "beta", "gamma"}
     assert all(r["preliminary"] for r in data["rows"])
     assert data["unrated"] == [{"model": "delta", "votes": 3, "wins": 2.0, "losses": 0.0, "ties": 1.0,
-                                "reason": "has not lost a vote yet"}]
+                                "reason": "has not lost a vote yet", "deprecated": False}]
     assert_honest(data)
