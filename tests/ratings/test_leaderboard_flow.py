@@ -6,8 +6,8 @@ import json
 import pytest
 from django.core.management import call_command
 
+from ratings.battle_files import read_battles
 from ratings.leaderboard import compute_leaderboard
-from ratings.lmsys import read_battles
 from ratings.presenters import leaderboard_json
 from ratings.snapshots import recompute
 from tests.conftest import wait_until

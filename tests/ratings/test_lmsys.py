@@ -6,7 +6,8 @@ import json
 import pytest
 
 from ratings.battle_arrays import Outcome
-from ratings.lmsys import battles_from_records, read_battles, write_battles
+from ratings.battle_files import read_battles, write_battles
+from ratings.lmsys import battles_from_records
 from tests.ratings.helpers import RECORDS
 
 
@@ -62,15 +63,15 @@ def test_it_prefers_lmarena_conv_metadata_for_style_counts():
 
 
 def test_it_rejects_an_unknown_winner():
-    with pytest.raises(ValueError, match="unknown winner 'model_c'"):
+    with pytest.raises(ValueError, match="row 1: unknown winner 'model_c'"):
         battles_from_records([{"model_a": "a", "model_b": "b", "winner": "model_c"}])
 
 
 def test_it_writes_what_it_reads(tmp_path):
     battles = battles_from_records(RECORDS)
-    for jsonl in (True, False):
-        path = tmp_path / f"battles-{jsonl}.json"
-        write_battles(battles, path, jsonl=jsonl)
+    for suffix in ("jsonl", "json", "parquet"):
+        path = tmp_path / f"battles.{suffix}"
+        write_battles(battles, path)
         again = read_battles(path)
         assert again.models == battles.models
         for name in ("model_a", "model_b", "outcome"):

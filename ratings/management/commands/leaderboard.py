@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ratings.battle_files import read_battles
 from ratings.categories import CATEGORIES, category_mask
 from ratings.leaderboard import compute_leaderboard
-from ratings.lmsys import read_battles
 
 
 def parse_anchor(value: str | None) -> tuple[str, float] | None:
@@ -18,10 +18,11 @@ def parse_anchor(value: str | None) -> tuple[str, float] | None:
 
 
 class Command(BaseCommand):
-    help = "Print a leaderboard from a battles file in the public LMSYS format (JSON list or JSONL); no database."
+    help = ("Print a leaderboard from a battles file in the public LMSYS format (JSON lines, JSON list or Parquet); "
+            "no database.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--battles", required=True, help="JSON or JSONL file of battles")
+        parser.add_argument("--battles", required=True, help="JSONL, JSON or Parquet file of battles")
         parser.add_argument("--format", choices=["table", "json"], default="table")
         parser.add_argument("--category", choices=sorted(CATEGORIES), default="overall")
         parser.add_argument("--style-control", action="store_true")
@@ -32,7 +33,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         try:
-            battles = read_battles(o["battles"])
+            # Only the fields this leaderboard reads: the vote order, anonymity, the category's, style.
+            fields = {"anony", "tstamp", *CATEGORIES[o["category"]].needs}
+            if o["style_control"]:
+                fields |= {"style_a", "style_b"}
+            battles = read_battles(o["battles"], fields=fields)
         except FileNotFoundError:
             raise CommandError(f"No such file: {o['battles']}") from None
         except (ValueError, KeyError) as exc:
