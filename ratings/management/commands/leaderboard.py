@@ -18,6 +18,8 @@ def parse_anchor(value: str | None) -> tuple[str, float] | None:
 
 
 class Command(BaseCommand):
+    # It reads a file and touches no database or URL: the system checks would only cost start-up time.
+    requires_system_checks = []
     help = ("Print a leaderboard from a battles file in the public LMSYS format (JSON lines, JSON list or Parquet); "
             "no database.")
 
