@@ -146,6 +146,17 @@ def _read_json_lines_by_row(data: bytes | str | Path, fields: set[str]) -> Battl
         raise ValueError(f"line {numbers[exc.row]}: {exc.reason}") from None
 
 
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """Every record of a battles file as a dict, conversations and all (for loading them into the arena).
+    Check the file with `read_battles` first: this trusts it."""
+    data = Path(path).read_bytes()
+    if data.startswith(_PARQUET_MAGIC):
+        return pq.read_table(pa.BufferReader(data)).to_pylist()
+    if data.lstrip()[:1] == b"[":
+        return orjson.loads(data)
+    return [orjson.loads(line) for _number, line in _lines(data)]
+
+
 def file_format(path: str | Path) -> str:
     """The format a file name asks for: .parquet, .json (a JSON list), else JSON lines."""
     suffix = Path(path).suffix.lower()
