@@ -51,7 +51,21 @@ def simulate(seed: int, n_models: int, n_battles: int, nu: float) -> tuple[np.nd
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--fit", type=Path, help="fit the counts of this JSON file ({pairs, counts}) instead; "
+                                                 "write {scores, log_nu, seconds} to --out (bench/ties_bench.py)")
     o = parser.parse_args()
+    if o.fit:
+        given = json.loads(o.fit.read_text())
+        pairs = np.array(given["pairs"])
+        n_models = int(pairs.max()) + 1
+        model = Davidson({"X": pairs, "Y": np.array(given["counts"]), "models": [f"m{i}" for i in range(n_models)]},
+                         k_cov=None, k_tie=0)
+        model.train(method="BFGS", max_iter=5000, tol=1e-12)  # once, to compile numba's kernels
+        started = time.perf_counter()
+        model.train(method="BFGS", max_iter=5000, tol=1e-12)
+        o.out.write_text(json.dumps({"scores": model.param[:n_models].tolist(), "log_nu": float(model.param[-1]),
+                                     "seconds": time.perf_counter() - started}))
+        return
     cases = []
     for seed, n_models, n_battles, nu in CASES:
         pairs, counts = simulate(seed, n_models, n_battles, nu)
