@@ -23,12 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from ratings.battle_arrays import Battles, Outcome, aggregate, pair_counts_from_arrays  # noqa: E402
+from ratings.battle_arrays import aggregate, pair_counts_from_arrays  # noqa: E402
 from ratings.bradley_terry import fit_bradley_terry, to_rating_scale  # noqa: E402
-from ratings.synthetic import model_names, simulate_battles, true_strengths  # noqa: E402
+from ratings.synthetic import simulate_battles, simulate_davidson_battles, true_strengths  # noqa: E402
 from ratings.ties import (  # noqa: E402
     compare_on_held_out,
-    davidson_probabilities,
     davidson_sandwich_covariance,
     fit_davidson,
     tie_counts,
@@ -42,17 +41,6 @@ def count(text: str) -> int:
     text = text.lower().replace("_", "")
     scale = 1_000_000 if text.endswith("m") else 1_000 if text.endswith("k") else 1
     return int(float(text.rstrip("mk")) * scale)
-
-
-def davidson_battles(theta: np.ndarray, nu: float, n: int, seed: int) -> Battles:
-    rng = np.random.default_rng(seed)
-    k = len(theta)
-    a = rng.integers(0, k, n)
-    b = (a + rng.integers(1, k, n)) % k
-    pa, pb, _, _ = davidson_probabilities(theta[a] - theta[b], np.log(nu))
-    u = rng.random(n)
-    outcome = np.where(u < pa, Outcome.A, np.where(u < pa + pb, Outcome.B, Outcome.TIE)).astype(np.int8)
-    return Battles(models=model_names(k), model_a=a.astype(np.int32), model_b=b.astype(np.int32), outcome=outcome)
 
 
 def relative(ours: np.ndarray, theirs: np.ndarray) -> float:
@@ -82,7 +70,7 @@ def main() -> None:
     o = parser.parse_args()
     n = count(o.battles)
     theta = true_strengths(o.models, seed=7)
-    battles = davidson_battles(theta, 0.5, n, seed=7)
+    battles = simulate_davidson_battles(theta, 0.5, n, seed=7)
     counts = aggregate(battles)
 
     print(f"\nDavidson fit: {n:,} battles (Davidson-simulated, nu 0.5), {o.models} models, {len(counts.pairs):,} pairs")
@@ -129,9 +117,9 @@ def main() -> None:
     print("\nHeld-out log-loss per vote (80/20 split; lower is better): win/loss/tie, and decisive votes only")
     print(f"{'simulation':<52} {'BT (half)':>10} {'Davidson':>10} {'BT dec.':>9} {'Dav. dec.':>9}  better")
     sims = [
-        ("Davidson ties (nu 0.5; ties likelier between equals)", davidson_battles(theta, 0.5, n, seed=8)),
+        ("Davidson ties (nu 0.5; ties likelier between equals)", simulate_davidson_battles(theta, 0.5, n, seed=8)),
         ("15% ties whatever the gap (ratings.synthetic)", simulate_battles(theta, n, seed=8)),
-        ("Davidson ties, 20k battles", davidson_battles(theta, 0.5, 20_000, seed=9)),
+        ("Davidson ties, 20k battles", simulate_davidson_battles(theta, 0.5, 20_000, seed=9)),
     ]
     for name, sim in sims:
         s = compare_on_held_out(sim, seed=1)

@@ -8,24 +8,13 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from ratings.battle_arrays import Battles, Outcome, pair_counts_from_arrays
+from ratings.battle_arrays import pair_counts_from_arrays
 from ratings.bradley_terry import fit_bradley_terry, to_rating_scale
+from ratings.synthetic import simulate_davidson_battles
 from ratings.ties import compare_on_held_out, davidson_probabilities, fit_davidson
 from tests.ratings.helpers import synthetic_records
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "leaderbot_davidson.json"
-
-
-def davidson_battles(theta: np.ndarray, log_nu: float, n: int, seed: int) -> Battles:
-    rng = np.random.default_rng(seed)
-    k = len(theta)
-    a = rng.integers(0, k, n)
-    b = (a + rng.integers(1, k, n)) % k
-    pa, pb, pt, _ = davidson_probabilities(theta[a] - theta[b], log_nu)
-    u = rng.random(n)
-    outcome = np.where(u < pa, Outcome.A, np.where(u < pa + pb, Outcome.B, Outcome.TIE)).astype(np.int8)
-    return Battles(models=tuple(f"m{i}" for i in range(k)), model_a=a.astype(np.int32), model_b=b.astype(np.int32),
-                   outcome=outcome)
 
 
 def counts_of(pairs, wins_ties) -> object:
@@ -63,14 +52,14 @@ def test_it_agrees_with_leaderbot_on_the_same_counts():
 
 def test_davidson_predicts_held_out_votes_better_when_ties_follow_it():
     theta = np.linspace(1.2, -1.2, 10)
-    scores = compare_on_held_out(davidson_battles(theta, np.log(0.5), 60_000, seed=3), seed=1)
+    scores = compare_on_held_out(simulate_davidson_battles(theta, 0.5, 60_000, seed=3), seed=1)
     assert scores["davidson"] < scores["bradley_terry"]
     assert scores["votes"] == pytest.approx(12_000, rel=0.05)
 
 
 def test_the_two_models_rank_decisive_votes_alike():
     """Among decisive votes both are sigmoids of a rating gap, fitted to nearly the same gaps."""
-    battles = davidson_battles(np.linspace(1.0, -1.0, 6), np.log(0.3), 30_000, seed=5)
+    battles = simulate_davidson_battles(np.linspace(1.0, -1.0, 6), 0.3, 30_000, seed=5)
     scores = compare_on_held_out(battles)
     assert scores["davidson_decisive"] == pytest.approx(scores["bradley_terry_decisive"], rel=0.01)
     bt = fit_bradley_terry(counts := pair_counts_from_arrays(6, np.c_[battles.model_a, battles.model_b],
