@@ -74,6 +74,14 @@ def lmarena_table(n_battles: int, n_models: int, *, seed: int = 0) -> pa.Table:
     })
 
 
+class Rows:
+    """The table, printed a row at a time (a long run shows what it has measured so far)."""
+
+    def append(self, row: tuple[str, str, tuple[float, float], str]) -> None:
+        what, size, (wall, cpu), verdict = row
+        print(f"{what:<62} {size:>9} {wall:>7.2f} {cpu:>7.2f}  {verdict}", flush=True)
+
+
 def write_file(table: pa.Table, path: Path, fmt: str) -> None:
     if fmt == "parquet":
         pq.write_table(table, path)
@@ -118,6 +126,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timing (the median is shown)")
     parser.add_argument("--baseline", type=Path, help="another checkout whose leaderboard command is timed too")
     parser.add_argument("--keep", type=Path, help="write the files here and keep them")
+    parser.add_argument("--formats", default="jsonl,json,parquet",
+                        help="which files to time (a JSON list of 1.7M records takes about 5 GB to hold)")
     o = parser.parse_args()
     n = count(o.battles)
     workdir = o.keep or Path(tempfile.mkdtemp(prefix="arena-interchange-"))
@@ -125,7 +135,7 @@ def main() -> None:
     print(f"[bench] generating {n:,} battles between {o.models} models in {workdir} (--keep: kept for a rerun)",
           flush=True)
     table = lmarena_table(n, o.models)
-    files = {fmt: workdir / f"battles.{fmt}" for fmt in ("jsonl", "json", "parquet")}
+    files = {fmt: workdir / f"battles.{fmt}" for fmt in o.formats.split(",")}
     write_rows = {}
     for fmt, path in files.items():
         if path.exists() and o.keep is not None:
@@ -134,7 +144,13 @@ def main() -> None:
         write_rows[fmt], _ = timed(lambda fmt=fmt, path=path, table=table: write_file(table, path, fmt), 1)
     del table
 
-    rows = []
+    load = os.getloadavg()
+    print(f"\n{n:,} battles, {o.models} models, {os.cpu_count()} CPUs, load average at the start {load[0]:.2f} "
+          f"{load[1]:.2f} {load[2]:.2f} (median of {o.repeat} runs where repeated). Wall is what a user waits; CPU is")
+    print("user + system time over all threads: under load it stays near what a quiet machine takes, and with 2")
+    print("cores the quiet wall time is at least CPU / 2 (pyarrow reads JSON lines and Parquet on both cores).")
+    print(f"{'what':<62} {'file':>9} {'wall s':>7} {'CPU s':>7}  target (wall)", flush=True)
+    rows = Rows()
     rows.append(("interpreter + Django start-up (leaderboard --help)", "-",
                  command(ROOT, "leaderboard", "--help", repeat=o.repeat), ""))
     for fmt, path in files.items():
@@ -162,13 +178,7 @@ def main() -> None:
         rows.append((f"write_battles ({fmt}, every field read back)", size, seconds, ""))
 
     load = os.getloadavg()
-    print(f"\n{n:,} battles, {o.models} models, {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
-          f"{load[2]:.2f} (median of {o.repeat} runs where repeated). Wall is what a user waits; CPU is user +")
-    print("system time over all threads: under load it stays near what a quiet machine takes, and with 2 cores")
-    print("the quiet wall time is at least CPU / 2 (pyarrow reads JSON lines and Parquet on both cores).")
-    print(f"{'what':<62} {'file':>9} {'wall s':>7} {'CPU s':>7}  target (wall)")
-    for what, size, (wall, cpu), verdict in rows:
-        print(f"{what:<62} {size:>9} {wall:>7.2f} {cpu:>7.2f}  {verdict}")
+    print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if o.keep is None:
         for path in workdir.iterdir():
             path.unlink()

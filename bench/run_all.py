@@ -23,6 +23,7 @@ BENCHES = [
     ("interchange: manage.py leaderboard on 1.7M battles from JSON lines, a JSON list and Parquet",
      ["bench/interchange_bench.py"]),
     ("ties: Davidson fit, agreement with leaderbot, held-out log-loss", ["bench/ties_bench.py"]),
+    ("p2l: prompt-to-leaderboard head vs the global fit on held-out votes", ["bench/p2l_bench.py"]),
     ("active sampling: votes to a target CI width, uniform vs active", ["bench/active_sampling_bench.py"]),
     ("search: test-time compute strategies on generated tasks (SmolLM2)", ["bench/search_eval.py"]),
     ("load: concurrent battles, open streams, paced votes", ["bench/load_test.py"]),
