@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, one after another, each printing its own table.
 
-The ratings comparison needs LMArena's `arena-rank` and scikit-learn, kept out of the project's
-environment: they are installed once into .state/bench-venv (progress is shown).
+The ratings comparison needs LMArena's `arena-rank` and scikit-learn, and the ties bench `leaderbot`
+(numba, pandas, matplotlib), kept out of the project's environment: they are installed once into
+.state/bench-venv (progress is shown).
 """
 
 import subprocess
@@ -20,6 +21,10 @@ BENCHES = [
      ["bench/ratings_bench.py", "--arena-rank-python", str(BENCH_VENV / "bin" / "python")]),
     ("recompute: the leaderboard from a PostgreSQL votes table", ["bench/recompute_bench.py"]),
     ("history: reading the leaderboard's kept snapshots as they accumulate", ["bench/history_bench.py"]),
+    ("interchange: manage.py leaderboard on 1.7M battles from JSON lines, a JSON list and Parquet",
+     ["bench/interchange_bench.py"]),
+    ("ties: Davidson fit, agreement with leaderbot, held-out log-loss", ["bench/ties_bench.py"]),
+    ("p2l: prompt-to-leaderboard head vs the global fit on held-out votes", ["bench/p2l_bench.py"]),
     ("active sampling: votes to a target CI width, uniform vs active", ["bench/active_sampling_bench.py"]),
     ("search: test-time compute strategies on generated tasks (SmolLM2)", ["bench/search_eval.py"]),
     ("load: concurrent battles, open streams, paced votes", ["bench/load_test.py"]),
@@ -32,13 +37,18 @@ BENCHES = [
 ]
 
 
+BENCH_PACKAGES = ["arena-rank==0.1.1", "scikit-learn==1.9.1", "leaderbot==0.4.3"]
+
+
 def ensure_bench_venv() -> None:
-    if (BENCH_VENV / "bin" / "python").exists():
+    stamp = BENCH_VENV / "installed.txt"
+    if stamp.exists() and stamp.read_text().split() == BENCH_PACKAGES:
         return
-    print(f"[bench] creating {BENCH_VENV} with arena-rank and scikit-learn (once)", flush=True)
-    subprocess.run([PYTHON, "-m", "venv", str(BENCH_VENV)], check=True)
-    subprocess.run([str(BENCH_VENV / "bin" / "pip"), "install", "--progress-bar", "on", "arena-rank==0.1.1",
-                    "scikit-learn==1.9.1"], check=True)
+    print(f"[bench] installing {', '.join(BENCH_PACKAGES)} into {BENCH_VENV} (once)", flush=True)
+    if not (BENCH_VENV / "bin" / "python").exists():
+        subprocess.run([PYTHON, "-m", "venv", str(BENCH_VENV)], check=True)
+    subprocess.run([str(BENCH_VENV / "bin" / "pip"), "install", "--progress-bar", "on", *BENCH_PACKAGES], check=True)
+    stamp.write_text("\n".join(BENCH_PACKAGES))
 
 
 def main() -> None:

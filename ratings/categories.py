@@ -96,29 +96,31 @@ class Category:
     mask: Callable[[Battles], np.ndarray]  # its battles in a Battles
     label: str | None = None  # on the arena's leaderboard, under this name
     condition: Q | None = None  # its votes in the votes table (None: every vote)
+    needs: tuple[str, ...] = ()  # the `Battles` fields its mask reads (a file reader need parse no others)
 
 
+_LANGUAGE = ("language", "prompt")  # the prompt when a file has no language column
 _REGISTRY = (
     Category("overall", lambda battles: np.ones(len(battles), dtype=bool), "Overall"),
     Category("multi_turn", lambda battles: is_multi_turn(_field(battles, "turn", "multi_turn")), "Multi-turn",
-             Q(turns__gt=1)),
+             Q(turns__gt=1), ("turn",)),
     Category("long_prompt", lambda battles: is_long_prompt(_field(battles, "prompt_tokens", "long_prompt")),
-             "Long prompts", Q(prompt_tokens__gte=LONG_PROMPT_TOKENS)),
-    Category("code", _text_mask(is_code, "code"), "Code", Q(is_code=True)),
-    Category("math", _text_mask(is_math, "math"), "Math", Q(is_math=True)),
-    Category("english", _language_mask("English"), "English", Q(language="English")),
+             "Long prompts", Q(prompt_tokens__gte=LONG_PROMPT_TOKENS), ("prompt_tokens",)),
+    Category("code", _text_mask(is_code, "code"), "Code", Q(is_code=True), ("prompt",)),
+    Category("math", _text_mask(is_math, "math"), "Math", Q(is_math=True), ("prompt",)),
+    Category("english", _language_mask("English"), "English", Q(language="English"), _LANGUAGE),
     Category("non_english", lambda battles: ~np.isin(battle_languages(battles), ["English", "unknown"]),
-             "Non-English", ~Q(language__in=["English", "unknown", ""])),
+             "Non-English", ~Q(language__in=["English", "unknown", ""]), _LANGUAGE),
     Category("deduplicated", lambda battles: dedup_mask(_field(battles, "prompt", "deduplicated")),
-             "Deduplicated prompts", DEDUPLICATED),
+             "Deduplicated prompts", DEDUPLICATED, ("prompt",)),
     # Battles files only: the votes table keeps no column for them.
-    Category("chinese", _language_mask("Chinese")),
-    Category("russian", _language_mask("Russian")),
-    Category("japanese", _language_mask("Japanese")),
-    Category("korean", _language_mask("Korean")),
-    Category("german", _language_mask("German")),
-    Category("french", _language_mask("French")),
-    Category("spanish", _language_mask("Spanish")),
+    Category("chinese", _language_mask("Chinese"), needs=_LANGUAGE),
+    Category("russian", _language_mask("Russian"), needs=_LANGUAGE),
+    Category("japanese", _language_mask("Japanese"), needs=_LANGUAGE),
+    Category("korean", _language_mask("Korean"), needs=_LANGUAGE),
+    Category("german", _language_mask("German"), needs=_LANGUAGE),
+    Category("french", _language_mask("French"), needs=_LANGUAGE),
+    Category("spanish", _language_mask("Spanish"), needs=_LANGUAGE),
 )
 CATEGORIES: dict[str, Category] = {category.name: category for category in _REGISTRY}
 # The arena's leaderboard categories, in the order the page shows them.

@@ -35,6 +35,7 @@ from ratings.style import (
     style_features,
     style_sandwich_covariance,
 )
+from ratings.ties import DavidsonFit, davidson_sandwich_covariance, fit_davidson
 
 
 def leaderboard_table(
@@ -214,6 +215,30 @@ def compute_leaderboard(
             row.update(style_rating=float(style_rating[i]), style_ci_lower=float(style_lower[i]),
                        style_ci_upper=float(style_upper[i]), style_rank_ub=int(style_rank[i]))
     return rows
+
+
+def add_davidson_columns(
+    battles: Battles, rows: list[dict[str, Any]], *, anchor: tuple[str, float] | None = None,
+    significance: float = 0.05,
+) -> DavidsonFit:
+    """Add davidson_rating, davidson_ci_lower, davidson_ci_upper (sandwich) and davidson_rank_ub to the
+    rows of `compute_leaderboard`, fitted over the same rated models; returns the fit (its tie parameter)."""
+    names = [row["model"] for row in rows]
+    index = np.array([battles.model_index(name) for name in names])
+    remap = np.full(battles.n_models, -1)
+    remap[index] = np.arange(len(index))
+    counts = aggregate(battles)
+    between_rated = (remap[counts.pairs] >= 0).all(axis=1)
+    counts = PairCounts(len(names), remap[counts.pairs[between_rated]], counts.counts[between_rated])
+    fit = fit_davidson(counts)
+    cov = davidson_sandwich_covariance(counts, fit)
+    anchor_index = None if anchor is None else _model_index(names, anchor[0])
+    rating, lower, upper = _sandwich_scale(fit.theta, cov, anchor_index, anchor, significance)
+    ranks = rank_upper_bound(lower, upper)
+    for i, row in enumerate(rows):
+        row.update(davidson_rating=float(rating[i]), davidson_ci_lower=float(lower[i]),
+                   davidson_ci_upper=float(upper[i]), davidson_rank_ub=int(ranks[i]))
+    return fit
 
 
 def _model_index(names: list[str], name: str) -> int:

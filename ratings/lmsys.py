@@ -1,36 +1,272 @@
-"""The public LMSYS battle format: JSON records (model_a, model_b, winner, conversations, ...)
-read into `Battles` and written back, as LMArena publishes its battles.
+"""The public LMSYS/LMArena battle format, column by column: what each column of a battle record means
+and how it becomes a `Battles` (and back).
+
+Records carry model_a, model_b, winner ("model_a", "model_b", "tie", "tie (bothbad)"/"both_bad") and
+optionally turn, anony, tstamp, language, prompt, prompt_tokens, conv_metadata (LMArena's precomputed
+style counts) and conversation_a / conversation_b (lists of {"role", "content"}). The work is columnar
+(pyarrow compute, numpy), so a file of millions of battles is read at the speed of its parser; only
+conversations are walked row by row, since a prompt or a markdown count is per-row text work anyway.
+File formats (JSON lines, JSON list, Parquet) live in `ratings.battle_files`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ratings.battle_arrays import WINNER_NAMES, Battles
+from ratings.battle_arrays import WINNER_CODES, WINNER_NAMES, Battles
 from ratings.features import STYLE_ELEMENTS, count_markdown_elements, count_tokens
 
-# Per-battle fields the reader fills when the record has what they need:
+# Per-battle fields the reader fills when the records have what they need:
 #   turn (int), anony (bool), tstamp (float), language (str), prompt (str: the user turns joined
 #   by newlines), prompt_tokens (int), style_a / style_b (float, shape (n, 4): answer tokens,
 #   headers, list items, bold spans, summed over the assistant turns, in STYLE_ELEMENTS order).
 OPTIONAL_FIELDS = ("turn", "anony", "tstamp", "language", "prompt", "prompt_tokens", "style_a", "style_b")
-_FIELD_DTYPES = {
-    "turn": np.int32, "anony": bool, "tstamp": np.float64, "language": object, "prompt": object,
-    "prompt_tokens": np.int64, "style_a": np.float64, "style_b": np.float64,
+REQUIRED_COLUMNS = ("model_a", "model_b", "winner")
+# The flat columns of a record and their types; a value of another type is a bad row.
+COLUMN_TYPES = {
+    "model_a": pa.string(), "model_b": pa.string(), "winner": pa.string(), "turn": pa.int64(),
+    "anony": pa.bool_(), "tstamp": pa.float64(), "language": pa.string(), "prompt": pa.string(),
+    "prompt_tokens": pa.int64(),
 }
+_DESCRIBE = {pa.string(): "a string", pa.int64(): "an integer", pa.bool_(): "true or false", pa.float64(): "a number"}
+_STYLE_KEYS = ("sum_assistant_{}_tokens", "header_count_{}", "list_count_{}", "bold_count_{}")
+
+# A column as a reader hands it over: an Arrow array (files) or one Python value per row (records).
+Column = pa.Array | pa.ChunkedArray | Sequence[Any]
+
+
+class BadRow(ValueError):
+    """A record that is not a battle; `row` counts from 0 in the order the records came."""
+
+    def __init__(self, row: int, message: str) -> None:
+        super().__init__(f"row {row + 1}: {message}")
+        self.row = row
+        self.reason = message
+
+
+def columns_needed(fields: Collection[str]) -> set[str]:
+    """The record columns that can supply `fields` (besides the required ones)."""
+    needed = {name for name in fields if name in COLUMN_TYPES}
+    if fields & {"turn", "prompt", "prompt_tokens", "style_a"}:
+        needed.add("conversation_a")
+    if fields & {"style_a", "style_b"}:
+        needed |= {"conv_metadata", "conversation_b"}
+    if "prompt_tokens" in fields:
+        needed.add("prompt")
+    return needed
+
+
+def battles_from_columns(
+    columns: Mapping[str, Column], n_rows: int, *, fields: Collection[str] = OPTIONAL_FIELDS
+) -> Battles:
+    """Battles from record columns. Optional `fields` are kept only when every row has what they need,
+    so the arrays stay dense. `turn` falls back to the number of user turns in `conversation_a`;
+    `prompt` prefers `conversation_a`'s user turns, then a top-level `prompt`; style counts prefer
+    `conv_metadata` (LMArena's precomputed tiktoken counts), then counting the conversations.
+    Raises `BadRow` naming the first row that is not a battle.
+    """
+    for name in REQUIRED_COLUMNS:
+        if name not in columns:
+            raise ValueError(f"the battles have no {name!r} column; every record needs model_a, model_b and winner")
+    model_a, model_b, winner = (_typed(columns, name) for name in REQUIRED_COLUMNS)
+    for name, values in (("model_a", model_a), ("model_b", model_b), ("winner", winner)):
+        _reject_first(values.is_null(), lambda _row, name=name: f"{name} is missing")
+    winner_index = pc.index_in(winner, value_set=pa.array(list(WINNER_CODES)))
+    _reject_first(winner_index.is_null(), lambda row: (
+        f"unknown winner {winner[row].as_py()!r}; expected one of {sorted(WINNER_CODES)}"))
+    _reject_first(pc.equal(model_a, model_b), lambda row: (
+        f"model_a and model_b are both {model_a[row].as_py()!r}; a battle needs two different models"))
+    models = sorted(pc.unique(pa.chunked_array([*_chunks(model_a), *_chunks(model_b)])).to_pylist())
+    value_set = pa.array(models, type=pa.string())
+    codes = np.array(list(WINNER_CODES.values()), dtype=np.int8)
+    kept = {name: values for name, values in _optional_fields(columns, n_rows, set(fields)).items()
+            if name in fields}
+    return Battles(
+        models=tuple(models),
+        model_a=_numpy(pc.index_in(model_a, value_set=value_set)).astype(np.int32),
+        model_b=_numpy(pc.index_in(model_b, value_set=value_set)).astype(np.int32),
+        outcome=codes[_numpy(winner_index)],
+        fields=kept,
+    )
+
+
+def battles_from_records(records: Iterable[Mapping[str, Any]], *, fields: Collection[str] = OPTIONAL_FIELDS) -> Battles:
+    """Battles from LMSYS-style records (dicts); see `battles_from_columns`."""
+    records = list(records)
+    for row, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise BadRow(row, f"a battle is a JSON object, not {type(record).__name__}")
+    wanted = set(REQUIRED_COLUMNS) | columns_needed(set(fields))
+    present = {key for record in records for key in record} & wanted
+    columns = {name: [record.get(name) for record in records] for name in present}
+    return battles_from_columns(columns, len(records), fields=fields)
+
+
+def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+
+
+def _numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False) if isinstance(values, pa.Array) else values.to_numpy()
+
+
+def _reject_first(mask: pa.Array | pa.ChunkedArray, message: Any) -> None:
+    """Raise `BadRow` at the first row where `mask` is true (`message(row)` says why)."""
+    bad = np.flatnonzero(_numpy(mask.fill_null(False)))
+    if len(bad):
+        row = int(bad[0])
+        raise BadRow(row, message(row))
+
+
+def _typed(columns: Mapping[str, Column], name: str) -> pa.Array | pa.ChunkedArray:
+    """Column `name` as its Arrow type; a value of another type names its row."""
+    values, kind = columns[name], COLUMN_TYPES[name]
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        if values.type == kind:
+            return values
+        if pa.types.is_null(values.type) or (pa.types.is_integer(values.type) and kind == pa.float64()):
+            return values.cast(kind)
+        values = values.to_pylist()
+    try:
+        return pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        for row, value in enumerate(values):
+            if value is not None and not _fits(value, kind):
+                raise BadRow(row, f"{name} must be {_DESCRIBE[kind]}, not {value!r}") from None
+        raise
+
+
+def _fits(value: Any, kind: pa.DataType) -> bool:
+    if isinstance(value, bool) and kind != pa.bool_():
+        return False
+    try:
+        pa.array([value], type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return False
+    return True
+
+
+def _complete(values: pa.Array | pa.ChunkedArray, n_rows: int) -> np.ndarray | None:
+    """The column as numpy when every row has a value."""
+    if values.null_count or len(values) != n_rows:
+        return None
+    if pa.types.is_string(values.type):  # strings stay Python strings, of any length
+        out = np.empty(n_rows, dtype=object)
+        out[:] = values.to_pylist()
+        return out
+    return _numpy(values)
+
+
+def _optional_fields(columns: Mapping[str, Column], n_rows: int, fields: set[str]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    if n_rows == 0:
+        return out
+    for name in ("anony", "tstamp", "language"):
+        if name in fields and name in columns:
+            values = _complete(_typed(columns, name), n_rows)
+            if values is not None:
+                out[name] = values.astype({"anony": bool, "tstamp": np.float64, "language": object}[name])
+    conv_a = _pylist(columns.get("conversation_a"))
+    conv_b = _pylist(columns.get("conversation_b"))
+    if "turn" in fields:
+        turn = _turns(columns, conv_a, n_rows)
+        if turn is not None:
+            out["turn"] = turn
+    if fields & {"prompt", "prompt_tokens"}:
+        out.update(_prompts(columns, conv_a, n_rows, with_tokens="prompt_tokens" in fields))
+    if fields & {"style_a", "style_b"}:
+        styles = {f"style_{side}": _style(columns.get("conv_metadata"), conv, side, n_rows)
+                  for side, conv in (("a", conv_a), ("b", conv_b))}
+        if all(style is not None for style in styles.values()):  # style control needs both sides
+            out.update(styles)
+    return out
+
+
+def _pylist(values: Column | None) -> list[Any] | None:
+    if values is None:
+        return None
+    return values.to_pylist() if isinstance(values, pa.Array | pa.ChunkedArray) else list(values)
+
+
+def _turns(columns: Mapping[str, Column], conv_a: list | None, n_rows: int) -> np.ndarray | None:
+    turn = _numpy(_typed(columns, "turn").fill_null(-1)).astype(np.int64) if "turn" in columns else \
+        np.full(n_rows, -1, dtype=np.int64)
+    for row in np.flatnonzero(turn < 0):
+        if conv_a is None or not isinstance(conv_a[row], list):
+            return None
+        turn[row] = sum(1 for message in conv_a[row] if _role(message) == "user")
+    return turn.astype(np.int32)
+
+
+def _prompts(columns: Mapping[str, Column], conv_a: list | None, n_rows: int, *, with_tokens: bool) -> dict:
+    top = _pylist(_typed(columns, "prompt")) if "prompt" in columns else [None] * n_rows
+    prompts = np.empty(n_rows, dtype=object)
+    for row in range(n_rows):
+        conversation = conv_a[row] if conv_a is not None else None
+        prompt = _user_text(conversation) if isinstance(conversation, list) else top[row]
+        if prompt is None:
+            return {}
+        prompts[row] = prompt
+    out = {"prompt": prompts}
+    if with_tokens:
+        given = _numpy(_typed(columns, "prompt_tokens").fill_null(-1)) if "prompt_tokens" in columns else \
+            np.full(n_rows, -1)
+        out["prompt_tokens"] = np.array([count_tokens(p) if t < 0 else t for p, t in zip(prompts, given.tolist())],
+                                        dtype=np.int64)
+    return out
+
+
+def _style(meta: Column | None, conversations: list | None, side: str, n_rows: int) -> np.ndarray | None:
+    style = np.full((n_rows, len(STYLE_ELEMENTS)), np.nan)
+    if isinstance(meta, pa.Array | pa.ChunkedArray) and pa.types.is_struct(meta.type):
+        for column, key in enumerate(_STYLE_KEYS):
+            style[:, column] = _metadata_count(meta, key.format(side))
+    elif meta is not None:
+        for row, record in enumerate(_pylist(meta)):
+            counts = _style_from_metadata(record, side) if isinstance(record, Mapping) else None
+            if counts is not None:
+                style[row] = counts
+    for row in np.flatnonzero(np.isnan(style).any(axis=1)):
+        if conversations is None or not isinstance(conversations[row], list):
+            return None
+        style[row] = _style_from_conversation(conversations[row])
+    return style
+
+
+def _metadata_count(meta: pa.Array | pa.ChunkedArray, key: str) -> np.ndarray:
+    """One `conv_metadata` count as floats (NaN where missing): a number, or a struct of numbers
+    (LMArena's {"h1": .., "h2": ..}) summed."""
+    if meta.type.get_field_index(key) < 0:
+        return np.full(len(meta), np.nan)
+    values = pc.struct_field(meta, key)
+    if pa.types.is_struct(values.type):
+        parts = [pc.struct_field(values, values.type.field(i).name) for i in range(values.type.num_fields)]
+        if not all(pa.types.is_integer(p.type) or pa.types.is_floating(p.type) for p in parts):
+            return np.full(len(meta), np.nan)
+        total = np.zeros(len(meta))
+        for part in parts:
+            total += _numpy(part.cast(pa.float64()).fill_null(0.0))
+        return np.where(_numpy(values.is_null()), np.nan, total)
+    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+        return np.full(len(meta), np.nan)
+    return _numpy(values.cast(pa.float64()).fill_null(np.nan))
+
+
+def _role(message: Any) -> Any:
+    return message.get("role") if isinstance(message, Mapping) else None
 
 
 def _user_text(conversation: Sequence[Mapping[str, Any]]) -> str:
-    return "".join(f"{_content(turn)}\n" for turn in conversation if turn.get("role") == "user")
+    return "".join(f"{_content(turn)}\n" for turn in conversation if _role(turn) == "user")
 
 
 def _assistant_text(conversation: Sequence[Mapping[str, Any]]) -> str:
-    return "\n".join(_content(turn) for turn in conversation if turn.get("role") == "assistant")
+    return "\n".join(_content(turn) for turn in conversation if _role(turn) == "assistant")
 
 
 def _content(turn: Mapping[str, Any]) -> str:
@@ -40,16 +276,16 @@ def _content(turn: Mapping[str, Any]) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _meta_count(value: Any) -> float:
-    return float(sum(value.values()) if isinstance(value, Mapping) else value)
+def _meta_count(value: Any) -> float | None:
+    if isinstance(value, Mapping):
+        return float(sum(v for v in value.values() if v is not None))
+    return None if value is None else float(value)
 
 
 def _style_from_metadata(meta: Mapping[str, Any], side: str) -> list[float] | None:
     """Style counts from an LMArena `conv_metadata` record, when it has them."""
-    keys = (f"sum_assistant_{side}_tokens", f"header_count_{side}", f"list_count_{side}", f"bold_count_{side}")
-    if not all(k in meta for k in keys):
-        return None
-    return [_meta_count(meta[k]) for k in keys]
+    counts = [_meta_count(meta.get(key.format(side))) for key in _STYLE_KEYS]
+    return None if None in counts else counts
 
 
 def _style_from_conversation(conversation: Sequence[Mapping[str, Any]]) -> list[float]:
@@ -58,125 +294,30 @@ def _style_from_conversation(conversation: Sequence[Mapping[str, Any]]) -> list[
     return [float(count_tokens(answer))] + [float(markdown[name]) for name in STYLE_ELEMENTS[1:]]
 
 
-def battles_from_records(records: Iterable[Mapping[str, Any]]) -> Battles:
-    """Battles from LMSYS-style records (dicts with model_a, model_b, winner and optional fields).
-
-    Optional fields are kept only when every record has what they need, so the arrays stay dense.
-    `turn` falls back to the number of user turns in `conversation_a`; `prompt` prefers `conversation_a`'s user turns,
-    then a top-level `prompt`; style counts prefer `conv_metadata` (LMArena's precomputed tiktoken counts), then
-    counting the conversations.
-    """
-    model_a: list[str] = []
-    model_b: list[str] = []
-    winner: list[str] = []
-    columns: dict[str, list[Any]] = {name: [] for name in OPTIONAL_FIELDS}
-    present = dict.fromkeys(OPTIONAL_FIELDS, True)
-    for record in records:
-        model_a.append(record["model_a"])
-        model_b.append(record["model_b"])
-        winner.append(record["winner"])
-        conv_a, conv_b = record.get("conversation_a"), record.get("conversation_b")
-        for name in ("turn", "anony", "tstamp", "language"):
-            value = record.get(name)
-            if value is None and name == "turn" and conv_a is not None:
-                value = sum(1 for turn in conv_a if turn.get("role") == "user")
-            if present[name] and value is not None:
-                columns[name].append(value)
-            else:
-                present[name] = False
-        if conv_a is not None:
-            prompt = _user_text(conv_a)
-        elif isinstance(record.get("prompt"), str):
-            prompt = record["prompt"]
-        else:
-            prompt = None
-        if present["prompt"] and prompt is not None:
-            columns["prompt"].append(prompt)
-            tokens = record.get("prompt_tokens")
-            columns["prompt_tokens"].append(count_tokens(prompt) if tokens is None else tokens)
-        else:
-            present["prompt"] = present["prompt_tokens"] = False
-        meta = record.get("conv_metadata") or {}
-        for side, conv in (("a", conv_a), ("b", conv_b)):
-            name = f"style_{side}"
-            if not present[name]:
-                continue
-            style = _style_from_metadata(meta, side)
-            if style is None and conv is not None:
-                style = _style_from_conversation(conv)
-            if style is None:
-                present[name] = False
-            else:
-                columns[name].append(style)
-    fields = {}
-    for name in OPTIONAL_FIELDS:
-        if present[name] and winner:
-            if _FIELD_DTYPES[name] is object:  # strings stay Python strings, of any length
-                fields[name] = np.empty(len(winner), dtype=object)
-                fields[name][:] = columns[name]
-            else:
-                fields[name] = np.asarray(columns[name], dtype=_FIELD_DTYPES[name])
-    return Battles.from_names(model_a, model_b, winner, **fields)
-
-
-def _iter_records(stream: IO[str]) -> Iterator[Mapping[str, Any]]:
-    head = stream.read(1)
-    while head and head.isspace():
-        head = stream.read(1)
-    rest = stream.read()
-    if head == "[":
-        yield from json.loads(head + rest)
-        return
-    for line in (head + rest).splitlines():
-        if line.strip():
-            yield json.loads(line)
-
-
-def read_battles(source: str | Path | IO[str]) -> Battles:
-    """Read a JSON list or JSON-lines file of LMSYS battle records (see `battles_from_records`)."""
-    if isinstance(source, (str, Path)):
-        with open(source, encoding="utf-8") as stream:
-            return battles_from_records(_iter_records(stream))
-    return battles_from_records(_iter_records(source))
+def table_from_battles(battles: Battles) -> pa.Table:
+    """The battles as an Arrow table of LMSYS columns; style counts go into `conv_metadata`, the prompt
+    into `prompt` (conversations themselves are not kept in a `Battles`)."""
+    models = pa.array(battles.models, type=pa.string())
+    columns: dict[str, pa.Array] = {
+        "model_a": models.take(pa.array(battles.model_a)),
+        "model_b": models.take(pa.array(battles.model_b)),
+        "winner": pa.array(WINNER_NAMES, type=pa.string()).take(pa.array(battles.outcome.astype(np.int64))),
+    }
+    fields = battles.fields
+    for name in ("turn", "anony", "tstamp", "language", "prompt", "prompt_tokens"):
+        if name in fields:
+            columns[name] = pa.array(fields[name], type=COLUMN_TYPES[name])
+    if "style_a" in fields and "style_b" in fields:
+        meta = {}
+        for side in ("a", "b"):
+            style = np.asarray(fields[f"style_{side}"], dtype=np.float64)
+            for column, key in enumerate(_STYLE_KEYS):
+                meta[key.format(side)] = pa.array(style[:, column])
+        columns["conv_metadata"] = pa.StructArray.from_arrays(list(meta.values()), names=list(meta))
+    return pa.table(columns)
 
 
 def records_from_battles(battles: Battles) -> Iterator[dict[str, Any]]:
-    """LMSYS-style records for `battles`; style counts go into `conv_metadata`, the prompt into
-    `prompt` (conversations themselves are not kept in a `Battles`)."""
-    fields = battles.fields
-    for i in range(len(battles)):
-        record: dict[str, Any] = {
-            "model_a": battles.models[battles.model_a[i]],
-            "model_b": battles.models[battles.model_b[i]],
-            "winner": WINNER_NAMES[battles.outcome[i]],
-        }
-        for name in ("turn", "anony", "tstamp", "language", "prompt", "prompt_tokens"):
-            if name in fields:
-                value = fields[name][i]
-                record[name] = value.item() if isinstance(value, np.generic) else value
-        if "style_a" in fields and "style_b" in fields:
-            meta = {}
-            for side in ("a", "b"):
-                tokens, headers, lists, bold = (float(x) for x in fields[f"style_{side}"][i])
-                meta[f"sum_assistant_{side}_tokens"] = tokens
-                meta[f"header_count_{side}"] = headers
-                meta[f"list_count_{side}"] = lists
-                meta[f"bold_count_{side}"] = bold
-            record["conv_metadata"] = meta
-        yield record
-
-
-def write_battles(battles: Battles, target: str | Path | IO[str], *, jsonl: bool = True) -> None:
-    """Write battles as JSON lines (default) or as one JSON list."""
-    def dump(stream: IO[str]) -> None:
-        if jsonl:
-            for record in records_from_battles(battles):
-                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-        else:
-            json.dump(list(records_from_battles(battles)), stream, ensure_ascii=False)
-
-    if isinstance(target, (str, Path)):
-        with open(target, "w", encoding="utf-8") as stream:
-            dump(stream)
-    else:
-        dump(target)
+    """LMSYS-style records for `battles` (see `table_from_battles`)."""
+    for batch in table_from_battles(battles).to_batches(max_chunksize=65_536):
+        yield from batch.to_pylist()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from ratings.battle_arrays import Battles, PairCounts
+from ratings.battle_arrays import Battles, Outcome, PairCounts
+from ratings.ties import davidson_probabilities
 
 
 def true_strengths(n_models: int, *, seed: int = 0, spread: float = 0.6) -> np.ndarray:
@@ -72,3 +73,42 @@ def simulate_pair_counts(
     keep = counts.sum(axis=1) > 0
     return PairCounts(n_models=k, pairs=np.stack([lo, hi], axis=1)[keep], counts=counts[keep])
 
+
+
+def simulate_davidson_battles(theta: np.ndarray, nu: float, n_battles: int, *, seed: int = 0) -> Battles:
+    """Battles whose ties follow the Davidson model (`ratings.ties`): likelier between close models."""
+    rng = np.random.default_rng(seed)
+    k = len(theta)
+    a = rng.integers(0, k, n_battles)
+    b = (a + rng.integers(1, k, n_battles)) % k
+    p_a, p_b, _, _ = davidson_probabilities(theta[a] - theta[b], np.log(nu))
+    u = rng.random(n_battles)
+    outcome = np.where(u < p_a, Outcome.A, np.where(u < p_a + p_b, Outcome.B, Outcome.TIE))
+    return Battles(models=model_names(k), model_a=a.astype(np.int32), model_b=b.astype(np.int32),
+                   outcome=outcome.astype(np.int8))
+
+
+def simulate_prompt_battles(
+    n_battles: int, n_models: int, *, dims: int = 384, topics: int = 8, topic_spread: float = 0.6,
+    seed: int = 0, tie_rate: float = 0.1,
+) -> tuple[np.ndarray, Battles, np.ndarray]:
+    """Battles over prompts with unit-length embeddings clustered in `topics` (as sentence embeddings
+    cluster by subject); each model's strength is a global part plus a per-topic part drawn with standard
+    deviation `topic_spread` (0: strengths do not depend on the prompt). Returns the embeddings, the
+    battles and each battle's topic."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(topics, dims))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    topic = rng.integers(0, topics, n_battles)
+    x = centres[topic] + 0.6 * rng.normal(size=(n_battles, dims)) / np.sqrt(dims)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    theta = rng.normal(0.0, 0.5, n_models) + rng.normal(0.0, topic_spread, (topics, n_models))[topic]
+    a = rng.integers(0, n_models, n_battles)
+    b = (a + rng.integers(1, n_models, n_battles)) % n_models
+    rows = np.arange(n_battles)
+    p_a = expit(theta[rows, a] - theta[rows, b])
+    outcome = np.where(rng.random(n_battles) < tie_rate, Outcome.TIE,
+                       np.where(rng.random(n_battles) < p_a, Outcome.A, Outcome.B))
+    battles = Battles(models=model_names(n_models), model_a=a.astype(np.int32), model_b=b.astype(np.int32),
+                      outcome=outcome.astype(np.int8))
+    return x, battles, topic

@@ -11,10 +11,10 @@ PACKAGES = ("arena", "ratings", "workers")
 
 # Pure code: numbers and text in, numbers and text out; it runs without Django, Celery or a database.
 CORE = ("workers.engine", "workers.search", "workers.params")
-RATING_MATH = ("ratings.battle_arrays", "ratings.bradley_terry", "ratings.categories", "ratings.elo",
-               "ratings.features", "ratings.intervals", "ratings.leaderboard", "ratings.lmsys", "ratings.matrices",
-               "ratings.pair_sampling", "ratings.style", "ratings.synthetic", "ratings.vote_surprise",
-               "ratings.actors")
+RATING_MATH = ("ratings.actors", "ratings.battle_arrays", "ratings.battle_files", "ratings.bradley_terry",
+               "ratings.categories", "ratings.elo", "ratings.features", "ratings.intervals", "ratings.leaderboard",
+               "ratings.lmsys", "ratings.matrices", "ratings.p2l", "ratings.pair_sampling", "ratings.style",
+               "ratings.synthetic", "ratings.ties", "ratings.vote_surprise")
 # What answers a browser: nothing below it (services, workers, rating queries) may import it.
 WEB = ("arena.api", "arena.views", "arena.urls", "arena.asgi", "arena.middleware", "arena.admin", "arena.streaming",
        "arena.presenters", "arena.openai_api", "ratings.views", "ratings.presenters",

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from ratings.lmsys import read_battles
+from ratings.battle_files import read_battles
 from tests.ratings.helpers import synthetic_records
 
 

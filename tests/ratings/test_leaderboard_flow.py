@@ -4,10 +4,11 @@ the same battles, recomputed in the background shortly after a vote, served as J
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
+from arena.models import Vote
+from ratings.battle_files import read_battles, read_records
 from ratings.leaderboard import compute_leaderboard
-from ratings.lmsys import read_battles
 from ratings.presenters import leaderboard_json
 from ratings.snapshots import recompute
 from tests.conftest import wait_until
@@ -40,17 +41,28 @@ def test_database_aggregation_matches_the_pure_fit(arena_db, battles_file):
     assert multi["total_votes"] == 80  # every fifth battle has two turns
 
 
-def test_export_then_the_command_gives_the_same_leaderboard(arena_db, battles_file, tmp_path, capsys):
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_export_then_the_command_gives_the_same_leaderboard(arena_db, battles_file, tmp_path, capsys, suffix):
     call_command("import_battles", str(battles_file))
-    out = tmp_path / "export.jsonl"
+    out = tmp_path / f"export.{suffix}"
     call_command("export_battles", str(out))
-    exported = [json.loads(line) for line in out.read_text().splitlines()]
+    exported = read_records(out)
     assert len(exported) == 400 and {"model_a", "model_b", "winner", "conversation_a", "turn"} <= exported[0].keys()
+    assert exported[0]["conversation_a"][0]["role"] == "user"  # conversations stay lists of turns, in Parquet too
     capsys.readouterr()
     call_command("leaderboard", "--battles", str(out), "--format", "json")
     from_export = {r["model"]: r["rating"] for r in json.loads(capsys.readouterr().out)}
     original = {r["model"]: r["rating"] for r in compute_leaderboard(read_battles(battles_file))}
     assert from_export == pytest.approx(original, rel=1e-9)
+
+
+def test_import_names_the_first_bad_line_and_loads_nothing(arena_db, tmp_path):
+    path = tmp_path / "battles.jsonl"
+    good = json.dumps({"model_a": "a", "model_b": "b", "winner": "model_a"})
+    path.write_text("\n".join([good, good, json.dumps({"model_a": "a", "model_b": "b", "winner": "draw"}), good]))
+    with pytest.raises(CommandError, match="line 3: unknown winner 'draw'"):
+        call_command("import_battles", str(path))
+    assert not Vote.objects.exists()
 
 
 def test_a_new_vote_reaches_the_leaderboard_within_a_minute(api, endpoints):

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import expit
 
 from .embeddings import DIMENSIONS, get_encoder
@@ -102,6 +101,10 @@ def train_reward_model(pairs: Sequence[tuple[str, str, str]], *, heldout_fractio
 
 def fit_bradley_terry(diffs: np.ndarray, *, l2: float = 1.0) -> np.ndarray:
     """Weights minimising Σ log(1 + exp(−w·d)) + l2/2 ‖w‖² over rows d = φ(winner) − φ(loser)."""
+    # Every Django process imports this module (the admin's endpoint check reaches workers.search); only
+    # training needs scipy.optimize, which costs about a second of start-up to import.
+    from scipy.optimize import minimize  # noqa: PLC0415 (scipy.optimize: ~1 s of every manage.py start-up)
+
     def loss(w):
         margins = diffs @ w
         value = np.logaddexp(0.0, -margins).sum() + 0.5 * l2 * w @ w

@@ -1,4 +1,3 @@
-import json
 from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
@@ -7,6 +6,7 @@ from django.db import transaction
 from arena.models import Arena, Backend, Battle, Message, Mode, ModelEndpoint, Status, Turn, Vote
 from arena.votes import rating_columns
 from ratings.battle_arrays import CHOICE_CODE, WINNER_CODES
+from ratings.battle_files import read_battles, read_records
 from ratings.features import battle_features
 
 # An LMSYS winner string as the arena's vote choice.
@@ -15,7 +15,7 @@ CHOICE = {winner: choice for winner, code in WINNER_CODES.items()
 
 
 class Command(BaseCommand):
-    help = ("Load battles in the public LMSYS format (JSON list or JSONL) as finished, voted battles. "
+    help = ("Load battles in the public LMSYS format (JSON lines, JSON list or Parquet) as finished, voted battles. "
             "Unknown models become disabled endpoints, so their history shows on the leaderboard.")
 
     def add_arguments(self, parser):
@@ -23,22 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("--arena", default="text", help="The arena the anonymous battles count in (default: text).")
 
     def handle(self, *args, **o):
-        try:
-            with open(o["file"], encoding="utf-8") as f:
-                text = f.read()
-        except FileNotFoundError:
-            raise CommandError(f"No such file: {o['file']}") from None
-        try:
-            records = (json.loads(text) if text.lstrip().startswith("[")
-                       else [json.loads(line) for line in text.splitlines() if line.strip()])
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"{o['file']} is not JSON or JSON lines: {exc}") from None
         if not Arena.objects.filter(slug=o["arena"]).exists():
             raise CommandError(f"No arena is called {o['arena']!r}; add it in the admin first.")
-        for n, record in enumerate(records, 1):
-            if not isinstance(record, dict) or not {"model_a", "model_b", "winner"} <= record.keys() \
-                    or record["winner"] not in CHOICE or record["model_a"] == record["model_b"]:
-                raise CommandError(f"Record {n} needs model_a, model_b (different) and a winner in {sorted(CHOICE)}.")
+        try:
+            read_battles(o["file"], fields=())  # every record checked; the first bad one is named by its line
+        except FileNotFoundError:
+            raise CommandError(f"No such file: {o['file']}") from None
+        except ValueError as exc:
+            raise CommandError(f"{o['file']} is not a battles file: {exc}") from None
+        records = read_records(o["file"])
         with transaction.atomic():
             endpoints = {}
             for name in {r[k] for r in records for k in ("model_a", "model_b")}:
