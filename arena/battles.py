@@ -4,6 +4,7 @@ import random
 
 import redis.exceptions
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -86,9 +87,10 @@ def _pick_named(names: list[str], count: int) -> list[ModelEndpoint]:
 
 
 def start_battle(*, prompt: str, mode: str, models: list[str] | None, client_id: str,
-                 arena: str | None = None) -> Battle:
+                 arena: str | None = None, user: AbstractBaseUser | None = None) -> Battle:
     """``arena``: the slug of the arena an anonymous battle is drawn in (default: text); named and
-    direct battles take their models by name and are drawn in no arena."""
+    direct battles take their models by name and are drawn in no arena. ``user``: the signed-in
+    person starting it, if any."""
     prompt = clean_prompt(prompt)
     drawn_in = None
     if mode == Mode.ANONYMOUS:
@@ -113,7 +115,7 @@ def start_battle(*, prompt: str, mode: str, models: list[str] | None, client_id:
 
     with transaction.atomic():
         battle = Battle.objects.create(mode=mode, arena=drawn_in, endpoint_a=endpoint_a, endpoint_b=endpoint_b,
-                                       client_id=client_id)
+                                       client_id=client_id, user=user)
         _create_turn(battle, 0, prompt)
     return battle
 
@@ -211,7 +213,7 @@ def messages_for_vote(battle_id) -> list[Message]:
     """The battle's messages in turn order, each with its turn, battle and endpoints: what a vote
     checks, stores and answers with, in one query. Raises NotFound for an unknown battle."""
     messages = list(Message.objects.filter(turn__battle__uuid=battle_id)
-                    .select_related("turn__battle__endpoint_a", "turn__battle__endpoint_b")
+                    .select_related("turn__battle__endpoint_a", "turn__battle__endpoint_b", "turn__battle__arena")
                     .order_by("turn__index", "side"))
     if not messages:  # a battle is created with its first turn's messages
         raise NotFound("No battle has this id.")
@@ -227,7 +229,7 @@ def lock_battle(battle_id) -> None:
 
 def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[Message] | None = None,
                 attempts: dict[str, int] | None = None, turn: int | None = None, address: str = "",
-                proof: str = "") -> Vote:
+                proof: str = "", user: AbstractBaseUser | None = None) -> Vote:
     """``attempts`` (per side) and ``turn``: the answers the voter saw on the last turn; a vote
     for answers that are no longer the current ones is refused. Left out, the vote judges the
     answers current when it is counted (a script that omits them has read the battle itself).
@@ -235,9 +237,16 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
     transaction took the battle's lock (``lock_battle``, ``messages_for_vote``). ``address``: the
     voter's (``clients.client_address``), for the daily cap on counted votes per address. ``proof``:
     the solved proof of work of the battle (``proof_of_work``), without which an anonymous vote is
-    kept but not counted."""
+    kept but not counted. ``user``: the signed-in voter, if any: the arena's policy refuses or weighs
+    anonymous votes (``Arena.anonymous_votes``, ``anonymous_vote_weight``), and a person's counted
+    votes share a daily cap whichever browser they come from."""
     if battle.client_id != client_id:
         raise Forbidden("Only the person who started this battle can vote on it.")
+    arena = battle.arena if battle.mode == Mode.ANONYMOUS else None
+    if arena is not None and user is None and not arena.anonymous_votes:
+        raise Forbidden(f"Only signed-in people can vote in the {arena.title} arena: sign in to vote.")
+    weight = arena.vote_weight(signed_in=user is not None) if arena is not None else 1.0
+    user_id = user.pk if user is not None else None
     with transaction.atomic():
         lock_battle(battle.uuid)
         if messages is None:
@@ -252,18 +261,20 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
         counts, reason = _counts_for_ratings(battle, messages)
         if counts and not proof_of_work.is_valid(proof, battle.uuid):
             counts, reason = False, "The vote came without the page's proof of work, so it does not count."
+        if counts and weight == 0:
+            counts, reason = False, "Anonymous votes do not count in this arena; sign in for your votes to count."
         if counts:
-            reason = take_counted_vote(client_id=client_id, address=address)
+            reason = take_counted_vote(client_id=client_id, address=address, user_id=user_id)
             counts = not reason
         prompts = list({m.turn.index: m.turn.prompt for m in messages}.values())  # every turn has its messages
         features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
-        vote = Vote(battle=battle, choice=choice, client_id=client_id, counts=counts, excluded_reason=reason,
-                    features=features, **typed_columns(battle, features))
+        vote = Vote(battle=battle, choice=choice, client_id=client_id, user=user, counts=counts, weight=weight,
+                    excluded_reason=reason, features=features, **typed_columns(battle, features))
         try:
             insert_vote(vote)
         except IntegrityError:
             if counts:
-                give_back_counted_vote(client_id=client_id, address=address)
+                give_back_counted_vote(client_id=client_id, address=address, user_id=user_id)
             raise Conflict("This battle already has a vote; each battle counts once.") from None
     if counts:
         schedule_recompute()

@@ -29,6 +29,7 @@
   const pickers = Array.from(root.querySelectorAll(".pickers select"));
   const ACTIVE = ["pending", "streaming"];
   const TERMS_KEY = "arena.terms-accepted";
+  const signInToVote = root.dataset.signInToVote === "true"; // the arena takes no anonymous votes
   const arena = blind ? root.dataset.arena || "text" : null; // anonymous battles are drawn in one arena
   // so that a reload continues the battle in this tab (each arena's tab its own)
   const BATTLE_KEY = arena ? `arena.battle.${mode}.${arena}` : `arena.battle.${mode}`;
@@ -325,7 +326,7 @@
     const decided = Boolean(battle && battle.vote);
     const blocked = state.blockedUntil > Date.now();
     const ready = root.dataset.ready === "true";
-    const voteOpen = Boolean(battle) && !active && !failed.length && !decided && !state.busy;
+    const voteOpen = Boolean(battle) && !active && !failed.length && !decided && !state.busy && !signInToVote;
     if (voteOpen) proofFor(battle.proof_of_work); // begin the vote's proof of work while the person reads
 
     // Send and Stop share a place; the focus moves with them rather than fall to the page.
