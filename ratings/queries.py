@@ -4,7 +4,7 @@ Pair counts of every category are aggregated by PostgreSQL (one GROUP BY over th
 typed columns), so the fits never load one row per vote. A pair count is the sum of its votes'
 weights (`Vote.weight`: 1, or an arena's weight for anonymous votes), so the Bradley-Terry fit
 takes a vote of weight w as w of a vote; what needs votes one by one (online Elo,
-style control) reads them as numpy arrays through a binary COPY.
+style control) reads them, weights included, as numpy arrays through a binary COPY.
 """
 
 import numpy as np
@@ -148,7 +148,7 @@ def _category_counts(conditions: dict[str, Q | None]) -> dict[str, Sum]:
 def vote_arrays(endpoint_ids: list[int], *, after_id: int = 0, style: bool = False,
                 arena: str | None = None) -> dict[str, np.ndarray]:
     """The counted votes after `after_id` (of one arena, by slug, if given) in vote (id) order as
-    arrays: `id`, model indices `a`, `b` (into endpoint_ids), `outcome` codes and, with `style`,
+    arrays: `id`, model indices `a`, `b` (into endpoint_ids), `outcome` codes, `weight` and, with `style`,
     the (N, F) relative style differences `style` (the STYLE_COLUMNS). The packed chunks
     (ratings/vote_chunks.py) are read as a few blobs, the votes after them with a binary COPY;
     votes of flagged clients are left out of both."""
@@ -169,7 +169,7 @@ def vote_arrays(endpoint_ids: list[int], *, after_id: int = 0, style: bool = Fal
     known = (a >= 0) & (b >= 0)  # an endpoint added since endpoint_ids was read is left out
     if not known.all():
         data, a, b = data[known], a[known], b[known]
-    result = {"id": data["id"], "a": a, "b": b, "outcome": data["outcome"].astype(np.int64)}
+    result = {"id": data["id"], "a": a, "b": b, "outcome": data["outcome"].astype(np.int64), "weight": data["weight"]}
     if style:
         result["style"] = np.asfortranarray(data["style"])  # column by column, as the style fit reads it
     return result

@@ -234,6 +234,8 @@ def test_anonymous_votes_count_with_the_arenas_weight_in_the_ratings(web, worker
         board = http.get("/api/leaderboard?min_votes=0").json()
     ratings = {row["model"]: row["rating"] for row in board["rows"]}
     assert ratings["beta-model"] > ratings["alpha-model"], board["rows"]
+    elo = {row["model"]: row["elo"] for row in board["rows"]}  # online Elo reads the weights vote by vote
+    assert elo["beta-model"] > elo["alpha-model"], board["rows"]
     assert board["total_votes"] == 2  # 3 x 0.25 + 1 = 1.75 effective votes, rounded
 
 
