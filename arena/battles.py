@@ -21,9 +21,8 @@ from arena.votes import insert_vote, typed_columns
 from ratings.features import battle_features
 from ratings.snapshots import latest
 from ratings.tasks import schedule_recompute
-from workers.generation import fail_orphaned
 from workers.heartbeat import live_instances, live_queues
-from workers.tasks import generate_message
+from workers.tasks import generate_message, recover_orphaned
 
 _rng = random.SystemRandom()
 
@@ -191,10 +190,11 @@ def stop(*, battle: Battle, client_id: str) -> None:
 
 
 def notice_dead_workers(battle: Battle, active: list[Message] | None = None) -> list[int]:
-    """Fail this battle's answers whose worker instance died, now rather than at the reaper's next
-    round: where one worker also runs the reaper, a killed worker reaps nothing until it is back.
+    """Deal with this battle's answers whose worker instance died (ask again those with nothing shown,
+    fail the others: ``workers.tasks.recover_orphaned``), now rather than at the reaper's next round:
+    where one worker also runs the reaper, a killed worker reaps nothing until it is back.
     ``active``: the battle's unfinished messages with their turns, when the caller has read them.
-    Returns the ids failed."""
+    Returns the ids failed or asked again (no longer streaming under the attempt read)."""
     if active is None:
         active = list(Message.objects.filter(turn__battle=battle, status=Status.STREAMING).select_related("turn"))
     streaming = [m for m in active if m.status == Status.STREAMING]
@@ -206,7 +206,7 @@ def notice_dead_workers(battle: Battle, active: list[Message] | None = None) -> 
         instances = live_instances()
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         return []  # without Redis no beat can be read: the reaper decides once it is back
-    return fail_orphaned(streaming, instances=instances)
+    return recover_orphaned(streaming, instances=instances)
 
 
 def messages_for_vote(battle_id) -> list[Message]:

@@ -64,9 +64,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Sign-in (django-allauth): e-mail always; a provider only when its client id and secret are set.
 # OpenID Connect: ARENA_OIDC_SERVER_URL (the issuer, whose /.well-known/openid-configuration is read),
 # ARENA_OIDC_CLIENT_ID, ARENA_OIDC_SECRET and ARENA_OIDC_NAME (the button's label).
-SIGN_IN_PROVIDERS: dict[str, dict] = {}
+SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
 if env_str("ARENA_OIDC_CLIENT_ID", "") and env_str("ARENA_OIDC_SECRET", ""):
-    SIGN_IN_PROVIDERS["openid_connect"] = {"APPS": [{
+    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {"APPS": [{
         "provider_id": "oidc", "name": env_str("ARENA_OIDC_NAME", "Single sign-on"),
         "client_id": env_str("ARENA_OIDC_CLIENT_ID", ""), "secret": env_str("ARENA_OIDC_SECRET", ""),
         "settings": {"server_url": env_str("ARENA_OIDC_SERVER_URL", "")}}]}
@@ -77,10 +77,9 @@ for _provider in ("github", "google"):
     _client_id = env_str(f"ARENA_{_provider.upper()}_CLIENT_ID", "")
     _secret = env_str(f"ARENA_{_provider.upper()}_SECRET", "")
     if _client_id and _secret:
-        SIGN_IN_PROVIDERS[_provider] = {"APPS": [{"client_id": _client_id, "secret": _secret}],
+        SOCIALACCOUNT_PROVIDERS[_provider] = {"APPS": [{"client_id": _client_id, "secret": _secret}],
                                         "SCOPE": ["user:email"] if _provider == "github" else ["profile", "email"]}
-SIGN_IN_PROVIDER_APPS = [f"allauth.socialaccount.providers.{name}" for name in SIGN_IN_PROVIDERS]
-SOCIALACCOUNT_PROVIDERS = SIGN_IN_PROVIDERS
+SIGN_IN_PROVIDER_APPS = [f"allauth.socialaccount.providers.{name}" for name in SOCIALACCOUNT_PROVIDERS]
 
 INSTALLED_APPS = [
     "django_ratelimit",

@@ -265,3 +265,13 @@ def test_staff_edit_an_arenas_policy_and_bad_weights_are_refused(arena_db, text_
         assert arena.anonymous_votes is False and arena.anonymous_vote_weight == 0.5  # an unticked box: refused
     finally:
         staff.delete()
+
+
+def test_providers_are_offered_only_where_configured(stack, web, arena_db):
+    assert "GitHub" not in httpx.get(f"{web}/accounts/login/").text
+    configured = {"ARENA_GITHUB_CLIENT_ID": "an-id", "ARENA_GITHUB_SECRET": "a-secret",
+                  "ARENA_OIDC_CLIENT_ID": "an-id", "ARENA_OIDC_SECRET": "a-secret",
+                  "ARENA_OIDC_SERVER_URL": "https://id.example.org", "ARENA_OIDC_NAME": "Example SSO"}
+    with web_with(stack, configured) as url:
+        page = httpx.get(f"{url}/accounts/login/").text
+    assert "GitHub" in page and "Example SSO" in page and "Google" not in page
