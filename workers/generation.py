@@ -20,7 +20,7 @@ from django.utils import timezone
 from arena import events
 from arena.codepoints import storable
 from arena.identity import finished_answer_facts
-from arena.models import Battle, Message, Mode, Status
+from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, Status
 from workers.backends import BackendError, Delta, Usage, get_backend
 
 log = logging.getLogger(__name__)
@@ -156,10 +156,11 @@ def take_back(message: Message) -> int | None:
     return message.attempt + 1 if taken else None
 
 
-def fail_message(message: Message, reason: str) -> bool:
-    """Mark an unfinished message failed (reaper, dead worker) and tell its stream."""
-    updated = Message.objects.filter(id=message.id, attempt=message.attempt,
-                                     status__in=[Status.PENDING, Status.STREAMING]).update(
+def fail_message(message: Message, reason: str, *, statuses: tuple[str, ...] = ACTIVE_STATUSES) -> bool:
+    """Mark an unfinished message failed (reaper, dead worker) and tell its stream. ``statuses``:
+    what it may still be; a message failed for want of a worker must still be pending, not claimed
+    by one that came up since it was read."""
+    updated = Message.objects.filter(id=message.id, attempt=message.attempt, status__in=statuses).update(
         status=Status.FAILED, error=reason, finished_at=timezone.now(), duration_ms=None)
     if updated:
         events.publish(message.turn.battle.stream_key(), events.battle_end(

@@ -45,7 +45,8 @@ def reap_stuck_messages() -> int:
     for message in pending:
         endpoint = message.turn.battle.endpoint_for(message.side)
         if endpoint.queue not in queues or message.queued_at < now - timeout:
-            reaped += generation.fail_message(message, "No worker serving this model is running.")
+            reaped += generation.fail_message(message, "No worker serving this model is running.",
+                                              statuses=(Status.PENDING,))
     return reaped
 
 

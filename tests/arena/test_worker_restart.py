@@ -80,7 +80,8 @@ def test_answers_of_a_killed_worker_with_nothing_shown_yet_are_asked_again(api, 
     slow_stubs.thinking.clear()
     data = api.wait_finished(battle_id, timeout=60)
     turn = data["turns"][0]
-    assert (turn["a"]["status"], turn["b"]["status"]) == ("done", "done"), turn
+    stored = [(m.side, m.attempt, m.status, m.error, m.worker) for m in messages.all()]
+    assert (turn["a"]["status"], turn["b"]["status"]) == ("done", "done"), (stored, slow_stubs.requests)
     assert turn["a"]["text"] == turn["b"]["text"] == REPLY
     assert (turn["a"]["attempt"], turn["b"]["attempt"]) == (2, 2)
     assert slow_stubs.requests["slow-1"] == slow_stubs.requests["slow-2"] == 2
