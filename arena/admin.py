@@ -97,7 +97,7 @@ class ModelEndpointAdmin(admin.ModelAdmin):
 
 @admin.register(Arena)
 class ArenaAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "position", "models"]
+    list_display = ["title", "slug", "position", "anonymous_votes", "anonymous_vote_weight", "models"]
     ordering = ["position", "title"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -128,15 +128,18 @@ class BattleAdmin(admin.ModelAdmin):
     list_display = ["uuid", "mode", "arena", "endpoint_a", "endpoint_b", "created_at"]
     list_filter = ["mode", "arena"]
     list_select_related = ["endpoint_a", "endpoint_b", "arena"]
-    readonly_fields = ["uuid", "mode", "arena", "endpoint_a", "endpoint_b", "client_id", "created_at", "updated_at"]
+    readonly_fields = ["uuid", "mode", "arena", "endpoint_a", "endpoint_b", "client_id", "user", "created_at",
+                       "updated_at"]
 
 
 @admin.register(Vote)
 class VoteAdmin(admin.ModelAdmin):
-    list_display = ["battle", "arena", "choice", "counts", "excluded_reason", "rigging_flag", "created_at"]
+    list_display = ["battle", "arena", "choice", "counts", "weight", "user", "excluded_reason", "rigging_flag",
+                    "created_at"]
     list_filter = ["arena", "choice", "counts", "flag__detector"]
-    list_select_related = ["battle", "flag"]
-    readonly_fields = ["battle", "choice", "client_id", "counts", "excluded_reason", "rigging_flag", "created_at"]
+    list_select_related = ["battle", "arena", "user", "flag"]
+    readonly_fields = ["battle", "choice", "client_id", "user", "counts", "weight", "excluded_reason", "rigging_flag",
+                       "created_at"]
 
     @admin.display(description="Flagged as rigging")
     def rigging_flag(self, obj):

@@ -17,6 +17,7 @@ from ninja.utils import check_csrf
 
 from arena import battles as service
 from arena import history, jobs, redis_keys
+from arena.accounts import signed_in_user
 from arena.clients import client_address, client_id, voter_identity
 from arena.errors import ArenaError, NotFound, Unavailable
 from arena.limits import RateLimited, enforce
@@ -140,7 +141,8 @@ def models(request):
             for e in ModelEndpoint.objects.enabled().for_named_modes().order_by("name")]
 
 
-@api.get("/arenas", summary="The arenas: anonymous battles pair models within one, each has its own leaderboard")
+@api.get("/arenas", summary="The arenas: anonymous battles pair models within one, each has its own leaderboard "
+        "and its policy on anonymous votes (allowed or not, and how much one counts)")
 def arenas(request):
     live = service.available_endpoints()
     return [arena_json(arena, live=live) for arena in Arena.objects.all()]
@@ -155,7 +157,7 @@ async def create_battle(request, payload: BattleIn):
 def _create_battle(request, payload: BattleIn):
     enforce(request, "battles", client_id=request.auth)
     battle = service.start_battle(prompt=payload.prompt, mode=payload.mode, models=payload.models,
-                                  client_id=request.auth, arena=payload.arena)
+                                  client_id=request.auth, arena=payload.arena, user=signed_in_user(request))
     return 201, {"id": battle.uuid}
 
 
@@ -228,7 +230,7 @@ def _vote(request, battle_id: UUID, payload: VoteIn):
         battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth,
                                           messages=messages, attempts=payload.attempts, turn=payload.turn,
                                           address=client_address(request), proof=payload.proof,
-                                          identity=voter_identity(request))
+                                          identity=voter_identity(request), user=signed_in_user(request))
     return 200, battle_json(battle, client_id=request.auth, messages=messages)
 
 

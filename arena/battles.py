@@ -5,6 +5,7 @@ from dataclasses import asdict
 
 import redis.exceptions
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,9 +23,8 @@ from arena.votes import insert_vote, typed_columns
 from ratings.features import battle_features
 from ratings.snapshots import latest
 from ratings.tasks import schedule_recompute
-from workers.generation import fail_orphaned
 from workers.heartbeat import live_instances, live_queues
-from workers.tasks import generate_message
+from workers.tasks import generate_message, recover_orphaned
 
 _rng = random.SystemRandom()
 EMPTY_ANSWERS = "Both answers are empty, so there is nothing to judge; regenerate them or ask again."
@@ -89,9 +89,10 @@ def _pick_named(names: list[str], count: int) -> list[ModelEndpoint]:
 
 
 def start_battle(*, prompt: str, mode: str, models: list[str] | None, client_id: str,
-                 arena: str | None = None) -> Battle:
+                 arena: str | None = None, user: AbstractBaseUser | None = None) -> Battle:
     """``arena``: the slug of the arena an anonymous battle is drawn in (default: text); named and
-    direct battles take their models by name and are drawn in no arena."""
+    direct battles take their models by name and are drawn in no arena. ``user``: the signed-in
+    person starting it, if any."""
     prompt = clean_prompt(prompt)
     drawn_in = None
     if mode == Mode.ANONYMOUS:
@@ -116,7 +117,7 @@ def start_battle(*, prompt: str, mode: str, models: list[str] | None, client_id:
 
     with transaction.atomic():
         battle = Battle.objects.create(mode=mode, arena=drawn_in, endpoint_a=endpoint_a, endpoint_b=endpoint_b,
-                                       client_id=client_id)
+                                       client_id=client_id, user=user)
         _create_turn(battle, 0, prompt)
     return battle
 
@@ -192,10 +193,11 @@ def stop(*, battle: Battle, client_id: str) -> None:
 
 
 def notice_dead_workers(battle: Battle, active: list[Message] | None = None) -> list[int]:
-    """Fail this battle's answers whose worker instance died, now rather than at the reaper's next
-    round: where one worker also runs the reaper, a killed worker reaps nothing until it is back.
+    """Deal with this battle's answers whose worker instance died (ask again those with nothing shown,
+    fail the others: ``workers.tasks.recover_orphaned``), now rather than at the reaper's next round:
+    where one worker also runs the reaper, a killed worker reaps nothing until it is back.
     ``active``: the battle's unfinished messages with their turns, when the caller has read them.
-    Returns the ids failed."""
+    Returns the ids failed or asked again (no longer streaming under the attempt read)."""
     if active is None:
         active = list(Message.objects.filter(turn__battle=battle, status=Status.STREAMING).select_related("turn"))
     streaming = [m for m in active if m.status == Status.STREAMING]
@@ -207,14 +209,14 @@ def notice_dead_workers(battle: Battle, active: list[Message] | None = None) -> 
         instances = live_instances()
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         return []  # without Redis no beat can be read: the reaper decides once it is back
-    return fail_orphaned(streaming, instances=instances)
+    return recover_orphaned(streaming, instances=instances)
 
 
 def messages_for_vote(battle_id) -> list[Message]:
     """The battle's messages in turn order, each with its turn, battle and endpoints: what a vote
     checks, stores and answers with, in one query. Raises NotFound for an unknown battle."""
     messages = list(Message.objects.filter(turn__battle__uuid=battle_id, turn__battle__hidden_at__isnull=True)
-                    .select_related("turn__battle__endpoint_a", "turn__battle__endpoint_b")
+                    .select_related("turn__battle__endpoint_a", "turn__battle__endpoint_b", "turn__battle__arena")
                     .order_by("turn__index", "side"))
     if not messages:  # a battle is created with its first turn's messages
         raise NotFound("No battle has this id.")
@@ -230,7 +232,8 @@ def lock_battle(battle_id) -> None:
 
 def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[Message] | None = None,
                 attempts: dict[str, int] | None = None, turn: int | None = None, address: str = "",
-                proof: str = "", identity: VoterIdentity | None = None) -> Vote:
+                proof: str = "", identity: VoterIdentity | None = None,
+                user: AbstractBaseUser | None = None) -> Vote:
     """``attempts`` (per side) and ``turn``: the answers the voter saw on the last turn; a vote
     for answers that are no longer the current ones is refused. Left out, the vote judges the
     answers current when it is counted (a script that omits them has read the battle itself).
@@ -239,9 +242,16 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
     voter's (``clients.client_address``), for the daily cap on counted votes per address. ``proof``:
     the solved proof of work of the battle (``proof_of_work``), without which an anonymous vote is
     kept but not counted. ``identity``: what links the vote to the voter's others, for the rigging
-    tests (``clients.voter_identity``)."""
+    tests (``clients.voter_identity``). ``user``: the signed-in voter, if any: the arena's policy refuses
+    or weighs anonymous votes (``Arena.anonymous_votes``, ``anonymous_vote_weight``), and a person's
+    counted votes share a daily cap whichever browser they come from."""
     if battle.client_id != client_id:
         raise Forbidden("Only the person who started this battle can vote on it.")
+    arena = battle.arena if battle.mode == Mode.ANONYMOUS else None
+    if arena is not None and user is None and not arena.anonymous_votes:
+        raise Forbidden(f"Only signed-in people can vote in the {arena.title} arena: sign in to vote.")
+    weight = arena.vote_weight(signed_in=user is not None) if arena is not None else 1.0
+    user_id = user.pk if user is not None else None
     with transaction.atomic():
         lock_battle(battle.uuid)
         if messages is None:
@@ -258,18 +268,21 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
         counts, reason = _counts_for_ratings(battle, messages)
         if counts and not proof_of_work.is_valid(proof, battle.uuid):
             counts, reason = False, "The vote came without the page's proof of work, so it does not count."
+        if counts and weight == 0:
+            counts, reason = False, "Anonymous votes do not count in this arena; sign in for your votes to count."
         if counts:
-            reason = take_counted_vote(client_id=client_id, address=address)
+            reason = take_counted_vote(client_id=client_id, address=address, user_id=user_id)
             counts = not reason
         prompts = list({m.turn.index: m.turn.prompt for m in messages}.values())  # every turn has its messages
         features = battle_features(prompts, messages) if battle.mode != Mode.DIRECT else {}
-        vote = Vote(battle=battle, choice=choice, client_id=client_id, counts=counts, excluded_reason=reason,
-                    features=features, **typed_columns(battle, features), **asdict(identity or VoterIdentity()))
+        vote = Vote(battle=battle, choice=choice, client_id=client_id, user=user, counts=counts, weight=weight,
+                    excluded_reason=reason, features=features, **typed_columns(battle, features),
+                    **asdict(identity or VoterIdentity()))
         try:
             insert_vote(vote)
         except IntegrityError:
             if counts:
-                give_back_counted_vote(client_id=client_id, address=address)
+                give_back_counted_vote(client_id=client_id, address=address, user_id=user_id)
             raise Conflict("This battle already has a vote; each battle counts once.") from None
     if counts:
         schedule_recompute()
@@ -306,7 +319,7 @@ def vote_outlook(*, battle: Battle, messages: list[Message], shown_last: list[di
         return {"open": False, "counts": None, "reason": EMPTY_ANSWERS}
     counts, reason = _counts_for_ratings(battle, messages, name_leak=False)
     if counts:
-        reason = counted_vote_cap_reached(client_id=client_id, address=address)
+        reason = counted_vote_cap_reached(client_id=client_id, address=address, user_id=battle.user_id)
         counts = not reason
     return {"open": True, "counts": counts, "reason": reason}
 

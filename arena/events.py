@@ -55,6 +55,29 @@ def result_end(result: dict) -> dict:
     return {"type": "end", "result": result}
 
 
+def has_text(stream_key: str, *, turn: int, side: str, attempt: int) -> bool:
+    """Whether the stream holds any text of this attempt at a battle message, i.e. whether a reader
+    may have been shown some. Reads back from the newest event to the attempt's start. True when
+    Redis cannot be read: then nobody can tell."""
+    upper = "+"
+    try:
+        while True:
+            entries = get_redis().xrevrange(stream_key, max=upper, count=500)
+            for _id, fields in entries:
+                event = json.loads(fields["data"])
+                if (event.get("turn"), event.get("side"), event.get("attempt")) != (turn, side, attempt):
+                    continue
+                if event.get("type") == "delta":
+                    return True
+                if event.get("type") == "start":
+                    return False
+            if len(entries) < 500:
+                return False
+            upper = "(" + entries[-1][0]  # exclusive: older than the oldest read
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        return True
+
+
 def request_stop(message_id: int, attempt: int) -> None:
     get_redis().set(redis_keys.stop(message_id, attempt), "1", ex=settings.ARENA["GENERATION_TIMEOUT"] * 2)
 

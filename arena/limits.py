@@ -56,15 +56,16 @@ def enforce(request, action: str, *, client_id: str) -> None:
                               f"try again in {wait} s.", wait)
 
 
-def take_counted_vote(*, client_id: str, address: str) -> str:
+def take_counted_vote(*, client_id: str, address: str, user_id: int | None = None) -> str:
     """Count a vote that would count toward the ratings against today's caps (UTC day) of this
-    client and this address (``ARENA["COUNTED_VOTES_PER_CLIENT_DAY"]``, ``..._PER_ADDRESS_DAY``;
-    0 is no cap). Returns "" when it may count, else the sentence the vote's ``excluded_reason``
+    client, this address and, when signed in, this person (``ARENA["COUNTED_VOTES_PER_CLIENT_DAY"]``,
+    ``..._PER_ADDRESS_DAY``, ``..._PER_PERSON_DAY``; 0 is no cap): a person's votes from all their
+    browsers share one cap. Returns "" when it may count, else the sentence the vote's ``excluded_reason``
     carries; a vote over a cap takes nothing, so honest votes later in the day are not crowded out
     by refused ones. Caps bound how much one person can move the ratings (FastChat caps each user's
     votes too); they are not rate limits: the vote is kept, only its weight is gone.
     """
-    caps = [(key, cap, who) for key, cap, who in _counted_vote_caps(client_id, address) if cap > 0]
+    caps = [(key, cap, who) for key, cap, who in _counted_vote_caps(client_id, address, user_id) if cap > 0]
     if not caps:
         return ""
     pipe = get_redis().pipeline(transaction=False)
@@ -81,10 +82,10 @@ def take_counted_vote(*, client_id: str, address: str) -> str:
             "toward the ratings.")
 
 
-def counted_vote_cap_reached(*, client_id: str, address: str) -> str:
+def counted_vote_cap_reached(*, client_id: str, address: str, user_id: int | None = None) -> str:
     """What ``take_counted_vote`` would say now, taking nothing: "" while a vote may still count,
     else its sentence. The page shows it before the vote, so that nobody learns it after."""
-    caps = [(key, cap, who) for key, cap, who in _counted_vote_caps(client_id, address) if cap > 0]
+    caps = [(key, cap, who) for key, cap, who in _counted_vote_caps(client_id, address, user_id) if cap > 0]
     if not caps:
         return ""
     counts = get_redis().mget([key for key, _cap, _who in caps])
@@ -96,17 +97,21 @@ def counted_vote_cap_reached(*, client_id: str, address: str) -> str:
     return f"Over today's cap of {cap} counted votes from {who}: a vote is kept but does not count toward the ratings."
 
 
-def give_back_counted_vote(*, client_id: str, address: str) -> None:
+def give_back_counted_vote(*, client_id: str, address: str, user_id: int | None = None) -> None:
     """Undo ``take_counted_vote`` for a vote that was not stored after all."""
-    _give_back([key for key, cap, _who in _counted_vote_caps(client_id, address) if cap > 0])
+    _give_back([key for key, cap, _who in _counted_vote_caps(client_id, address, user_id) if cap > 0])
 
 
-def _counted_vote_caps(client_id: str, address: str) -> list[tuple[str, int, str]]:
+def _counted_vote_caps(client_id: str, address: str, user_id: int | None) -> list[tuple[str, int, str]]:
     day = time.strftime("%Y-%m-%d", time.gmtime())
-    return [(redis_keys.counted_votes("client", client_id, day), settings.ARENA["COUNTED_VOTES_PER_CLIENT_DAY"],
+    caps = [(redis_keys.counted_votes("client", client_id, day), settings.ARENA["COUNTED_VOTES_PER_CLIENT_DAY"],
              "this browser"),
             (redis_keys.counted_votes("address", address, day), settings.ARENA["COUNTED_VOTES_PER_ADDRESS_DAY"],
              "this address")]
+    if user_id is not None:
+        caps.append((redis_keys.counted_votes("person", str(user_id), day),
+                     settings.ARENA["COUNTED_VOTES_PER_PERSON_DAY"], "your account"))
+    return caps
 
 
 def _give_back(keys: list[str]) -> None:

@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -47,12 +47,25 @@ class Arena(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1)],
         help_text="One token cap for every contestant of the arena's anonymous battles (a model's own lower cap "
                   "still applies, and an answer cut by either is marked alike). Empty: ARENA_ANSWER_TOKEN_CAP.")
+    # Who may vote, and how much a vote counts (README "Who is voting"): a signed-in person's
+    # counted vote weighs 1; an anonymous one is refused, or weighs anonymous_vote_weight.
+    anonymous_votes = models.BooleanField(
+        default=True, help_text="Whether people who are not signed in may vote; if not, they are asked to sign in.")
+    anonymous_vote_weight = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="How much an anonymous vote counts in the ratings, from 0 to 1 (a signed-in person's counts 1); "
+        "at 0 anonymous votes are kept but not counted.")
 
     class Meta:
         ordering = ["position", "title"]
+        constraints = [models.CheckConstraint(condition=Q(anonymous_vote_weight__gte=0, anonymous_vote_weight__lte=1),
+                                              name="arena_anonymous_weight_0_to_1")]
 
     def __str__(self) -> str:
         return self.title
+
+    def vote_weight(self, *, signed_in: bool) -> float:
+        return 1.0 if signed_in else self.anonymous_vote_weight
 
 
 # Arena fields that, left empty, follow a site setting (the key in settings.ARENA).
@@ -172,6 +185,8 @@ class Battle(models.Model):
     arena = models.ForeignKey(Arena, on_delete=models.PROTECT, related_name="+", null=True, blank=True,
                               default=DEFAULT_ARENA)
     client_id = models.CharField(max_length=64, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="+", null=True,
+                             blank=True, help_text="Who started it, when signed in.")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     # Set when the owner deletes the battle from their history. The row, its answers and its vote
@@ -283,7 +298,11 @@ class Vote(models.Model):
     battle = models.OneToOneField(Battle, on_delete=models.CASCADE, related_name="vote")
     choice = models.CharField(max_length=10, choices=Choice.choices)
     client_id = models.CharField(max_length=64, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="+", null=True,
+                             blank=True, help_text="Who voted, when signed in.")
     counts = models.BooleanField(help_text="Whether the vote enters the ratings.")
+    weight = models.FloatField(default=1.0, help_text="How much a counted vote weighs in the ratings (the arena's "
+                               "weight for anonymous votes; 1 signed in).")
     excluded_reason = models.CharField(max_length=200, blank=True)
     features = models.JSONField(default=dict, blank=True, help_text="Category and style facts for the ratings.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -318,6 +337,8 @@ class Vote(models.Model):
         # The last number taken on a prompt is one index lookup, however many votes it has.
         indexes = [models.Index(fields=["prompt_hash", "prompt_nth"], name="vote_prompt_nth",
                                 condition=Q(counts=True))]
+        constraints = [models.CheckConstraint(condition=Q(weight__gt=0, weight__lte=1) | Q(counts=False),
+                                              name="vote_counted_weight_0_to_1")]
 
     def __str__(self) -> str:
         return f"{self.get_choice_display()} on {self.battle.uuid}"

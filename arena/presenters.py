@@ -65,10 +65,13 @@ def history_json(entry: HistoryEntry) -> dict:
 
 
 def arena_json(arena: Arena, *, live: list[ModelEndpoint]) -> dict:
-    """``live``: the endpoints with a running worker; an arena holds battles with two of its own."""
+    """``live``: the endpoints with a running worker; an arena holds battles with two of its own.
+    ``anonymous_votes``: whether people who are not signed in may vote; ``anonymous_vote_weight``:
+    how much such a vote counts in the ratings (0: kept, not counted; a signed-in person's weighs 1)."""
     models = sum(1 for e in live if arena.slug in e.arenas)
     return {"slug": arena.slug, "title": arena.title, "description": arena.description, "live_models": models,
-            "ready": models >= 2}
+            "ready": models >= 2, "anonymous_votes": arena.anonymous_votes,
+            "anonymous_vote_weight": arena.anonymous_vote_weight}
 
 
 def message_json(message: Message, *, reveal: bool, blind: bool = False, shown: Shown | None = None) -> dict:

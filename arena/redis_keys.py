@@ -51,5 +51,5 @@ def rate_limit(group: str) -> str:
 
 
 def counted_votes(kind: str, who: str, day: str) -> str:
-    """Counter: the counted votes of one client or address (``kind``) on one UTC day."""
+    """Counter: the counted votes of one client, address or signed-in person (``kind``) on one UTC day."""
     return f"arena:counted-votes:{kind}:{day}:{who}"

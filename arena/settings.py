@@ -56,6 +56,7 @@ def env_list(name: str, default: str) -> list[str]:
 
 PRODUCTION = env_str("ARENA_ENV", "development") == "production"
 DEBUG = env_bool("DEBUG", False)
+HTTPS = env_bool("HTTPS", PRODUCTION)
 
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"
 SECRET_KEY = env_str("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
@@ -70,6 +71,26 @@ if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set ALLOWED_HOSTS to the host names the arena is served under.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
+# Sign-in (django-allauth): e-mail always; a provider only when its client id and secret are set.
+# OpenID Connect: ARENA_OIDC_SERVER_URL (the issuer, whose /.well-known/openid-configuration is read),
+# ARENA_OIDC_CLIENT_ID, ARENA_OIDC_SECRET and ARENA_OIDC_NAME (the button's label).
+SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
+if env_str("ARENA_OIDC_CLIENT_ID", "") and env_str("ARENA_OIDC_SECRET", ""):
+    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {"APPS": [{
+        "provider_id": "oidc", "name": env_str("ARENA_OIDC_NAME", "Single sign-on"),
+        "client_id": env_str("ARENA_OIDC_CLIENT_ID", ""), "secret": env_str("ARENA_OIDC_SECRET", ""),
+        "settings": {"server_url": env_str("ARENA_OIDC_SERVER_URL", "")}}]}
+    if not env_str("ARENA_OIDC_SERVER_URL", ""):
+        raise ImproperlyConfigured("ARENA_OIDC_CLIENT_ID is set: set ARENA_OIDC_SERVER_URL to the provider's issuer "
+                                   "URL too (the address before /.well-known/openid-configuration).")
+for _provider in ("github", "google"):
+    _client_id = env_str(f"ARENA_{_provider.upper()}_CLIENT_ID", "")
+    _secret = env_str(f"ARENA_{_provider.upper()}_SECRET", "")
+    if _client_id and _secret:
+        SOCIALACCOUNT_PROVIDERS[_provider] = {"APPS": [{"client_id": _client_id, "secret": _secret}],
+                                        "SCOPE": ["user:email"] if _provider == "github" else ["profile", "email"]}
+SIGN_IN_PROVIDER_APPS = [f"allauth.socialaccount.providers.{name}" for name in SOCIALACCOUNT_PROVIDERS]
+
 INSTALLED_APPS = [
     "django_ratelimit",
     "django.contrib.admin",
@@ -80,6 +101,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "ninja",  # serves Swagger UI from its own static files, so /api/docs works offline under the CSP
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    *SIGN_IN_PROVIDER_APPS,
     "arena",
     "ratings",
 ]
@@ -95,6 +120,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "arena.middleware.ContentSecurityPolicyMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 # arena/asgi.py serves these through versions whose hooks run on the event loop (arena/middleware.py).
@@ -136,21 +162,58 @@ CACHES = {
     }
 }
 
-# Admin sign-in: after AXES_FAILURE_LIMIT wrong passwords for one user name from one address, that
-# pair is refused for AXES_COOLOFF_TIME (django-axes). Keyed on the pair, so nobody elsewhere can
-# lock the real staff out by guessing at their name.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Sign-in throttling, for the admin's login and the site's (allauth's) alike: after
+# AXES_FAILURE_LIMIT wrong passwords for one user name (or e-mail address) from one address, that
+# pair is refused for AXES_COOLOFF_TIME (django-axes, whose backend must stay first). Keyed on the
+# pair, so nobody elsewhere can lock the real staff out by guessing at their name.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend",
+                           "allauth.account.auth_backends.AuthenticationBackend"]
 AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURES", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "arena.accounts.login_name"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+
+# The site's accounts: an e-mail address and a password, the address confirmed by a link before the
+# first sign-in. Wrong passwords are throttled by django-axes above (one home for that), so
+# allauth's own login_failed limit is off; its other limits (sign-ups, mails sent) stay.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Model Arena] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
+SOCIALACCOUNT_ONLY = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # a provider's e-mail never signs into an existing account
+LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "account_login"
+
+# Mail (the confirmation links): SMTP when EMAIL_HOST is set; otherwise each message is written as a
+# file to ARENA_MAIL_DIR (make run: .state/mail/, which it prints), never sent anywhere.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env_str("ARENA_MAIL_DIR", str(BASE_DIR / ".state" / "mail"))
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Model Arena <arena@localhost>")
 
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
-HTTPS = env_bool("HTTPS", PRODUCTION)
+# A session (the browser's battles, a sign-in) ends this many hours after it was last written: when
+# it began, or at the last sign-in.
+SESSION_COOKIE_AGE = 60 * 60 * env_int("ARENA_SESSION_HOURS", 24 * 7)
+if SESSION_COOKIE_AGE <= 0:
+    raise ImproperlyConfigured("ARENA_SESSION_HOURS must be a positive number of hours.")
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
@@ -219,6 +282,8 @@ ARENA = {
     # Counted votes per day: past these a vote is kept but not counted (per browser, per address or IPv6 /64).
     "COUNTED_VOTES_PER_CLIENT_DAY": env_int("ARENA_COUNTED_VOTES_PER_CLIENT_DAY", 50),
     "COUNTED_VOTES_PER_ADDRESS_DAY": env_int("ARENA_COUNTED_VOTES_PER_ADDRESS_DAY", 100),
+    # ... and per signed-in person, whichever browsers they vote from.
+    "COUNTED_VOTES_PER_PERSON_DAY": env_int("ARENA_COUNTED_VOTES_PER_PERSON_DAY", 50),
     # An anonymous vote counts only with a proof of work of this many zero bits (arena/proof_of_work.py; 0: off).
     "VOTE_PROOF_BITS": env_int("ARENA_VOTE_PROOF_BITS", 14),
     # Rigging tests (ratings/vote_surprise.py) before every leaderboard recompute, over the votes of

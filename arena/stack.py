@@ -32,6 +32,12 @@ class Stack:
     postgres: LocalPostgres | None = None
     redis: LocalRedis | None = None
 
+    def __post_init__(self) -> None:
+        # Without an SMTP server (EMAIL_HOST) mail, such as sign-up confirmation links, is written
+        # as files here, where the person running the arena finds it.
+        if not self.env.get("EMAIL_HOST"):
+            self.env.setdefault("ARENA_MAIL_DIR", str(self.state / "mail"))
+
     @property
     def logs(self) -> Path:
         return self.state / "logs"
@@ -186,6 +192,8 @@ def run() -> None:
             service.ensure()
         log(f"the arena is up at http://127.0.0.1:{port}/  (admin: /admin/, API: /api/docs; Ctrl-C stops everything)")
         log("the first battle waits for the demo model to load; the worker log shows its progress")
+        if "ARENA_MAIL_DIR" in stack.env:
+            log(f"mail (sign-up confirmation links) goes to files in {stack.env['ARENA_MAIL_DIR']}")
         restarts: list[float] = []
         while not stopping:
             for service in services:

@@ -47,7 +47,8 @@ def sse(event: str, data: dict | str, event_id: str | None = None) -> str:
 @off_thread
 def _active_messages(battle: Battle) -> set[tuple[int, str, int]]:
     active = list(Message.objects.filter(turn__battle_id=battle.id, status__in=ACTIVE_STATUSES).select_related("turn")
-                  .only("id", "side", "attempt", "status", "worker", "started_at", "tokens", "ttft_ms", "turn__index"))
+                  .only("id", "side", "attempt", "status", "worker", "started_at", "tokens", "ttft_ms", "error",
+                        "turn__index"))
     failed = notice_dead_workers(battle, active)  # a stream is often all a page reads while it waits
     return {(m.turn.index, m.side, m.attempt) for m in active if m.id not in failed}
 

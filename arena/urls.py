@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from arena import views
 from arena.api import api
@@ -18,6 +18,7 @@ urlpatterns = [
     path("about/", views.about_page, name="about"),
     path("b/<uuid:battle_id>/", views.shared_battle_page, name="shared-battle"),
     path("leaderboard/", leaderboard_page, name="leaderboard"),
+    path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("v1/", v1.urls),

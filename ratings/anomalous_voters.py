@@ -47,19 +47,20 @@ def detect_anomalous_voters() -> list[FlaggedVote]:
     rows = list(Vote.objects.filter(created_at__gte=since, arena__isnull=False, endpoint_a__isnull=False,
                                     endpoint_b__isnull=False)
                 .order_by("id").values_list("id", "client_id", "address_key", "cookie_origin", "cookie_issued_at",
-                                            "endpoint_a_id", "endpoint_b_id", "choice", "counts"))
+                                            "user_id", "endpoint_a_id", "endpoint_b_id", "choice", "counts"))
     if not rows:
         return []
     ids = list(ModelEndpoint.objects.order_by("id").values_list("id", flat=True))
     names = dict(ModelEndpoint.objects.values_list("id", "name"))
     index = {e: i for i, e in enumerate(ids)}
-    vote_id, client, address, origin, issued, a, b, choice, counts = zip(*rows, strict=True)
+    vote_id, client, address, origin, issued, user, a, b, choice, counts = zip(*rows, strict=True)
     vote_id, counts = np.array(vote_id), np.array(counts, dtype=bool)
     a = np.array([index[e] for e in a])
     b = np.array([index[e] for e in b])
     outcome = np.array([CHOICE_CODE[c] for c in choice])
     issued_s = np.array([t.timestamp() if t else 0.0 for t in issued])
     actor = actor_index(np.array(client, dtype=object), np.array(address, dtype=object),
+                        np.array(["" if u is None else str(u) for u in user], dtype=object),
                         cookie_lineage(np.array(origin, dtype=object), issued_s))
 
     def strengths(without: np.ndarray) -> np.ndarray:

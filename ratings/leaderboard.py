@@ -314,8 +314,10 @@ def style_controlled_ratings(
     anchor_index: int | None = None,
     anchor: tuple[str, float] | None = None,
     start: np.ndarray | None = None,
+    vote_weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Style-controlled rating, lower and upper bound per model from one row per battle.
+    `vote_weights` (default 1 each) weigh the battles on top of the pair-frequency weights.
 
     `relative` (N, F) holds each battle's (a - b) / (a + b) per style element; it is standardised
     here, over these battles. Every model must have battles (drop idle ones first). `start`, the
@@ -324,6 +326,8 @@ def style_controlled_ratings(
     """
     features = standardize_features(relative)
     weights = pair_frequency_weights(a, b)
+    if vote_weights is not None:
+        weights = weights * vote_weights
     init = None if start is None else (start, np.zeros(features.shape[1]))
     fit = fit_style_bradley_terry(a, b, score, features, n_models, weights=weights, init=init)
     k = n_models

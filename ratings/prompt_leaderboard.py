@@ -47,19 +47,20 @@ def leaderboard_for_prompt(prompt: str, encoder, *, arena: str = "text") -> dict
     index = {e: i for i, e in enumerate(ids)}
     votes = counted_votes().filter(arena_id=arena)
     rows = list(votes.filter(id__in=PromptEmbedding.objects.values("vote_id")).values_list(
-        "id", "battle__endpoint_a_id", "battle__endpoint_b_id", "choice"))
+        "id", "battle__endpoint_a_id", "battle__endpoint_b_id", "choice", "weight"))
     if not rows:
         return {"prompt": prompt, "rows": [], "effective_votes": 0.0, "not_enough_data": []}
     vectors = dict(PromptEmbedding.objects.filter(vote_id__in=[r[0] for r in rows]).values_list("vote_id", "vector"))
     matrix = np.stack([np.frombuffer(bytes(vectors[r[0]]), dtype=np.float32) for r in rows])
     query = encoder.encode([prompt])[0]
-    weights = np.exp((matrix @ query - 1.0) / TEMPERATURE)
-    pairs = np.array([(index[a], index[b]) for _, a, b, _ in rows])
+    # each vote weighs its prompt's similarity times its own weight (an arena's for anonymous votes)
+    weights = np.exp((matrix @ query - 1.0) / TEMPERATURE) * np.array([r[4] for r in rows])
+    pairs = np.array([(index[a], index[b]) for _, a, b, _, _ in rows])
     effective_per_model = effective_votes_per_model(pairs, weights, len(ids))
     enough = effective_per_model >= settings.ARENA["PROMPT_LEADERBOARD_MIN_EFFECTIVE_VOTES"]
     kept = enough[pairs].all(axis=1)
     counts = np.zeros((len(rows), 4))
-    counts[np.arange(len(rows)), [CHOICE_CODE[c] for *_, c in rows]] = weights
+    counts[np.arange(len(rows)), [CHOICE_CODE[r[3]] for r in rows]] = weights
     table = leaderboard_table(names, pair_counts_from_arrays(len(ids), pairs[kept], counts[kept]),
                               prior_ties=settings.ARENA["PROMPT_LEADERBOARD_PRIOR_TIES"])
     for row in table["rows"]:

@@ -1,12 +1,14 @@
 """The ORM side of the ratings: counted votes out of PostgreSQL as arrays or LMSYS records.
 
 Pair counts of every category are aggregated by PostgreSQL (one GROUP BY over the votes table's
-typed columns), so the fits never load one row per vote; what needs votes one by one (online Elo,
-style control) reads them as numpy arrays through a binary COPY.
+typed columns), so the fits never load one row per vote. A pair count is the sum of its votes'
+weights (`Vote.weight`: 1, or an arena's weight for anonymous votes), so the Bradley-Terry fit
+takes a vote of weight w as w of a vote; what needs votes one by one (online Elo,
+style control) reads them, weights included, as numpy arrays through a binary COPY.
 """
 
 import numpy as np
-from django.db.models import Avg, Count, IntegerField, Q
+from django.db.models import Avg, Count, FloatField, IntegerField, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 
@@ -59,8 +61,13 @@ def pair_counts(endpoint_ids: list[int], condition: Q | None = None) -> PairCoun
         condition = dedup_condition(votes)
     if condition is not None:
         votes = votes.filter(condition)
-    rows = list(votes.values_list("endpoint_a_id", "endpoint_b_id", "choice").annotate(n=Count("id")).order_by())
+    rows = list(votes.values_list("endpoint_a_id", "endpoint_b_id", "choice").annotate(n=_weights()).order_by())
     return _pair_counts_from_rows(endpoint_ids, rows, [3])[0]
+
+
+def _weights(condition: Q | None = None) -> Sum:
+    """The summed weights of a group's votes (those meeting ``condition``), 0 for none."""
+    return Sum("weight", filter=condition, default=0.0, output_field=FloatField())
 
 
 def _pair_counts_from_rows(endpoint_ids: list[int], rows: list[tuple], columns: list[int]) -> list[PairCounts]:
@@ -139,15 +146,14 @@ def _category_conditions(votes) -> dict[str, Q | None]:
     return {name: dedup_condition(votes) if cond is DEDUPLICATED else cond for name, cond in CATEGORY_FILTERS.items()}
 
 
-def _category_counts(conditions: dict[str, Q | None]) -> dict[str, Count]:
-    return {f"n_{name}": Count("id", filter=cond) if cond is not None else Count("id")
-            for name, cond in conditions.items()}
+def _category_counts(conditions: dict[str, Q | None]) -> dict[str, Sum]:
+    return {f"n_{name}": _weights(cond) for name, cond in conditions.items()}
 
 
 def vote_arrays(endpoint_ids: list[int], *, after_id: int = 0, style: bool = False,
                 arena: str | None = None) -> dict[str, np.ndarray]:
     """The counted votes after `after_id` (of one arena, by slug, if given) in vote (id) order as
-    arrays: `id`, model indices `a`, `b` (into endpoint_ids), `outcome` codes and, with `style`,
+    arrays: `id`, model indices `a`, `b` (into endpoint_ids), `outcome` codes, `weight` and, with `style`,
     the (N, F) relative style differences `style` (the STYLE_COLUMNS). The packed chunks
     (ratings/vote_chunks.py) are read as a few blobs, the votes after them with a binary COPY;
     flagged votes are left out of both."""
@@ -168,7 +174,7 @@ def vote_arrays(endpoint_ids: list[int], *, after_id: int = 0, style: bool = Fal
     known = (a >= 0) & (b >= 0)  # an endpoint added since endpoint_ids was read is left out
     if not known.all():
         data, a, b = data[known], a[known], b[known]
-    result = {"id": data["id"], "a": a, "b": b, "outcome": data["outcome"].astype(np.int64)}
+    result = {"id": data["id"], "a": a, "b": b, "outcome": data["outcome"].astype(np.int64), "weight": data["weight"]}
     if style:
         result["style"] = np.asfortranarray(data["style"])  # column by column, as the style fit reads it
     return result

@@ -73,7 +73,8 @@ def per_vote_parts(ids: list[int], names: list[str], previous: dict | None, *, a
     votes = vote_arrays(ids, after_id=0 if refresh else state["last_vote_id"], style=refresh, arena=arena)
     new = votes["id"] > state["last_vote_id"]
     initial = np.array([state["ratings"].get(str(e), 1000.0) for e in ids])
-    elo = online_elo(votes["a"][new], votes["b"][new], votes["outcome"][new], len(ids), initial=initial)
+    elo = online_elo(votes["a"][new], votes["b"][new], votes["outcome"][new], len(ids), initial=initial,
+                     weights=votes["weight"][new])
     last = int(votes["id"][-1]) if len(votes["id"]) else state["last_vote_id"]
     parts = {"elo_state": {"last_vote_id": max(last, state["last_vote_id"]),
                            "ratings": {str(e): float(r) for e, r in zip(ids, elo, strict=True)}}}
@@ -98,7 +99,8 @@ def _plain_strengths(votes: dict[str, np.ndarray], n_models: int) -> np.ndarray:
     """Plain Bradley-Terry strengths (natural units) from the vote arrays themselves: where the
     style fit starts, which saves it half its Newton steps (the optimum is the same)."""
     pair = votes["a"] * n_models + votes["b"]
-    table = np.bincount(pair * 4 + votes["outcome"], minlength=n_models * n_models * 4).reshape(-1, 4)
+    table = np.bincount(pair * 4 + votes["outcome"], weights=votes["weight"],
+                        minlength=n_models * n_models * 4).reshape(-1, 4)
     used = np.flatnonzero(table.sum(axis=1))
     counts = pair_counts_from_arrays(n_models, np.stack([used // n_models, used % n_models], axis=1), table[used])
     return fit_bradley_terry(counts)
@@ -116,7 +118,8 @@ def _style_rows(names: list[str], votes: dict[str, np.ndarray], start: np.ndarra
     try:
         rating, lower, upper = style_controlled_ratings(remap[votes["a"]], remap[votes["b"]],
                                                         OUTCOME_SCORE[votes["outcome"]], votes["style"], len(played),
-                                                        start=None if start is None else start[played])
+                                                        start=None if start is None else start[played],
+                                                        vote_weights=votes["weight"])
     except (ValueError, np.linalg.LinAlgError):
         log.warning("style control could not be fitted on %s votes", len(votes["id"]), exc_info=True)
         return {}

@@ -39,9 +39,9 @@ log = logging.getLogger(__name__)
 CHUNK_VOTES = 65536
 LOCK_TIMEOUT = "200ms"  # never hold votes back for long: if the lock is not free, pack next time
 LAYOUT = np.dtype([("id", "<i8"), ("a", "<i4"), ("b", "<i4"), ("outcome", "<i2"), ("client", "<i8"),
-                   ("arena", "<i8"), ("style", "<f8", (len(STYLE_COLUMNS),))])
-COPY_COLUMNS = [("id", "i8"), ("a", "i4"), ("b", "i4"), ("outcome", "i2"), ("client", "i8"), ("arena", "i8")] + \
-    [(name, "f8") for name in STYLE_COLUMNS]
+                   ("arena", "<i8"), ("weight", "<f8"), ("style", "<f8", (len(STYLE_COLUMNS),))])
+COPY_COLUMNS = [("id", "i8"), ("a", "i4"), ("b", "i4"), ("outcome", "i2"), ("client", "i8"), ("arena", "i8"),
+                ("weight", "f8")] + [(name, "f8") for name in STYLE_COLUMNS]
 
 
 class ClientHash(Func):
@@ -79,11 +79,11 @@ def copy_votes(votes, *, first: int | None = None) -> np.ndarray:
     """The given votes (only the `first` ones by id, if given) as a LAYOUT array in id order,
     through one binary COPY."""
     fields = ["id", Cast("endpoint_a_id", IntegerField()), Cast("endpoint_b_id", IntegerField()), _outcome(),
-              ClientHash("client_id"), ArenaHash("arena_id"), *STYLE_COLUMNS]
+              ClientHash("client_id"), ArenaHash("arena_id"), "weight", *STYLE_COLUMNS]
     rows = (votes.order_by("id") if first else votes.order_by()).values_list(*fields)
     data = copy_arrays(rows[:first] if first else rows, COPY_COLUMNS)
     rows = np.empty(len(data["id"]), dtype=LAYOUT)
-    for name in ("id", "a", "b", "outcome", "client", "arena"):
+    for name in ("id", "a", "b", "outcome", "client", "arena", "weight"):
         rows[name] = data[name]
     rows["style"] = np.stack([data[name] for name in STYLE_COLUMNS], axis=1) if len(rows) else 0.0
     return rows[np.argsort(rows["id"], kind="stable")]

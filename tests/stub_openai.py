@@ -14,6 +14,7 @@ class StubServer:
         self.delay = delay  # seconds between chunks: a slow remote model
         self.failures = {model: list(codes) for model, codes in (failures or {}).items()}  # answered first, in order
         self.requests: Counter[str] = Counter()  # per model
+        self.thinking = threading.Event()  # while set, replies wait before their first chunk (a model thinking)
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,6 +34,8 @@ class StubServer:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
+                while stub.thinking.is_set():
+                    time.sleep(0.05)
                 try:
                     for i in range(0, len(reply), 7):
                         chunk = {"choices": [{"index": 0, "delta": {"content": reply[i:i + 7]}}]}

@@ -14,12 +14,13 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from arena import events
 from arena.codepoints import storable
 from arena.identity import finished_answer_facts
-from arena.models import Battle, Message, Mode, Status, arena_setting
+from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, Status, arena_setting
 from workers.backends import BackendError, Delta, Usage, get_backend
 
 log = logging.getLogger(__name__)
@@ -127,22 +128,40 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
 
 
 WORKER_STOPPED = "The worker generating this answer stopped."
+ASKED_AGAIN = "Asked again: the worker generating this answer stopped before it had any text."
 
 
-def fail_orphaned(messages: list[Message], *, instances: set[str]) -> list[int]:
-    """Fail the streaming messages whose worker instance no longer beats (killed, and possibly
-    restarted under the same name): they will never finish. ``instances``: the live ones
+def orphaned(messages: list[Message], *, instances: set[str]) -> list[Message]:
+    """The streaming messages whose worker instance no longer beats (killed, and possibly restarted
+    under the same name): they will never finish. ``instances``: the live ones
     (``workers.heartbeat.live_instances``). A claim only just made may not have its instance's
-    first beat yet, so claims younger than a heartbeat interval are left alone. Returns the ids failed."""
+    first beat yet, so claims younger than a heartbeat interval are left alone."""
     since = timezone.now() - timedelta(seconds=settings.ARENA["HEARTBEAT_SECONDS"])
-    return [m.id for m in messages if m.status == Status.STREAMING and m.worker not in instances
-            and m.started_at and m.started_at < since and fail_message(m, WORKER_STOPPED)]
+    return [m for m in messages if m.status == Status.STREAMING and m.worker not in instances
+            and m.started_at and m.started_at < since]
 
 
-def fail_message(message: Message, reason: str) -> bool:
-    """Mark an unfinished message failed (reaper, dead worker) and tell its stream."""
-    updated = Message.objects.filter(id=message.id, attempt=message.attempt,
-                                     status__in=[Status.PENDING, Status.STREAMING]).update(
+def take_back(message: Message) -> int | None:
+    """Hand an orphaned message back as pending, as a fresh attempt (so that the dead worker, were it
+    only silent, can no longer write), when nothing of it can have been shown: no text stored and
+    none in its stream. Once only: an answer whose worker dies twice may be what kills it. Returns
+    the new attempt to enqueue, or None when the message must fail instead."""
+    if message.ttft_ms is not None or message.tokens or message.error == ASKED_AGAIN:
+        return None
+    if events.has_text(message.turn.battle.stream_key(), turn=message.turn.index, side=message.side,
+                       attempt=message.attempt):
+        return None
+    taken = Message.objects.filter(id=message.id, attempt=message.attempt, status=Status.STREAMING).update(
+        attempt=F("attempt") + 1, status=Status.PENDING, worker="", started_at=None, error=ASKED_AGAIN,
+        queued_at=timezone.now())
+    return message.attempt + 1 if taken else None
+
+
+def fail_message(message: Message, reason: str, *, statuses: tuple[str, ...] = ACTIVE_STATUSES) -> bool:
+    """Mark an unfinished message failed (reaper, dead worker) and tell its stream. ``statuses``:
+    what it may still be; a message failed for want of a worker must still be pending, not claimed
+    by one that came up since it was read."""
+    updated = Message.objects.filter(id=message.id, attempt=message.attempt, status__in=statuses).update(
         status=Status.FAILED, error=reason, finished_at=timezone.now(), duration_ms=None)
     if updated:
         events.publish(message.turn.battle.stream_key(), events.battle_end(

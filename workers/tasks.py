@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from arena.models import Message, Status
@@ -38,14 +39,32 @@ def reap_stuck_messages() -> int:
     for message in streaming:
         if message.started_at and message.started_at < now - timeout:
             reaped += generation.fail_message(message, "The answer took longer than the time limit.")
-    reaped += len(generation.fail_orphaned(streaming, instances=live_instances()))
+    reaped += len(recover_orphaned(streaming, instances=live_instances()))
     pending = Message.objects.filter(status=Status.PENDING, queued_at__lt=now - grace).select_related(
         "turn__battle__endpoint_a", "turn__battle__endpoint_b")
     for message in pending:
         endpoint = message.turn.battle.endpoint_for(message.side)
         if endpoint.queue not in queues or message.queued_at < now - timeout:
-            reaped += generation.fail_message(message, "No worker serving this model is running.")
+            reaped += generation.fail_message(message, "No worker serving this model is running.",
+                                              statuses=(Status.PENDING,))
     return reaped
+
+
+def recover_orphaned(messages: list[Message], *, instances: set[str]) -> list[int]:
+    """Deal with the messages whose worker instance died (``generation.orphaned``): ask again those
+    of which nothing was shown yet, on their endpoint's queue, and fail the others with their partial
+    text kept. ``messages``: with their turns and battles. Returns the ids of both kinds."""
+    ended = []
+    for message in generation.orphaned(messages, instances=instances):
+        attempt = generation.take_back(message)
+        if attempt is not None:
+            queue = message.turn.battle.endpoint_for(message.side).queue
+            transaction.on_commit(lambda m=message.id, a=attempt, q=queue:
+                                  generate_message.apply_async((m, a), queue=q))
+            ended.append(message.id)
+        elif generation.fail_message(message, generation.WORKER_STOPPED):
+            ended.append(message.id)
+    return ended
 
 
 @shared_task(bind=True, ignore_result=True, **RETRY_TRANSIENT)

@@ -38,6 +38,7 @@
   const pickers = Array.from(root.querySelectorAll(".pickers select"));
   const ACTIVE = ["pending", "streaming"];
   const TERMS_KEY = "arena.terms-accepted";
+  const signInToVote = root.dataset.signInToVote === "true"; // the arena takes no anonymous votes
   const arena = blind ? root.dataset.arena || "text" : null; // anonymous battles are drawn in one arena
   // so that a reload continues the battle in this tab (each arena's tab its own)
   const BATTLE_KEY = arena ? `arena.battle.${mode}.${arena}` : `arena.battle.${mode}`;
@@ -376,7 +377,7 @@
     // The server says whether a vote may be cast now and whether it would count (battle.voting).
     const voting = (battle && battle.voting) || null;
     const voteOpen = Boolean(battle) && !active && !failed.length && !decided && !state.busy
-      && Boolean(voting && voting.open);
+      && Boolean(voting && voting.open) && !signInToVote;
     if (voteOpen) proofFor(battle.proof_of_work); // begin the vote's proof of work while the person reads
     const cut = Boolean(battle) && !active && !decided && messages.some((m) => m.cut);
 

@@ -42,3 +42,11 @@ def test_it_continues_from_earlier_ratings():
     whole = online_elo(a, b, outcome, 3)
     first = online_elo(a[:4], b[:4], outcome[:4], 3)
     assert np.allclose(online_elo(a[4:], b[4:], outcome[4:], 3, initial=first), whole, rtol=0, atol=1e-12)
+
+
+def test_a_vote_of_weight_w_moves_the_ratings_w_as_far():
+    # A beats B at 1000 each, K = 4: E_A = 0.5, so a whole vote moves A by 2 and a quarter vote by 0.5.
+    whole = online_elo(np.array([0]), np.array([1]), np.array([Outcome.A]), 2)
+    quarter = online_elo(np.array([0]), np.array([1]), np.array([Outcome.A]), 2, weights=np.array([0.25]))
+    assert whole.tolist() == [1002.0, 998.0]
+    assert quarter.tolist() == [1000.5, 999.5]
