@@ -86,7 +86,7 @@ class _Linear:
 class LlamaDecoder:
     """Runs decoding steps for one loaded Llama model; build it with :meth:`for_model`."""
 
-    def __init__(self, model: PreTrainedModel, *, max_rows: int, packed_rows: int = PACKED_ROWS) -> None:
+    def __init__(self, model: PreTrainedModel, *, packed_rows: int = PACKED_ROWS) -> None:
         config = model.config
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
@@ -138,14 +138,14 @@ class LlamaDecoder:
         self.packed_rows = 0
 
     @classmethod
-    def for_model(cls, model: PreTrainedModel, device: torch.device, *, max_rows: int,
+    def for_model(cls, model: PreTrainedModel, device: torch.device, *,
                   packed_rows: int = PACKED_ROWS) -> LlamaDecoder | None:
         """The decoder for ``model``, or None when the model needs transformers' own forward."""
         reason = unsupported_reason(model, device)
         if reason:
             logger.info("Decoding through transformers' forward: %s", reason)
             return None
-        return cls(model, max_rows=max_rows, packed_rows=packed_rows)
+        return cls(model, packed_rows=packed_rows)
 
     def bucket(self, rows: int) -> int:
         """How many rows a step of ``rows`` rows computes: padded up to a multiple of the packed rows."""

@@ -20,7 +20,7 @@ def prefilled(loaded, prompts):
 
 @pytest.mark.parametrize("rows", [1, 3, 5, 9])  # alone, padded up to the packed rows, and in slices of them
 def test_a_step_gives_the_logits_and_cache_of_transformers_forward(tiny, rows):
-    decoder = LlamaDecoder.for_model(tiny.model, tiny.device, max_rows=16)
+    decoder = LlamaDecoder.for_model(tiny.model, tiny.device)
     prompts = [chat(tiny, "word " * (3 * i + 1)) for i in range(rows)]  # different lengths: left padding
     tokens = torch.tensor([7 + i for i in range(rows)])
     with torch.inference_mode():
@@ -43,16 +43,16 @@ def test_a_step_gives_the_logits_and_cache_of_transformers_forward(tiny, rows):
 def test_it_packs_fp32_weights_once_and_pads_batches_to_multiples_of_the_packed_rows(tiny):
     if not mkl_packing_available():
         pytest.skip("this torch has no MKL")
-    decoder = LlamaDecoder.for_model(tiny.model, tiny.device, max_rows=16, packed_rows=8)
+    decoder = LlamaDecoder.for_model(tiny.model, tiny.device, packed_rows=8)
     assert [decoder.bucket(rows) for rows in (1, 2, 8, 9, 16)] == [1, 8, 8, 16, 16]
     qkv = decoder.layers[0][1]
     assert qkv.rows == 8 and qkv.packed is not None
-    unpacked = LlamaDecoder.for_model(tiny.model, tiny.device, max_rows=16, packed_rows=0)
+    unpacked = LlamaDecoder.for_model(tiny.model, tiny.device, packed_rows=0)
     assert unpacked.bucket(5) == 5 and unpacked.layers[0][1].packed is None
 
 
 def test_the_model_projections_share_the_fused_weights(tiny):
-    decoder = LlamaDecoder.for_model(tiny.model, tiny.device, max_rows=16)
+    decoder = LlamaDecoder.for_model(tiny.model, tiny.device)
     attn, mlp = tiny.model.model.layers[0].self_attn, tiny.model.model.layers[0].mlp
     qkv, gate_up = decoder.layers[0][1].weight, decoder.layers[0][4].weight
     assert attn.q_proj.weight.untyped_storage().data_ptr() == qkv.untyped_storage().data_ptr()
@@ -99,15 +99,15 @@ def test_packing_that_disagrees_with_f_linear_is_refused_loudly(tiny, monkeypatc
     monkeypatch.setattr(llama_decode, "_mkl_linear", lambda x, packed, weight, bias, rows: torch.zeros(
         x.shape[0], weight.shape[0]))
     with caplog.at_level(logging.ERROR, logger="workers.engine.llama_decode"):
-        decoder = LlamaDecoder.for_model(tiny.model, tiny.device, max_rows=16, packed_rows=8)
+        decoder = LlamaDecoder.for_model(tiny.model, tiny.device, packed_rows=8)
     assert decoder.packed_rows == 0 and decoder.layers[0][1].packed is None
     assert any("MKL weight packing failed" in r.getMessage() for r in caplog.records)
 
 
 def test_other_models_decode_through_transformers(tiny):
     gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=16, n_positions=32))
-    assert LlamaDecoder.for_model(gpt2, torch.device("cpu"), max_rows=16) is None
-    assert LlamaDecoder.for_model(tiny.model, torch.device("cuda"), max_rows=16) is None
+    assert LlamaDecoder.for_model(gpt2, torch.device("cpu")) is None
+    assert LlamaDecoder.for_model(tiny.model, torch.device("cuda")) is None
 
 
 def test_the_engine_writes_the_same_greedy_text_with_and_without_it(tiny):
