@@ -2,7 +2,7 @@
 
 Each row runs in a fresh process that does what a worker does for a local endpoint: import the
 engine, load the model (``load_model``, from safetensors), start its shared BatchEngine (which
-builds the CPU decoding step and its packed weights) and serve one batch of 8 chats. It prints
+builds the CPU decoding step and its packed weights) and serve one batch of 8 chats (8 tokens each). It prints
 the process's resident memory then (VmRSS) and at its peak (VmHWM), and the same process's
 resident memory before loading (the interpreter, torch and transformers) for scale.
 
@@ -42,9 +42,9 @@ model = engine.loaded.model
 weights = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
 prompts = [render_prompt(engine.loaded.tokenizer, [{'role': 'user', 'content': f'Tell me about topic {i}.'}])
            for i in range(8)]
-engine.generate(prompts, SamplingParams(max_new_tokens=16, temperature=0))
-print(json.dumps({'before': before, 'weights': weights, 'packed_rows': engine.decoder.packed_rows
-                  if engine.decoder else 0, **status()}))
+engine.generate(prompts, SamplingParams(max_new_tokens=8, temperature=0))
+print(json.dumps({'before': before, 'weights': weights,
+                  'packed_rows': getattr(engine.decoder, 'packed_rows', None), **status()}))
 """
 
 
@@ -66,8 +66,8 @@ tokenizer.save_pretrained({str(folder)!r})
     return folder
 
 
-def measure(source: str, packed_rows: int) -> dict:
-    result = subprocess.run([sys.executable, "-c", CHILD, source], cwd=ROOT, capture_output=True, text=True,
+def measure(source: str, packed_rows: int, root: Path = ROOT) -> dict:
+    result = subprocess.run([sys.executable, "-c", CHILD, source], cwd=root, capture_output=True, text=True,
                             env={**os.environ, "ARENA_PACKED_ROWS": str(packed_rows), "HF_HUB_OFFLINE": "1"})
     if result.returncode:
         sys.exit(f"measuring {source} failed:\n{result.stderr[-2000:]}")
@@ -78,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="smollm2,llama-1b", help="smollm2 and/or llama-1b")
     parser.add_argument("--packed-rows", default="8,0", help="ARENA_PACKED_ROWS settings to measure")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose engine is measured")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="arena-memory-") as scratch:
@@ -85,12 +86,13 @@ def main() -> None:
             source = "smollm2" if name == "smollm2" else str(build_large(Path(scratch) / "llama-1b"))
             for packed in (int(p) for p in args.packed_rows.split(",")):
                 print(f"[memory] {name}, ARENA_PACKED_ROWS={packed} ...", flush=True)
-                rows.append((name, packed, measure(source, packed)))
+                rows.append((name, packed, measure(source, packed, args.root)))
     print("\n| model | packed rows | weights | RSS before loading | RSS serving | peak RSS | RSS / weights | "
           "(RSS - before) / weights |")
     print("|---|---|---|---|---|---|---|---|")
     for name, _, m in rows:
-        print(f"| {name} | {m['packed_rows'] or 'none'} | {m['weights']:.0f} MB | {m['before']:.0f} MB | "
+        packed = {0: "none", None: "?"}.get(m["packed_rows"], m["packed_rows"])
+        print(f"| {name} | {packed} | {m['weights']:.0f} MB | {m['before']:.0f} MB | "
               f"{m['VmRSS']:.0f} MB | {m['VmHWM']:.0f} MB | {m['VmRSS'] / m['weights']:.2f}x | "
               f"{(m['VmRSS'] - m['before']) / m['weights']:.2f}x |")
     print(f"\n{os.cpu_count()} CPUs; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
