@@ -17,6 +17,10 @@ PYTHON = sys.executable
 BENCHES = [
     ("batching: the worker path (Celery, continuous batching) vs one-at-a-time generate (SmolLM2)",
      ["bench/batching_bench.py"]),
+    ("path: direct chats through the API at 1/4/8/16 concurrent, and a search contestant beside plain ones (SmolLM2)",
+     ["bench/path_throughput.py"]),
+    ("memory: a process serving SmolLM2 and a random ~1B Llama, against the weights' size",
+     ["bench/worker_memory.py"]),
     ("ratings: fit + CIs + bootstrap vs arena-rank and FastChat",
      ["bench/ratings_bench.py", "--arena-rank-python", str(BENCH_VENV / "bin" / "python")]),
     ("recompute: the leaderboard from a PostgreSQL votes table", ["bench/recompute_bench.py"]),

@@ -48,7 +48,8 @@ def run_job(job_id: str, *, retry: bool = False) -> None:
         if endpoint is None:
             raise BackendError("The model was removed.", permanent=True)
         backend = get_backend(endpoint, overrides=json.loads(job["overrides"]))
-        for item in backend.stream(json.loads(job["messages"]), should_stop=lambda: bool(r.exists(stop_key))):
+        should_stop = events.StopPoller(stop_key)
+        for item in backend.stream(json.loads(job["messages"]), should_stop=should_stop):
             if isinstance(item, Usage):
                 tokens = item.completion_tokens if item.completion_tokens is not None else tokens
                 reason = item.finish_reason or reason

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from arena import events
+from arena import events, redis_keys
 from arena.codepoints import storable
 from arena.identity import finished_answer_facts
 from arena.models import ACTIVE_STATUSES, Battle, Message, Mode, Status, arena_setting
@@ -73,12 +73,7 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
     compute: dict = {}
     citations: list[dict] = []
     finish_reason = ""
-    stopped = False
-
-    def should_stop() -> bool:
-        nonlocal stopped
-        stopped = stopped or events.stop_requested(message_id, attempt)
-        return stopped
+    should_stop = events.StopPoller(redis_keys.stop(message_id, attempt))
 
     status, error = Status.DONE, ""
     try:
@@ -103,7 +98,7 @@ def generate(message_id: int, attempt: int, *, worker: str, retry: bool = False)
                     return  # stopped, regenerated or reaped meanwhile: someone else owns the row now
             if should_stop():
                 break
-        if stopped:
+        if should_stop.seen:
             status = Status.STOPPED
     except BackendError as exc:
         if retry and not exc.permanent and not pieces and not should_stop():

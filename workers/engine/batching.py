@@ -221,7 +221,7 @@ class BatchEngine:
         try:
             if self._fast_decode:
                 loaded = self.loaded
-                self.decoder = LlamaDecoder.for_model(loaded.model, loaded.device, max_rows=self.max_batch_size)
+                self.decoder = LlamaDecoder.for_model(loaded.model, loaded.device)
         except BaseException as exc:  # raised by the constructor
             self._start_error = exc
             return

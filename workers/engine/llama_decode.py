@@ -6,10 +6,16 @@ CPU: a batch of 8 cost ~2.2x one row per step (SmolLM2-135M, fp32). MKL can
 instead pack a weight matrix once for a given number of rows
 (``cblas_sgemm_pack``) and multiply by the packed copy; a step of 8 rows then
 costs ~1.4x one row. The packed copy is only valid for that number of rows, so
-weights are packed for a few row counts ("buckets") and a batch is padded with
-zero rows up to the next bucket. The step also fuses the q/k/v and the
-gate/up projections into one multiplication each, and skips transformers'
-mask and position bookkeeping.
+the weights are packed once, for ``PACKED_ROWS`` rows: a smaller batch is padded
+with zero rows up to it and a larger one runs in slices of it. That one packed
+copy is the only copy of the weights the decoder adds: the step also fuses the
+q/k/v and the gate/up projections into one multiplication each, and the model's
+own projections become views of the fused weights. It skips transformers' mask
+and position bookkeeping.
+
+The packed operators are private to torch (``torch.ops.mkl``). Each packed
+matrix is checked against F.linear when it is made, and if packing or a packed
+product fails, the decoder says so in the log (ERROR) and goes on with F.linear.
 
 The arithmetic is the model's own (the same RMSNorm, rotary embedding,
 softmax attention and SwiGLU, in the model's dtype), so greedy decoding picks
@@ -21,6 +27,7 @@ same key/value cache.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 import torch
@@ -29,89 +36,144 @@ from transformers import Cache, PreTrainedModel
 
 logger = logging.getLogger(__name__)
 
-# Row counts weights are packed for; a batch of up to 16 rows is padded to the next one.
-# Each bucket holds one more copy of the weights (540 MB for SmolLM2-135M in fp32).
-PACKED_BUCKETS = (4, 8, 16)
+# Rows the weights are packed for: steps of 2 to this many rows are padded up to it, larger steps
+# run in slices of it. One packed copy of the weights (540 MB for SmolLM2-135M in fp32); 0: none.
+PACKED_ROWS = int(os.environ.get("ARENA_PACKED_ROWS", "8"))
+
+# MKL's packed GEMM is reached through private operators (torch.ops.mkl), which a torch release may
+# change or drop; every use goes through these two names, and any failure falls back to F.linear.
+_mkl_reorder = getattr(torch.ops.mkl, "_mkl_reorder_linear_weight", None) if torch.backends.mkl.is_available() \
+    else None
+_mkl_linear = getattr(torch.ops.mkl, "_mkl_linear", None) if torch.backends.mkl.is_available() else None
 
 
 def mkl_packing_available() -> bool:
-    return torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_linear")
+    return _mkl_reorder is not None and _mkl_linear is not None
+
+
+class PackingFailed(RuntimeError):
+    """MKL's private packed-GEMM operators are missing, fail, or disagree with F.linear."""
 
 
 class _Linear:
-    """``x @ weight.T`` for a few rows, through MKL-packed copies of ``weight`` where there are any."""
+    """``x @ weight.T`` for a few rows, through one MKL-packed copy of ``weight`` when there is one."""
 
-    def __init__(self, weight: torch.Tensor, buckets: tuple[int, ...]) -> None:
-        self.weight = weight.contiguous()
-        self.packed = {rows: torch.ops.mkl._mkl_reorder_linear_weight(self.weight, rows) for rows in buckets}
+    def __init__(self, weight: torch.Tensor, rows: int) -> None:
+        self.weight = weight
+        self.rows = rows
+        self.packed = None
+        if rows:
+            self.packed = _mkl_reorder(weight, rows)
+            probe = torch.linspace(-1, 1, rows * weight.shape[1], dtype=weight.dtype).view(rows, -1)
+            if not torch.allclose(self(probe), F.linear(probe, weight), rtol=1e-3, atol=1e-3):
+                raise PackingFailed("the packed product differs from F.linear")
 
-    def __call__(self, x: torch.Tensor, bucket: int) -> torch.Tensor:
-        packed = self.packed.get(bucket)
-        if packed is None:
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed is None or x.shape[0] % self.rows:
             return F.linear(x, self.weight)
-        return torch.ops.mkl._mkl_linear(x, packed, self.weight, None, bucket)
+        try:
+            if x.shape[0] == self.rows:
+                return _mkl_linear(x, self.packed, self.weight, None, self.rows)
+            return torch.cat([_mkl_linear(part, self.packed, self.weight, None, self.rows)
+                              for part in x.split(self.rows)])
+        except Exception as exc:
+            raise PackingFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    def unpack(self) -> None:
+        self.packed, self.rows = None, 0
 
 
 class LlamaDecoder:
     """Runs decoding steps for one loaded Llama model; build it with :meth:`for_model`."""
 
-    def __init__(self, model: PreTrainedModel, *, max_rows: int) -> None:
+    def __init__(self, model: PreTrainedModel, *, packed_rows: int = PACKED_ROWS) -> None:
         config = model.config
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.intermediate = config.intermediate_size
         self.eps = config.rms_norm_eps
-        dtype = model.dtype
-        buckets: tuple[int, ...] = ()
-        if dtype == torch.float32 and mkl_packing_available():
-            # Only the buckets a batch of max_rows can use; one more past it would never be filled.
-            buckets = tuple(b for b in PACKED_BUCKETS if b < max_rows) + tuple(
-                b for b in PACKED_BUCKETS if b >= max_rows
-            )[:1]
-        self.buckets = buckets
         rotary = model.model.rotary_emb
         self.inv_freq = rotary.inv_freq.float()
         self.rope_scaling = float(rotary.attention_scaling)
         self.embed = model.model.embed_tokens.weight
-        self.layers = []
+        self.norm = model.model.norm.weight
+        # The fused weights become the model's own: its q/k/v and gate/up projections are views of them,
+        # so fusing costs no second copy (prefill still runs through the model's modules).
+        fused = []
         for layer in model.model.layers:
             attn, mlp = layer.self_attn, layer.mlp
-            self.layers.append(
-                (
-                    layer.input_layernorm.weight,
-                    _Linear(torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]), buckets),
-                    _Linear(attn.o_proj.weight, buckets),
-                    layer.post_attention_layernorm.weight,
-                    _Linear(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), buckets),
-                    _Linear(mlp.down_proj.weight, buckets),
-                )
-            )
-        self.norm = model.model.norm.weight
-        self.lm_head = _Linear(model.lm_head.weight, buckets)
+            fused.append((layer.input_layernorm.weight, _fuse(attn.q_proj, attn.k_proj, attn.v_proj),
+                          attn.o_proj.weight, layer.post_attention_layernorm.weight,
+                          _fuse(mlp.gate_proj, mlp.up_proj), mlp.down_proj.weight))
+        lm_head = model.lm_head.weight
+        rows = packed_rows if model.dtype == torch.float32 and 1 < packed_rows else 0
+        self.layers, self.lm_head, self.packed_rows = self._linears(fused, lm_head, rows)
+
+    def _linears(self, fused: list, lm_head: torch.Tensor, rows: int) -> tuple[list, _Linear, int]:
+        """The layers' weights and the head, packed for ``rows`` rows where that works; and the rows."""
+        if rows and not mkl_packing_available():
+            logger.warning("MKL packed GEMM is not available in this torch (torch.ops.mkl); decoding steps use "
+                           "F.linear and run slower for batches")
+            rows = 0
+        try:
+            layers = [(n1, _Linear(qkv, rows), _Linear(o, rows), n2, _Linear(gate_up, rows), _Linear(down, rows))
+                      for n1, qkv, o, n2, gate_up, down in fused]
+            return layers, _Linear(lm_head, rows), rows
+        except Exception as exc:  # a private operator changed under us: never fail the model for it
+            if not rows:
+                raise
+            logger.error("MKL weight packing failed (%s: %s); decoding steps fall back to F.linear and run slower "
+                         "for batches", type(exc).__name__, exc)
+            return self._linears(fused, lm_head, 0)
+
+    def _fail_over(self, exc: Exception) -> None:
+        logger.error("MKL packed GEMM failed during a decoding step (%s); falling back to F.linear for good "
+                     "(the packed copy of the weights is freed)", exc)
+        for _, *linears in self.layers:
+            for linear in linears:
+                if isinstance(linear, _Linear):
+                    linear.unpack()
+        self.lm_head.unpack()
+        self.packed_rows = 0
 
     @classmethod
-    def for_model(cls, model: PreTrainedModel, device: torch.device, *, max_rows: int) -> LlamaDecoder | None:
+    def for_model(cls, model: PreTrainedModel, device: torch.device, *,
+                  packed_rows: int = PACKED_ROWS) -> LlamaDecoder | None:
         """The decoder for ``model``, or None when the model needs transformers' own forward."""
         reason = unsupported_reason(model, device)
         if reason:
             logger.info("Decoding through transformers' forward: %s", reason)
             return None
-        return cls(model, max_rows=max_rows)
+        return cls(model, packed_rows=packed_rows)
 
     def bucket(self, rows: int) -> int:
-        """How many rows a step of ``rows`` rows computes (padded up to a packed size), or ``rows``."""
-        if rows == 1:  # one row: the plain matrix-vector product is as fast, and needs no padding
-            return 1
-        return next((b for b in self.buckets if b >= rows), rows)
+        """How many rows a step of ``rows`` rows computes: padded up to a multiple of the packed rows."""
+        if rows == 1 or not self.packed_rows:  # one row: the matrix-vector product is as fast, with no padding
+            return rows
+        return -(-rows // self.packed_rows) * self.packed_rows
 
     def step(self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, cache: Cache) -> torch.Tensor:
         """Feed one token per row and return each row's next-token logits, float32 [rows, vocab].
 
         ``ids`` and ``positions`` are [rows]; ``mask`` is [rows, columns] (True where a
         cached or the new token is real), the new token's column last; ``cache``
-        receives the new keys and values.
+        receives the new keys and values. A failure of the packed operators is logged
+        and the step is run again without them.
         """
+        if not self.packed_rows:
+            return self._step(ids, positions, mask, cache)
+        used = cache.get_seq_length()
+        try:
+            return self._step(ids, positions, mask, cache)
+        except PackingFailed as exc:
+            for layer in cache.layers:  # forget what the failed step wrote, then run it again unpacked
+                if layer.is_initialized and layer.get_seq_length() > used:
+                    layer.keys, layer.values = layer.keys[:, :, :used], layer.values[:, :, :used]
+            self._fail_over(exc)
+            return self._step(ids, positions, mask, cache)
+
+    def _step(self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, cache: Cache) -> torch.Tensor:
         rows = ids.shape[0]
         bucket = self.bucket(rows)
         x = self.embed[ids]
@@ -127,7 +189,7 @@ class LlamaDecoder:
         k_end = (heads + kv_heads) * dim
         scaling = dim**-0.5
         for i, (norm1, qkv_proj, o_proj, norm2, gate_up_proj, down_proj) in enumerate(self.layers):
-            qkv = qkv_proj(self._rms_norm(x, norm1), bucket)[:rows]
+            qkv = qkv_proj(self._rms_norm(x, norm1))[:rows]
             # Queries and keys rotate together: one set of operations per layer, not two.
             qk = _rotate(qkv[:, :k_end].view(rows, heads + kv_heads, 1, dim), cos, sin)
             v = qkv[:, k_end:].view(rows, kv_heads, 1, dim)
@@ -140,10 +202,10 @@ class LlamaDecoder:
             attended = torch.matmul(weights, values).reshape(rows, heads * dim)
             if bucket > rows:
                 attended = torch.cat([attended, attended.new_zeros(bucket - rows, attended.shape[1])])
-            x = x + o_proj(attended, bucket)
-            gate_up = gate_up_proj(self._rms_norm(x, norm2), bucket)
-            x = x + down_proj(F.silu(gate_up[:, : self.intermediate]) * gate_up[:, self.intermediate :], bucket)
-        return self.lm_head(self._rms_norm(x, self.norm), bucket)[:rows].float()
+            x = x + o_proj(attended)
+            gate_up = gate_up_proj(self._rms_norm(x, norm2))
+            x = x + down_proj(F.silu(gate_up[:, : self.intermediate]) * gate_up[:, self.intermediate :])
+        return self.lm_head(self._rms_norm(x, self.norm))[:rows].float()
 
     def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.float32:  # one fused operation instead of seven
@@ -152,6 +214,17 @@ class LlamaDecoder:
         hidden = x.float()
         hidden = hidden * torch.rsqrt(hidden.pow(2).mean(-1, keepdim=True) + self.eps)
         return weight * hidden.to(x.dtype)
+
+
+def _fuse(*projections: torch.nn.Linear) -> torch.Tensor:
+    """One weight for several projections of the same input, which then hold views of it."""
+    fused = torch.cat([p.weight.detach() for p in projections])
+    start = 0
+    for p in projections:
+        end = start + p.weight.shape[0]
+        p.weight = torch.nn.Parameter(fused[start:end], requires_grad=False)
+        start = end
+    return fused
 
 
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

@@ -146,6 +146,8 @@ def _load(
     started = time.monotonic()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True)
+    if device.type == "cpu":
+        _own_weights(model)
     model.to(device).eval()
     logger.info("Loaded %s on %s (%s) in %.1f s", source, device, dtype, time.monotonic() - started)
     return LoadedModel(
@@ -198,6 +200,21 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
         del model.config.quantization_config
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+
+
+def _own_weights(model: PreTrainedModel) -> None:
+    """Copy the weights out of the safetensors file's mapping into the process's own memory.
+
+    As long as any weight is a view of the mapping, every page of the file read so far stays
+    resident in the process, also the pages of weights that were replaced since: the decoding step
+    fuses q/k/v and gate/up into new tensors (llama_decode.py), which would leave the originals'
+    pages mapped beside their copies. Weight by weight, so the mapping goes once the last one is copied.
+    """
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.data = parameter.data.clone()
+        for buffer in model.buffers():
+            buffer.data = buffer.data.clone()
 
 
 def find_stop_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> frozenset[int]:

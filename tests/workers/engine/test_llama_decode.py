@@ -1,8 +1,10 @@
+import logging
+
 import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from workers.engine import BatchEngine, SamplingParams
+from workers.engine import BatchEngine, SamplingParams, llama_decode
 from workers.engine.kv_batch import PaddedKV, new_cache, prefill_inputs
 from workers.engine.llama_decode import LlamaDecoder, mkl_packing_available
 
@@ -16,9 +18,9 @@ def prefilled(loaded, prompts):
     return PaddedKV(cache=cache, mask=mask, next_positions=torch.tensor([len(p) for p in prompts]))
 
 
-@pytest.mark.parametrize("rows", [1, 3, 5, 9])  # alone, and padded up to each packed size
+@pytest.mark.parametrize("rows", [1, 3, 5, 9])  # alone, padded up to the packed rows, and in slices of them
 def test_a_step_gives_the_logits_and_cache_of_transformers_forward(tiny, rows):
-    decoder = LlamaDecoder.for_model(tiny.model, tiny.device, max_rows=16)
+    decoder = LlamaDecoder.for_model(tiny.model, tiny.device)
     prompts = [chat(tiny, "word " * (3 * i + 1)) for i in range(rows)]  # different lengths: left padding
     tokens = torch.tensor([7 + i for i in range(rows)])
     with torch.inference_mode():
@@ -38,18 +40,74 @@ def test_a_step_gives_the_logits_and_cache_of_transformers_forward(tiny, rows):
             torch.testing.assert_close(mine.values, reference.values, rtol=1e-4, atol=1e-4)
 
 
-def test_it_packs_fp32_weights_for_the_batch_sizes_the_engine_runs(tiny):
+def test_it_packs_fp32_weights_once_and_pads_batches_to_multiples_of_the_packed_rows(tiny):
     if not mkl_packing_available():
         pytest.skip("this torch has no MKL")
-    assert LlamaDecoder.for_model(tiny.model, tiny.device, max_rows=16).buckets == (4, 8, 16)
-    assert LlamaDecoder.for_model(tiny.model, tiny.device, max_rows=6).buckets == (4, 8)
-    assert LlamaDecoder.for_model(tiny.model, tiny.device, max_rows=64).bucket(40) == 40  # unpacked, not padded
+    decoder = LlamaDecoder.for_model(tiny.model, tiny.device, packed_rows=8)
+    assert [decoder.bucket(rows) for rows in (1, 2, 8, 9, 16)] == [1, 8, 8, 16, 16]
+    qkv = decoder.layers[0][1]
+    assert qkv.rows == 8 and qkv.packed is not None
+    unpacked = LlamaDecoder.for_model(tiny.model, tiny.device, packed_rows=0)
+    assert unpacked.bucket(5) == 5 and unpacked.layers[0][1].packed is None
+
+
+def test_the_model_projections_share_the_fused_weights(tiny):
+    decoder = LlamaDecoder.for_model(tiny.model, tiny.device)
+    attn, mlp = tiny.model.model.layers[0].self_attn, tiny.model.model.layers[0].mlp
+    qkv, gate_up = decoder.layers[0][1].weight, decoder.layers[0][4].weight
+    assert attn.q_proj.weight.untyped_storage().data_ptr() == qkv.untyped_storage().data_ptr()
+    assert attn.v_proj.weight.untyped_storage().data_ptr() == qkv.untyped_storage().data_ptr()
+    assert mlp.up_proj.weight.untyped_storage().data_ptr() == gate_up.untyped_storage().data_ptr()
+
+
+def test_a_failing_packed_operator_falls_back_loudly_with_the_same_text(tiny, monkeypatch, caplog):
+    if not mkl_packing_available():
+        pytest.skip("this torch has no MKL")
+    prompts = [chat(tiny, q) for q in ("Hi", "What is the capital of France?", "user " * 20)]
+    params = SamplingParams(max_new_tokens=16, temperature=0)
+    reference = BatchEngine(tiny, fast_decode=False)
+    try:
+        expected = [c.text for c in reference.generate(prompts, params)]
+    finally:
+        reference.close()
+    engine = BatchEngine(tiny)
+    try:
+        assert engine.decoder.packed_rows
+        packed_product = llama_decode._mkl_linear
+        calls = []
+
+        def breaks_after_a_while(*args):
+            calls.append(1)
+            if len(calls) > 20:  # part-way through a step, after the batch has decoded a few tokens
+                raise RuntimeError("mkl_linear: simulated failure of a private operator")
+            return packed_product(*args)
+
+        monkeypatch.setattr(llama_decode, "_mkl_linear", breaks_after_a_while)
+        with caplog.at_level(logging.ERROR, logger="workers.engine.llama_decode"):
+            texts = [c.text for c in engine.generate(prompts, params)]
+        assert texts == expected
+        assert engine.decoder.packed_rows == 0
+        assert any("MKL packed GEMM failed during a decoding step" in r.getMessage()
+                   and "simulated failure" in r.getMessage() for r in caplog.records)
+    finally:
+        engine.close()
+
+
+def test_packing_that_disagrees_with_f_linear_is_refused_loudly(tiny, monkeypatch, caplog):
+    if not mkl_packing_available():
+        pytest.skip("this torch has no MKL")
+    monkeypatch.setattr(llama_decode, "_mkl_linear", lambda x, packed, weight, bias, rows: torch.zeros(
+        x.shape[0], weight.shape[0]))
+    with caplog.at_level(logging.ERROR, logger="workers.engine.llama_decode"):
+        decoder = LlamaDecoder.for_model(tiny.model, tiny.device, packed_rows=8)
+    assert decoder.packed_rows == 0 and decoder.layers[0][1].packed is None
+    assert any("MKL weight packing failed" in r.getMessage() for r in caplog.records)
 
 
 def test_other_models_decode_through_transformers(tiny):
     gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=16, n_positions=32))
-    assert LlamaDecoder.for_model(gpt2, torch.device("cpu"), max_rows=16) is None
-    assert LlamaDecoder.for_model(tiny.model, torch.device("cuda"), max_rows=16) is None
+    assert LlamaDecoder.for_model(gpt2, torch.device("cpu")) is None
+    assert LlamaDecoder.for_model(tiny.model, torch.device("cuda")) is None
 
 
 def test_the_engine_writes_the_same_greedy_text_with_and_without_it(tiny):
