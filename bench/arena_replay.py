@@ -34,6 +34,7 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -101,6 +102,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--replays", type=int, default=20, help="replays per sampling rule for votes-to-significance")
     parser.add_argument("--state", type=Path, default=ROOT / ".state" / "arena-replay",
                         help="where the stack's data and battles.jsonl live (resume by reusing it)")
+    parser.add_argument("--stop-after", type=float, default=0,
+                        help="start no battle after this many seconds of play (0: play them all); rerun to go on")
     parser.add_argument("--report-only", action="store_true", help="play nothing; report what is recorded")
     parser.add_argument("--json", type=Path, help="write the report as JSON here (default <state>/report.json)")
     parser.add_argument("--svg", type=Path, help="write the plot here (default <state>/ratings.svg)")
@@ -205,6 +208,7 @@ def play_all(args, web: str, jobs: list[tuple[str, str, int]], records: list[dic
             learn(tell, row, target_public)
     lock = threading.Lock()
     started, played = time.monotonic(), []
+    stop_at = started + args.stop_after if args.stop_after else math.inf
 
     def play(job):
         arena, role, index = job
@@ -214,7 +218,10 @@ def play_all(args, web: str, jobs: list[tuple[str, str, int]], records: list[dic
         else:
             name, address, policy = voters.honest(index, arena)
         rng = random.Random(f"{args.seed}:{arena}:{role}:{index}")
-        with voters.client(name, address) as http:
+        if time.monotonic() > stop_at:
+            return
+        http = voters.client(name, address)
+        try:
             seen = watch_battle(web, prompt=prompt_of(task), arena=arena, client=http, timeout=900)
             battle = seen["battle"]
             texts = [battle["turns"][-1][side]["text"] for side in "ab"]
@@ -225,6 +232,8 @@ def play_all(args, web: str, jobs: list[tuple[str, str, int]], records: list[dic
             if choice is None:
                 choice = honest_choice(policy, correct=correct, lengths=lengths, rng=rng)
             voted = vote(http, battle, choice)
+        finally:
+            http.close()
         stored = Battle.objects.select_related("endpoint_a", "endpoint_b").get(uuid=battle["id"])
         row = {"arena": arena, "role": role, "index": index, "voter": name, "address": address,
                "careless": bool(policy and policy.careless), "kind": task.kind, "question": task.question,
@@ -263,8 +272,10 @@ def learn(tell: LengthTell, row: dict, target_public: str) -> None:
 def run_stack(args, records: list[dict], out: Path) -> dict:
     """Play the missing battles on a fresh stack over the kept databases; return the leaderboards."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    # A best-of-4 answer on a busy 2-core machine can take longer than the reaper's 300 s.
     env.update(ARENA_ACTIVE_SAMPLING="1" if args.sampling == "active" else "0", HF_HUB_OFFLINE="1",
-               TOKENIZERS_PARALLELISM="false")
+               TOKENIZERS_PARALLELISM="false",
+               ARENA_GENERATION_TIMEOUT=os.environ.get("ARENA_GENERATION_TIMEOUT", "1800"))
     if args.defences == "off":
         env.update(ARENA_COUNTED_VOTES_PER_CLIENT_DAY="0", ARENA_COUNTED_VOTES_PER_ADDRESS_DAY="0")
     stack = Stack(state=args.state, env=env)
@@ -469,7 +480,12 @@ def attack_figures(args, counted: list[dict], attack: list[dict], names: list[st
     return figures
 
 
+def stop_on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt  # so that the stack's `finally` stops every service it started
+
+
 def main(argv=None) -> None:
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     args = parse_args(argv)
     args.state.mkdir(parents=True, exist_ok=True)
     args.state.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data folder
