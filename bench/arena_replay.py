@@ -62,7 +62,7 @@ from arena_replay_report import (  # noqa: E402
     votes_until_separated,
 )
 from blind_attack import watch_battle  # noqa: E402
-from search_eval_tasks import arithmetic_tasks, conversion_tasks, corpus_tasks, is_correct  # noqa: E402
+from search_eval_tasks import Task, arithmetic_tasks, conversion_tasks, corpus_tasks, is_correct  # noqa: E402
 
 from arena.localservices import free_port  # noqa: E402
 from arena.proof_of_work import solve  # noqa: E402
@@ -260,8 +260,13 @@ def play_all(args, web: str, jobs: list[tuple[str, str, int]], records: list[dic
         except Exception as exc:  # noqa: BLE001 (a failed battle is retried by the next run)
             print(f"[replay] {job} failed, left for the next run: {exc}", flush=True)
 
-    with ThreadPoolExecutor(args.parallel) as pool:
+    pool = ThreadPoolExecutor(args.parallel)
+    try:
         list(pool.map(safely, jobs))
+    finally:
+        # On SIGTERM or Ctrl-C start nothing more and do not wait: the battles in flight end with an
+        # error once the stack is stopped, and are played again by the next run.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def learn(tell: LengthTell, row: dict, target_public: str) -> None:
@@ -356,10 +361,13 @@ def arrays(rows: list[dict], names: list[str]):
 
 
 def accuracy_by_model(rows: list[dict]) -> dict[str, tuple[float, int]]:
+    """Each contestant's share of right answers over the prompts it answered, graded again from the
+    recorded texts (so a fix to the grader reaches battles recorded before it)."""
     tally: dict[str, list[int]] = {}
     for row in rows:
-        for name, right in zip(row["models"], row["correct"]):
-            tally.setdefault(name, []).append(int(right))
+        task = Task(row["kind"], row["question"], row["answer"])
+        for name, text in zip(row["models"], row["texts"]):
+            tally.setdefault(name, []).append(int(is_correct(task, text)))
     return {name: (float(np.mean(v)), len(v)) for name, v in tally.items()}
 
 

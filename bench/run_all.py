@@ -24,6 +24,8 @@ BENCHES = [
     ("load: concurrent battles, open streams, paced votes", ["bench/load_test.py"]),
     ("blind: can a voter tell the search contestant apart before voting? (the demo, SmolLM2)",
      ["bench/blind_attack.py"]),
+    ("replay: simulated voters through the real arena recover who is better (the demo, SmolLM2; resumable)",
+     ["bench/arena_replay.py", "--attacker", "40"]),
 ]
 
 
