@@ -18,10 +18,11 @@ import numpy as np
 from ratings.battle_arrays import OUTCOME_SCORE, Outcome, PairCounts, pair_counts_from_arrays
 from ratings.bradley_terry import fit_bradley_terry, rating_units, to_rating_scale
 from ratings.intervals import normal_intervals, sandwich_covariance
-from ratings.leaderboard import style_controlled_ratings
+from ratings.leaderboard import rated_models, style_controlled_ratings
 from ratings.pair_sampling import active_pair_weights, pair_score_variance
 
 Z95 = 1.959964
+MIN_VOTES = 10  # as the leaderboard's ARENA_LEADERBOARD_MIN_VOTES: fewer votes are "not enough data"
 
 
 # --- voters ---------------------------------------------------------------------------------------
@@ -84,6 +85,7 @@ class Board:
     lower: np.ndarray
     upper: np.ndarray
     cov: np.ndarray | None  # natural units; None under style control
+    votes: np.ndarray  # per model
 
 
 def counts_of(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, k: int) -> PairCounts:
@@ -96,19 +98,23 @@ def fit_board(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, k: int, *,
               style: np.ndarray | None = None) -> Board | None:
     """Bradley-Terry ratings with sandwich 95% intervals (as the leaderboard computes them), or the
     style-controlled ones when `style` (the votes' relative style differences) is given. None while
-    some model has no vote yet."""
+    some model has no finite rating (no vote yet, or never won or never lost: the leaderboard's
+    `rated_models`), where the intervals would mean nothing."""
     a, b, outcome = (np.asarray(x, dtype=np.int64) for x in (a, b, outcome))
-    if len(a) == 0 or (np.bincount(np.concatenate([a, b]), minlength=k) == 0).any():
+    votes = np.bincount(np.concatenate([a, b]), minlength=k)
+    if len(a) == 0 or (votes == 0).any():
         return None
     counts = counts_of(a, b, outcome, k)
+    if not rated_models(counts).all():
+        return None
     theta = fit_bradley_terry(counts)
     if style is not None:
         rating, lower, upper = style_controlled_ratings(a, b, OUTCOME_SCORE[outcome], np.asarray(style, float), k,
                                                         start=theta)
-        return Board(rating, lower, upper, None)
+        return Board(rating, lower, upper, None, votes)
     cov = sandwich_covariance(counts, theta)
     lower, upper = normal_intervals(theta, np.diag(cov))
-    return Board(to_rating_scale(theta), to_rating_scale(lower), to_rating_scale(upper), cov)
+    return Board(to_rating_scale(theta), to_rating_scale(lower), to_rating_scale(upper), cov, votes)
 
 
 def lead(board: Board, model: int, base: int) -> tuple[float, float, float]:
@@ -124,8 +130,10 @@ def lead(board: Board, model: int, base: int) -> tuple[float, float, float]:
 
 
 def separated(board: Board | None, model: int, base: int) -> bool:
-    """The Must-show criterion: `model` above `base` with non-overlapping 95% intervals."""
-    return board is not None and bool(board.lower[model] > board.upper[base])
+    """The Must-show criterion: `model` above `base` with non-overlapping 95% intervals, both with
+    enough votes to be ranked on the leaderboard."""
+    return (board is not None and min(board.votes[model], board.votes[base]) >= MIN_VOTES
+            and bool(board.lower[model] > board.upper[base]))
 
 
 def kendall_tau(truth: dict[str, float], ratings: dict[str, float], *, min_gap: float = 0.0) -> tuple[float, int]:
