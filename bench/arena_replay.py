@@ -412,7 +412,8 @@ def report(args, records: list[dict], stack_result: dict, took: float) -> dict:
         print(f"Kendall tau, leaderboard vs accuracy: {tau:.2f} over the {pairs} pairs whose accuracies differ by "
               f"more than 10 points (target >= 0.8: {'met' if tau >= 0.8 else 'NOT MET'}); "
               f"{tau_all:.2f} over all {pairs_all} pairs; style-controlled {tau_style:.2f}")
-        result[arena] = {"accuracy": accuracy, "leaderboard": board["rows"], "style_leaderboard": styled,
+        result[arena] = {"accuracy": accuracy, "leaderboard": board["rows"], "unrated": board["unrated"],
+                         "style_leaderboard": styled,
                          "kendall_tau_gap10": tau, "pairs_gap10": pairs, "kendall_tau_all": tau_all,
                          "kendall_tau_style_gap10": tau_style, "counted_votes": board["total_votes"]}
         if arena == "text":

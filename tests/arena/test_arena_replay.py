@@ -57,8 +57,9 @@ def check_smoke_run(state: Path) -> None:
     played = {name for b in battles for name in b["models"]}
     assert set(text["accuracy"]) == played
     assert text["counted_votes"] >= 1
-    assert {row["model"] for row in text["leaderboard"]} <= played | set(text["style_leaderboard"])
-    assert len(text["leaderboard"]) >= 2
+    # A handful of votes rates no one yet: the leaderboard lists the models as "not enough data".
+    listed = [row["model"] for row in text["leaderboard"] + text["unrated"]]
+    assert len(listed) >= 2
     assert "Kendall tau, leaderboard vs accuracy" in stdout
 
 
