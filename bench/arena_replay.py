@@ -410,7 +410,8 @@ def report(args, records: list[dict], stack_result: dict, took: float) -> dict:
         tau, pairs = kendall_tau(truth, ratings, min_gap=0.10)
         tau_style, _ = kendall_tau(truth, {n: v for n, v in styled.items() if v is not None}, min_gap=0.10)
         print(f"Kendall tau, leaderboard vs accuracy: {tau:.2f} over the {pairs} pairs whose accuracies differ by "
-              f"more than 10 points (target >= 0.8: {'met' if tau >= 0.8 else 'NOT MET'}); "
+              f"more than 10 points (target >= 0.8 with >= 300 counted votes: "
+              f"{'met' if tau >= 0.8 and board['total_votes'] >= 300 else 'NOT MET'}); "
               f"{tau_all:.2f} over all {pairs_all} pairs; style-controlled {tau_style:.2f}")
         result[arena] = {"accuracy": accuracy, "leaderboard": board["rows"], "unrated": board["unrated"],
                          "style_leaderboard": styled,
@@ -430,7 +431,7 @@ def text_arena_figures(args, counted: list[dict], rows: list[dict], names: list[
     for label, s in (("plain", None), ("style control", style)):
         board = fit_board(a, b, outcome, len(names), style=s)
         if board is None:
-            print(f"{label}: some contestant has no counted vote yet")
+            print(f"{label}: not every contestant is rated yet (no counted vote, or never won or never lost)")
             continue
         gap, low, high = lead(board, model, base)
         figures[f"lead {label}"] = [gap, low, high, separated(board, model, base)]
