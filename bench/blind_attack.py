@@ -41,7 +41,7 @@ NEVER = 1e9
 
 
 def watch_battle(web: str, *, prompt: str, mode: str = "anony", models: list[str] | None = None,
-                 timeout: float = 600, arena: str = "text", client: httpx.Client | None = None) -> dict:
+                 timeout: float = 600, arena: str | None = None, client: httpx.Client | None = None) -> dict:
     """One battle as a client sees it before voting: its events with arrival times (to the
     10 ms, finer than a client across a network can trust its clock), then its JSON. ``client``: a
     voter's own (its cookie, CSRF header and address), left open; by default a fresh one."""
@@ -49,7 +49,8 @@ def watch_battle(web: str, *, prompt: str, mode: str = "anony", models: list[str
         if "X-CSRFToken" not in http.headers:
             http.headers["X-CSRFToken"] = http.get("/api/session").json()["csrf_token"]
         sent = time.monotonic()
-        created = http.post("/api/battles", json={"prompt": prompt, "mode": mode, "models": models, "arena": arena})
+        body = {"prompt": prompt, "mode": mode, "models": models, **({"arena": arena} if arena else {})}
+        created = http.post("/api/battles", json=body)
         if created.status_code != 201:
             raise RuntimeError(f"POST /api/battles answered {created.status_code}: {created.text[:200]}")
         battle_id = created.json()["id"]
