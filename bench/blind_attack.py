@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
@@ -41,13 +42,16 @@ NEVER = 1e9
 
 
 def watch_battle(web: str, *, prompt: str, mode: str = "anony", models: list[str] | None = None,
-                 timeout: float = 600) -> dict:
-    """One battle as a fresh client sees it before voting: its events with arrival times (to the
-    10 ms, finer than a client across a network can trust its clock), then its JSON."""
-    with httpx.Client(base_url=web, timeout=timeout) as http:
-        http.headers["X-CSRFToken"] = http.get("/api/session").json()["csrf_token"]
+                 timeout: float = 600, arena: str | None = None, client: httpx.Client | None = None) -> dict:
+    """One battle as a client sees it before voting: its events with arrival times (to the
+    10 ms, finer than a client across a network can trust its clock), then its JSON. ``client``: a
+    voter's own (its cookie, CSRF header and address), left open; by default a fresh one."""
+    with nullcontext(client) if client else httpx.Client(base_url=web, timeout=timeout) as http:
+        if "X-CSRFToken" not in http.headers:
+            http.headers["X-CSRFToken"] = http.get("/api/session").json()["csrf_token"]
         sent = time.monotonic()
-        created = http.post("/api/battles", json={"prompt": prompt, "mode": mode, "models": models})
+        body = {"prompt": prompt, "mode": mode, "models": models, **({"arena": arena} if arena else {})}
+        created = http.post("/api/battles", json=body)
         if created.status_code != 201:
             raise RuntimeError(f"POST /api/battles answered {created.status_code}: {created.text[:200]}")
         battle_id = created.json()["id"]

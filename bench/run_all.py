@@ -38,6 +38,8 @@ BENCHES = [
      ["bench/rigging_sim.py"]),
     ("rigging attack: one machine, rotating cookies and spoofed X-Forwarded-For, on the real stack (10 min)",
      ["bench/rigging_attack.py"]),
+    ("replay: simulated voters through the real arena recover who is better (the demo, SmolLM2; resumable)",
+     ["bench/arena_replay.py", "--attacker", "40"]),
 ]
 
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 _NUMBER = r"(?:(?<![\w.])-)?\$?\d[\d,]*(?:\.\d+)?"
 _EXPLICIT = [
     re.compile(r"\\boxed\{([^{}]{1,80})\}"),
-    re.compile(r"(?:final answer|answer)\s*(?:is|:|=)\s*\**\s*([^\n]{1,80})", re.IGNORECASE),
+    re.compile(r"(?:final answer|answer)\s*(?:is\s*:?|:|=)\s*\**\s*([^\n]{1,80})", re.IGNORECASE),
     re.compile(r"(?:^|\n)\s*####\s*([^\n]{1,80})"),
 ]
 _NUMBER_RE = re.compile(_NUMBER)

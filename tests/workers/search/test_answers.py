@@ -6,6 +6,7 @@ from workers.search.answers import answer_key, complete_answer, explicit_answer,
 @pytest.mark.parametrize("text, answer", [
     ("12 * 7 = 84\nAnswer: 84", "84"),
     ("So the answer is 42. Great!", "42"),
+    ("So, there are 12 cookies in total.\n\nThe answer is: 12", "12"),
     ("We get \\boxed{17}.", "17"),
     ("#### 1,200", "1,200"),
     ("3 + 4 = 7 and then 7 * 2 = 14 apples", "14"),
