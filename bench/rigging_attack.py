@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -81,6 +82,13 @@ def target_rank(target: str, arena: str = "text") -> int | None:
     return 1 + sum(r["rating"] > mine[0] for r in rows) if mine else None
 
 
+def recomputed_at(snapshot) -> float:
+    """When the table in force was last recomputed: a recompute that changes nothing publishes no
+    new table, so the table's own publication time does not move."""
+    stamp = snapshot.data.get("recomputed_at")
+    return datetime.fromisoformat(stamp).timestamp() if stamp else snapshot.computed_at.timestamp()
+
+
 def wait_for_recomputes(timeout: float = 300) -> None:
     """Until the leaderboard has been recomputed twice from now (the rigging tests run first in
     each): the second began after the first had finished, so after every vote cast before now."""
@@ -89,7 +97,7 @@ def wait_for_recomputes(timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     for _ in range(2):
         after = time.time()
-        while (snapshot := latest("overall", arena="text")) is None or snapshot.computed_at.timestamp() <= after:
+        while (snapshot := latest("overall", arena="text")) is None or recomputed_at(snapshot) <= after:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the leaderboard was not recomputed twice within {timeout} s")
             time.sleep(0.5)

@@ -166,12 +166,20 @@ def recompute() -> list[LeaderboardSnapshot]:
     return snapshots
 
 
+# pg_advisory_xact_lock key held while publishing (any fixed number unique within the project).
+PUBLISH_LOCK = 0x4C42_5055
+
+
 def _publish(snapshots: list[LeaderboardSnapshot]) -> list[LeaderboardSnapshot]:
     """Insert the snapshots whose public table changed; for the others, carry the new recompute
     state into the snapshot in force, which keeps its publication time. Returns the inserted ones."""
+    with connection.cursor() as cursor:  # two recomputes at once publish one after the other, not both
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PUBLISH_LOCK])
     changed = []
     for snapshot in snapshots:  # one index lookup each: history can hold hundreds of thousands of rows
         current = latest(snapshot.category, arena=snapshot.arena)
+        if current is not None and current.computed_at > snapshot.computed_at:
+            continue  # a recompute that began later has already published: this table is older than it
         if current is not None and _same_table(current, snapshot):
             current.data = snapshot.data
             current.save(update_fields=["data"])
@@ -222,6 +230,7 @@ def _arena_snapshots(arena: str, by_category: dict[str, PairCounts], parts: dict
             else:
                 row.update(license="", backend="")
         table["excluded"] = excluded
+        table["recomputed_at"] = now.isoformat()  # kept current even where the public table is unchanged
         total = int(round(counts.total))  # unrated models' votes too
         snapshots.append(LeaderboardSnapshot(arena=arena, category=category, computed_at=now, total_votes=total,
                                              data=table))
