@@ -44,7 +44,8 @@ prompts = [render_prompt(engine.loaded.tokenizer, [{'role': 'user', 'content': f
            for i in range(8)]
 engine.generate(prompts, SamplingParams(max_new_tokens=8, temperature=0))
 print(json.dumps({'before': before, 'weights': weights,
-                  'packed_rows': getattr(engine.decoder, 'packed_rows', None), **status()}))
+                  'packed_rows': getattr(engine.decoder, 'packed_rows', None), **status()}), flush=True)
+os._exit(0)  # measured; tearing down the engine's running thread at exit can abort the interpreter
 """
 
 
