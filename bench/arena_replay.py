@@ -282,7 +282,8 @@ def run_stack(args, records: list[dict], out: Path) -> dict:
                TOKENIZERS_PARALLELISM="false",
                ARENA_GENERATION_TIMEOUT=os.environ.get("ARENA_GENERATION_TIMEOUT", "1800"))
     if args.defences == "off":
-        env.update(ARENA_COUNTED_VOTES_PER_CLIENT_DAY="0", ARENA_COUNTED_VOTES_PER_ADDRESS_DAY="0")
+        env.update(ARENA_COUNTED_VOTES_PER_CLIENT_DAY="0", ARENA_COUNTED_VOTES_PER_ADDRESS_DAY="0",
+                   ARENA_RIGGING_ALPHA="0")  # no rigging tests before the recompute
     stack = Stack(state=args.state, env=env)
     try:
         stack.start_databases(pg_port=free_port(), redis_port=free_port())
@@ -297,7 +298,6 @@ def run_stack(args, records: list[dict], out: Path) -> dict:
 
         django.setup()
         from ratings.snapshots import recompute  # noqa: PLC0415 (Django is set up just above)
-        from ratings.tasks import detect_anomalous_voters  # noqa: PLC0415 (Django is set up just above)
         from workers.heartbeat import live_queues  # noqa: PLC0415 (Django is set up just above)
 
         done = {(r["arena"], r["role"], r["index"]) for r in records}
@@ -307,7 +307,7 @@ def run_stack(args, records: list[dict], out: Path) -> dict:
         if jobs and not args.report_only:
             stack.start_worker("worker", ["arena", "smollm2"])
             if args.defences == "on":
-                stack.start_beat()  # the reaper, and the anomalous-voter check every 10 minutes
+                stack.start_beat()  # the reaper, and the recompute (which runs the rigging tests first)
             stack.start_web(port)
             deadline = time.monotonic() + 900
             while "smollm2" not in live_queues():
@@ -319,9 +319,7 @@ def run_stack(args, records: list[dict], out: Path) -> dict:
             play_all(args, web, jobs, records, out)
         else:
             stack.start_web(port)
-        if args.defences == "on":
-            detect_anomalous_voters()  # what beat runs every 10 minutes, run now so the report sees it
-        recompute()
+        recompute()  # with the defences on, the rigging tests run first, as in every recompute
         boards = {}
         with httpx.Client(base_url=web, timeout=60) as http:
             for arena in ("text", "search"):
@@ -334,16 +332,15 @@ def run_stack(args, records: list[dict], out: Path) -> dict:
 
 
 def vote_rows(battle_ids: list[str]) -> dict[str, dict]:
-    """Per battle: whether its vote counts now (counted, and its client not flagged), and its
-    relative style differences, as the leaderboard reads them."""
+    """Per battle: whether its vote counts now (counted, and not flagged by the rigging tests), and
+    its relative style differences, as the leaderboard reads them."""
     from arena.models import ModelEndpoint, Vote  # noqa: PLC0415 (Django is set up by the caller)
-    from ratings.models import FlaggedClient  # noqa: PLC0415 (Django is set up by the caller)
 
-    flagged = set(FlaggedClient.objects.filter(cleared=False).values_list("client_id", flat=True))
     rows = {}
-    for battle, client, counts, *style in Vote.objects.filter(battle__uuid__in=battle_ids).values_list(
-            "battle__uuid", "client_id", "counts", *STYLE_COLUMNS):
-        rows[str(battle)] = {"counts": counts and client not in flagged, "flagged": client in flagged,
+    for battle, counts, flag_id, cleared, *style in Vote.objects.filter(battle__uuid__in=battle_ids).values_list(
+            "battle__uuid", "counts", "flag__vote_id", "flag__cleared", *STYLE_COLUMNS):
+        flagged = flag_id is not None and not cleared
+        rows[str(battle)] = {"counts": counts and not flagged, "flagged": flagged,
                              "style": [float(x) for x in style]}
     rows["_public_names"] = {e.public_name: e.name for e in ModelEndpoint.objects.all()}
     return rows
