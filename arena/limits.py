@@ -13,6 +13,7 @@ makes a cache object, and so a new Redis connection, for every request served un
 import math
 import time
 
+import redis.exceptions
 from django.conf import settings
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
 
@@ -88,7 +89,10 @@ def counted_vote_cap_reached(*, client_id: str, address: str, user_id: int | Non
     caps = [(key, cap, who) for key, cap, who in _counted_vote_caps(client_id, address, user_id) if cap > 0]
     if not caps:
         return ""
-    counts = get_redis().mget([key for key, _cap, _who in caps])
+    try:
+        counts = get_redis().mget([key for key, _cap, _who in caps])
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        return ""  # Redis is away: the battle still reads from the database, and the vote itself will tell
     over = next(((cap, who) for (_key, cap, who), count in zip(caps, counts, strict=True) if int(count or 0) >= cap),
                 None)
     if over is None:
