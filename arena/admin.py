@@ -1,7 +1,6 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from arena.endpoint_check import check_endpoint
 from arena.endpoint_form import PARAMS, EndpointForm
 from arena.endpoint_stats import queue_lengths, recent_stats
 from arena.models import Arena, Backend, Battle, Message, ModelEndpoint, Turn, Vote
@@ -76,6 +75,10 @@ class ModelEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Test endpoint (send a short prompt through its worker)")
     def test_endpoint(self, request, queryset):
+        # Imported here: it loads the workers' backends (scipy, the search package), half a second that
+        # every manage.py command would pay at start-up, since Django imports the admin modules then.
+        from arena.endpoint_check import check_endpoint  # noqa: PLC0415
+
         for endpoint in queryset[:5]:
             result = check_endpoint(endpoint)
             if result.ok:

@@ -188,10 +188,11 @@ def compute_leaderboard(
     anchor: tuple[str, float] | None = None,
     seed: int = 0,
     significance: float = 0.05,
+    with_elo: bool = True,
 ) -> list[dict[str, Any]]:
-    """The rows of `leaderboard_table` for these battles, each with elo (online Elo in vote order:
-    by `tstamp` when the battles have it) and, with `style_control`, style_rating,
-    style_ci_lower, style_ci_upper, style_rank_ub (needs the `style_a`/`style_b` fields).
+    """The rows of `leaderboard_table` for these battles, each with elo (`elo_in_vote_order`; left
+    out with `with_elo=False`, for a caller that computes it meanwhile) and, with `style_control`,
+    style_rating, style_ci_lower, style_ci_upper, style_rank_ub (needs the `style_a`/`style_b` fields).
     """
     battles = _without_idle_models(battles)
     if len(battles) == 0:
@@ -199,10 +200,10 @@ def compute_leaderboard(
     rows = leaderboard_table(battles.models, aggregate(battles), bootstrap_rounds=bootstrap_rounds, seed=seed,
                              anchor=anchor, significance=significance)["rows"]
     index = {name: i for i, name in enumerate(battles.models)}
-    order = np.argsort(battles.fields["tstamp"], kind="stable") if "tstamp" in battles.fields else slice(None)
-    elo = online_elo(battles.model_a[order], battles.model_b[order], battles.outcome[order], battles.n_models)
-    for row in rows:
-        row["elo"] = float(elo[index[row["model"]]])
+    if with_elo:
+        elo = elo_in_vote_order(battles)
+        for row in rows:
+            row["elo"] = elo[row["model"]]
     if style_control:
         anchor_index = None if anchor is None else battles.model_index(anchor[0])
         style_rating, style_lower, style_upper = _style_ratings(
@@ -215,6 +216,13 @@ def compute_leaderboard(
             row.update(style_rating=float(style_rating[i]), style_ci_lower=float(style_lower[i]),
                        style_ci_upper=float(style_upper[i]), style_rank_ub=int(style_rank[i]))
     return rows
+
+
+def elo_in_vote_order(battles: Battles) -> dict[str, float]:
+    """Online Elo per model name after every battle, in vote order (by `tstamp` when the battles have it)."""
+    order = np.argsort(battles.fields["tstamp"], kind="stable") if "tstamp" in battles.fields else slice(None)
+    elo = online_elo(battles.model_a[order], battles.model_b[order], battles.outcome[order], battles.n_models)
+    return {name: float(rating) for name, rating in zip(battles.models, elo, strict=True)}
 
 
 def add_davidson_columns(
