@@ -30,6 +30,7 @@ same key/value cache.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 from collections.abc import Callable
@@ -55,6 +56,11 @@ PACKED_MAX_MB = float(os.environ.get("ARENA_PACKED_MAX_MB") or 1024)
 _mkl_reorder = getattr(torch.ops.mkl, "_mkl_reorder_linear_weight", None) if torch.backends.mkl.is_available() \
     else None
 _mkl_linear = getattr(torch.ops.mkl, "_mkl_linear", None) if torch.backends.mkl.is_available() else None
+
+try:
+    _malloc_trim = ctypes.CDLL(None).malloc_trim  # glibc's; elsewhere nothing to trim
+except (OSError, AttributeError):
+    _malloc_trim = None
 
 
 def mkl_packing_available() -> bool:
@@ -146,6 +152,11 @@ class LlamaDecoder:
             fused.append((layer.input_layernorm.weight, _fuse(attn.q_proj, attn.k_proj, attn.v_proj),
                           attn.o_proj.weight, layer.post_attention_layernorm.weight,
                           _fuse(mlp.gate_proj, mlp.up_proj), mlp.down_proj.weight))
+        # Fusing freed the model's own q/k/v and gate/up weights (about half of them), but glibc keeps
+        # freed blocks of that size in its heaps for reuse instead of returning them to the system: a
+        # worker serving SmolLM2 unpacked held ~270 MB more until they were trimmed.
+        if _malloc_trim is not None:
+            _malloc_trim(0)
         lm_head = model.lm_head.weight
         packing = choose_packing(weights_mb=weights_mb(model), float32=model.dtype == torch.float32,
                                  rows_setting=packed_rows)
