@@ -6,9 +6,13 @@ CPU: a batch of 8 cost ~2.2x one row per step (SmolLM2-135M, fp32). MKL can
 instead pack a weight matrix once for a given number of rows
 (``cblas_sgemm_pack``) and multiply by the packed copy; a step of 8 rows then
 costs ~1.4x one row. The packed copy is only valid for that number of rows, so
-the weights are packed once, for ``PACKED_ROWS`` rows: a smaller batch is padded
-with zero rows up to it and a larger one runs in slices of it. That one packed
-copy is the only copy of the weights the decoder adds: the step also fuses the
+the weights are packed once, for ``DEFAULT_PACKED_ROWS`` rows: a smaller batch is
+padded with zero rows up to it and a larger one runs in slices of it. That one
+packed copy is the only copy of the weights the decoder adds, but it costs about
+as much memory as the weights again, so by default only a model whose weights are
+at most ``ARENA_PACKED_MAX_MB`` is packed (:func:`choose_packing`): on a small model
+the copy is cheap and batches gain the most, on a large one the copy is the
+difference between fitting in memory and not. The step also fuses the
 q/k/v and the gate/up projections into one multiplication each, and the model's
 own projections become views of the fused weights. It skips transformers' mask
 and position bookkeeping.
@@ -26,9 +30,11 @@ same key/value cache.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -37,8 +43,13 @@ from transformers import Cache, PreTrainedModel
 logger = logging.getLogger(__name__)
 
 # Rows the weights are packed for: steps of 2 to this many rows are padded up to it, larger steps
-# run in slices of it. One packed copy of the weights (540 MB for SmolLM2-135M in fp32); 0: none.
-PACKED_ROWS = int(os.environ.get("ARENA_PACKED_ROWS", "8"))
+# run in slices of it.
+DEFAULT_PACKED_ROWS = 8
+# Set, ARENA_PACKED_ROWS decides for every model (0: no packed copy). Unset, a float32 model is packed
+# for DEFAULT_PACKED_ROWS rows when its weights are at most ARENA_PACKED_MAX_MB (SmolLM2-135M: 513 MB,
+# packed; a 1.1B Llama: 4,128 MB, not), and not packed otherwise.
+PACKED_ROWS_SETTING = int(os.environ["ARENA_PACKED_ROWS"]) if os.environ.get("ARENA_PACKED_ROWS") else None
+PACKED_MAX_MB = float(os.environ.get("ARENA_PACKED_MAX_MB") or 1024)
 
 # MKL's packed GEMM is reached through private operators (torch.ops.mkl), which a torch release may
 # change or drop; every use goes through these two names, and any failure falls back to F.linear.
@@ -46,9 +57,43 @@ _mkl_reorder = getattr(torch.ops.mkl, "_mkl_reorder_linear_weight", None) if tor
     else None
 _mkl_linear = getattr(torch.ops.mkl, "_mkl_linear", None) if torch.backends.mkl.is_available() else None
 
+try:
+    _malloc_trim = ctypes.CDLL(None).malloc_trim  # glibc's; elsewhere nothing to trim
+except (OSError, AttributeError):
+    _malloc_trim = None
+
 
 def mkl_packing_available() -> bool:
     return _mkl_reorder is not None and _mkl_linear is not None
+
+
+@dataclass(frozen=True)
+class Packing:
+    rows: int  # 0: no packed copy
+    reason: str
+
+
+def choose_packing(*, weights_mb: float, float32: bool, rows_setting: int | None = PACKED_ROWS_SETTING,
+                   max_mb: float = PACKED_MAX_MB) -> Packing:
+    """Whether to pack a model's weights, for how many rows, and why (for the log).
+
+    ``rows_setting`` is ARENA_PACKED_ROWS (None: unset), which overrides the size rule.
+    """
+    if not float32:  # MKL packs single-precision matrices only
+        return Packing(0, "the weights are not float32")
+    if rows_setting is not None:
+        if rows_setting > 1:
+            return Packing(rows_setting, f"ARENA_PACKED_ROWS={rows_setting}")
+        return Packing(0, f"ARENA_PACKED_ROWS={rows_setting}")
+    if weights_mb <= max_mb:
+        return Packing(DEFAULT_PACKED_ROWS, f"weights {weights_mb:,.0f} MB <= ARENA_PACKED_MAX_MB={max_mb:,.0f}; "
+                                            "the packed copy costs about as much memory again")
+    return Packing(0, f"weights {weights_mb:,.0f} MB > ARENA_PACKED_MAX_MB={max_mb:,.0f}, where a packed copy "
+                      f"would about double the memory; ARENA_PACKED_ROWS={DEFAULT_PACKED_ROWS} packs it anyway")
+
+
+def weights_mb(model: PreTrainedModel) -> float:
+    return sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
 
 
 class PackingFailed(RuntimeError):
@@ -86,7 +131,8 @@ class _Linear:
 class LlamaDecoder:
     """Runs decoding steps for one loaded Llama model; build it with :meth:`for_model`."""
 
-    def __init__(self, model: PreTrainedModel, *, packed_rows: int = PACKED_ROWS) -> None:
+    def __init__(self, model: PreTrainedModel, *, packed_rows: int | None = PACKED_ROWS_SETTING) -> None:
+        """``packed_rows`` overrides the size rule as ARENA_PACKED_ROWS does; None: by the weights' size."""
         config = model.config
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
@@ -106,9 +152,21 @@ class LlamaDecoder:
             fused.append((layer.input_layernorm.weight, _fuse(attn.q_proj, attn.k_proj, attn.v_proj),
                           attn.o_proj.weight, layer.post_attention_layernorm.weight,
                           _fuse(mlp.gate_proj, mlp.up_proj), mlp.down_proj.weight))
+        # Fusing freed the model's own q/k/v and gate/up weights (about half of them), but glibc keeps
+        # freed blocks of that size in its heaps for reuse instead of returning them to the system: a
+        # worker serving SmolLM2 unpacked held ~270 MB more until they were trimmed.
+        if _malloc_trim is not None:
+            _malloc_trim(0)
         lm_head = model.lm_head.weight
-        rows = packed_rows if model.dtype == torch.float32 and 1 < packed_rows else 0
-        self.layers, self.lm_head, self.packed_rows = self._linears(fused, lm_head, rows)
+        packing = choose_packing(weights_mb=weights_mb(model), float32=model.dtype == torch.float32,
+                                 rows_setting=packed_rows)
+        self.layers, self.lm_head, self.packed_rows = self._linears(fused, lm_head, packing.rows)
+        if self.packed_rows:
+            logger.info("CPU decoding step for %s: weights packed for %d rows (%s)", model.name_or_path,
+                        self.packed_rows, packing.reason)
+        else:
+            logger.info("CPU decoding step for %s: weights not packed (%s)", model.name_or_path,
+                        packing.reason if not packing.rows else "packing is unavailable or failed, see above")
 
     def _linears(self, fused: list, lm_head: torch.Tensor, rows: int) -> tuple[list, _Linear, int]:
         """The layers' weights and the head, packed for ``rows`` rows where that works; and the rows."""
@@ -139,7 +197,7 @@ class LlamaDecoder:
 
     @classmethod
     def for_model(cls, model: PreTrainedModel, device: torch.device, *,
-                  packed_rows: int = PACKED_ROWS) -> LlamaDecoder | None:
+                  packed_rows: int | None = PACKED_ROWS_SETTING) -> LlamaDecoder | None:
         """The decoder for ``model``, or None when the model needs transformers' own forward."""
         reason = unsupported_reason(model, device)
         if reason:

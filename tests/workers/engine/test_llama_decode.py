@@ -6,7 +6,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from workers.engine import BatchEngine, SamplingParams, llama_decode
 from workers.engine.kv_batch import PaddedKV, new_cache, prefill_inputs
-from workers.engine.llama_decode import LlamaDecoder, mkl_packing_available
+from workers.engine.llama_decode import DEFAULT_PACKED_ROWS, LlamaDecoder, choose_packing, mkl_packing_available
 
 from .conftest import chat
 
@@ -49,6 +49,29 @@ def test_it_packs_fp32_weights_once_and_pads_batches_to_multiples_of_the_packed_
     assert qkv.rows == 8 and qkv.packed is not None
     unpacked = LlamaDecoder.for_model(tiny.model, tiny.device, packed_rows=0)
     assert unpacked.bucket(5) == 5 and unpacked.layers[0][1].packed is None
+
+
+def test_it_packs_a_model_only_when_its_weights_are_small_unless_told_otherwise():
+    demo, large = 513.0, 4128.0  # SmolLM2-135M and a 1.1B Llama, float32
+    assert choose_packing(weights_mb=demo, float32=True, rows_setting=None, max_mb=1024).rows == DEFAULT_PACKED_ROWS
+    unpacked = choose_packing(weights_mb=large, float32=True, rows_setting=None, max_mb=1024)
+    assert unpacked.rows == 0 and "4,128 MB > ARENA_PACKED_MAX_MB=1,024" in unpacked.reason
+    assert choose_packing(weights_mb=1024, float32=True, rows_setting=None, max_mb=1024).rows == DEFAULT_PACKED_ROWS
+    # ARENA_PACKED_ROWS, when set, decides whatever the size; 0 and 1 mean no packed copy.
+    assert choose_packing(weights_mb=large, float32=True, rows_setting=16, max_mb=1024).rows == 16
+    assert choose_packing(weights_mb=demo, float32=True, rows_setting=0, max_mb=1024).rows == 0
+    assert choose_packing(weights_mb=demo, float32=True, rows_setting=1, max_mb=1024).rows == 0
+    assert choose_packing(weights_mb=demo, float32=False, rows_setting=8, max_mb=1024).rows == 0
+
+
+def test_it_logs_whether_and_why_the_weights_are_packed(tiny, caplog):
+    if not mkl_packing_available():
+        pytest.skip("this torch has no MKL")
+    with caplog.at_level(logging.INFO, logger="workers.engine.llama_decode"):
+        LlamaDecoder.for_model(tiny.model, tiny.device, packed_rows=None)
+        LlamaDecoder.for_model(tiny.model, tiny.device, packed_rows=0)
+    messages = [r.getMessage() for r in caplog.records if "CPU decoding step" in r.getMessage()]
+    assert "MB <= ARENA_PACKED_MAX_MB" in messages[0] and "weights not packed (ARENA_PACKED_ROWS=0)" in messages[1]
 
 
 def test_the_model_projections_share_the_fused_weights(tiny):
