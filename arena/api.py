@@ -169,7 +169,8 @@ async def get_battle(request, battle_id: UUID):
 def _get_battle(request, battle_id: UUID):
     battle = _battle(battle_id)
     service.notice_dead_workers(battle)
-    return battle_json(battle, client_id=client_id(request), address=client_address(request))
+    return battle_json(battle, client_id=client_id(request), address=client_address(request),
+                       signed_in=signed_in_user(request) is not None)
 
 
 @api.get("/battles/{battle_id}/stream", summary="Server-Sent Events: start, delta and end events; "
@@ -223,6 +224,7 @@ async def vote(request, battle_id: UUID, payload: VoteIn):
 
 def _vote(request, battle_id: UUID, payload: VoteIn):
     enforce(request, "votes", client_id=request.auth)
+    user = signed_in_user(request)
     with transaction.atomic():
         service.lock_battle(battle_id)  # regenerate and follow-ups wait, or this vote waits for them
         messages = service.messages_for_vote(battle_id)  # one query serves the checks, the vote and the answer
@@ -230,8 +232,8 @@ def _vote(request, battle_id: UUID, payload: VoteIn):
         battle.vote = service.record_vote(battle=battle, choice=payload.choice, client_id=request.auth,
                                           messages=messages, attempts=payload.attempts, turn=payload.turn,
                                           address=client_address(request), proof=payload.proof,
-                                          identity=voter_identity(request), user=signed_in_user(request))
-    return 200, battle_json(battle, client_id=request.auth, messages=messages)
+                                          identity=voter_identity(request), user=user)
+    return 200, battle_json(battle, client_id=request.auth, messages=messages, signed_in=user is not None)
 
 
 @api.get("/history", summary="Your battles: those this browser started and has not deleted, newest first")

@@ -234,17 +234,17 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
                 attempts: dict[str, int] | None = None, turn: int | None = None, address: str = "",
                 proof: str = "", identity: VoterIdentity | None = None,
                 user: AbstractBaseUser | None = None) -> Vote:
-    """``attempts`` (per side) and ``turn``: the answers the voter saw on the last turn; a vote
-    for answers that are no longer the current ones is refused. Left out, the vote judges the
-    answers current when it is counted (a script that omits them has read the battle itself).
-    ``messages``: the battle's messages with their turns, in turn order, read after this
-    transaction took the battle's lock (``lock_battle``, ``messages_for_vote``). ``address``: the
-    voter's (``clients.client_address``), for the daily cap on counted votes per address. ``proof``:
-    the solved proof of work of the battle (``proof_of_work``), without which an anonymous vote is
-    kept but not counted. ``identity``: what links the vote to the voter's others, for the rigging
-    tests (``clients.voter_identity``). ``user``: the signed-in voter, if any: the arena's policy refuses
-    or weighs anonymous votes (``Arena.anonymous_votes``, ``anonymous_vote_weight``), and a person's
-    counted votes share a daily cap whichever browser they come from."""
+    """``attempts`` (per side) and ``turn``: the answers the voter saw on the last turn; a vote for answers that are no
+    longer the current ones is refused. Left out, the vote judges the answers current when it is counted (a script
+    that omits them has read the battle itself). ``messages``: the battle's messages with their turns, in turn
+    order, read after this transaction took the battle's lock (``lock_battle``, ``messages_for_vote``). ``address``:
+    the voter's (``clients.client_address``), for the daily cap on counted votes per address. ``proof``: the solved
+    proof of work of the battle (``proof_of_work``), without which an anonymous vote is kept but not counted (a
+    signed-in person's vote needs none: their account is the cost, and their counted votes have a daily cap of their
+    own). ``identity``: what links the vote to the voter's others, for the rigging tests
+    (``clients.voter_identity``). ``user``: the signed-in voter, if any: the arena's policy refuses or weighs
+    anonymous votes (``Arena.anonymous_votes``, ``anonymous_vote_weight``), and a person's counted votes share a
+    daily cap whichever browser they come from."""
     if battle.client_id != client_id:
         raise Forbidden("Only the person who started this battle can vote on it.")
     arena = battle.arena if battle.mode == Mode.ANONYMOUS else None
@@ -266,7 +266,7 @@ def record_vote(*, battle: Battle, choice: str, client_id: str, messages: list[M
         if not any(m.text.strip() for m in messages if m.turn.index == last_turn):
             raise Conflict(EMPTY_ANSWERS)
         counts, reason = _counts_for_ratings(battle, messages)
-        if counts and not proof_of_work.is_valid(proof, battle.uuid):
+        if counts and user is None and not proof_of_work.is_valid(proof, battle.uuid):
             counts, reason = False, "The vote came without the page's proof of work, so it does not count."
         if counts and weight == 0:
             counts, reason = False, "Anonymous votes do not count in this arena; sign in for your votes to count."

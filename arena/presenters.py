@@ -99,7 +99,8 @@ def message_json(message: Message, *, reveal: bool, blind: bool = False, shown: 
     return data
 
 
-def battle_json(battle: Battle, *, client_id: str, messages: list[Message] | None = None, address: str = "") -> dict:
+def battle_json(battle: Battle, *, client_id: str, messages: list[Message] | None = None, address: str = "",
+                signed_in: bool = False) -> dict:
     """``messages``: the battle's messages with their turns, when the caller has read them already;
     ``address``: the reader's (``clients.client_address``), to say before the vote whether today's
     cap on counted votes is reached."""
@@ -141,6 +142,6 @@ def battle_json(battle: Battle, *, client_id: str, messages: list[Message] | Non
     elif data["yours"] and battle.mode != Mode.DIRECT and turns:
         data["voting"] = vote_outlook(battle=battle, messages=messages, client_id=client_id, address=address,
                                       shown_last=[turns[-1][side] for side in battle.sides])
-        if battle.mode == Mode.ANONYMOUS:
+        if battle.mode == Mode.ANONYMOUS and not signed_in:  # a signed-in person's vote needs no proof
             data["proof_of_work"] = proof_of_work.challenge_for(battle.uuid)
     return data

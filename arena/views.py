@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from arena import history, model_profiles
+from arena.accounts import signed_in_user
 from arena.battles import available_endpoints
 from arena.clients import client_id
 from arena.errors import NotFound
@@ -98,7 +99,8 @@ def history_battle_page(request, battle_id):
         battle = history.owned_battle(battle_id=battle_id, client_id=client_id(request))
     except NotFound:
         raise Http404("None of your battles has this id.") from None
-    context = _battle_context(battle_json(battle, client_id=client_id(request)))
+    context = _battle_context(battle_json(battle, client_id=client_id(request),
+                                          signed_in=signed_in_user(request) is not None))
     return _page(request, "arena/history_battle.html", created=battle.created_at, **context)
 
 

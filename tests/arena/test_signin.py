@@ -116,6 +116,25 @@ def test_a_signed_in_persons_battle_and_vote_record_them(web, worker, endpoints,
     assert vote.user_id == person.id and vote.battle.user_id == person.id and vote.weight == 1.0
 
 
+def test_a_signed_in_persons_vote_counts_without_the_proof_of_work_an_anonymous_one_needs(web, worker, endpoints,
+                                                                                          people):
+    confirmed_person("busy@people.example.org")
+    with httpx.Client(base_url=web, timeout=30) as http:
+        anonymous = ApiClient(http)
+        unproven = anonymous.start("Say something kind.")
+        anonymous.wait_finished(unproven)
+        assert anonymous.battle(unproven)["proof_of_work"]["bits"] > 0
+        assert anonymous.post(f"/api/battles/{unproven}/vote", {"choice": "a", "proof": ""}).json()["vote"]["counts"] \
+            is False
+        assert sign_in(http, "busy@people.example.org").status_code == 302
+        api = ApiClient(http)
+        battle_id = api.start("Say something kind.")
+        api.wait_finished(battle_id)
+        assert "proof_of_work" not in api.battle(battle_id)  # the page has nothing to solve
+        voted = api.post(f"/api/battles/{battle_id}/vote", {"choice": "a", "proof": ""})
+        assert voted.status_code == 200 and voted.json()["vote"]["counts"] is True, voted.text
+
+
 def test_a_battle_started_before_signing_in_can_be_voted_on_after(web, worker, endpoints, people):
     person = confirmed_person("late@people.example.org")
     with httpx.Client(base_url=web, timeout=30) as http:
