@@ -109,6 +109,14 @@ class Stack:
         return self.spawn("beat", [PYTHON, "-m", "celery", "-A", "workers.celery", "beat", "--loglevel", "INFO",
                                    "--schedule", str(schedule)])
 
+    def stop_on_sigterm(self) -> None:
+        """Make SIGTERM (``kill``, a timeout) end this process as an exception does, so that the
+        caller's ``finally: stack.stop()`` runs and no service is left behind (a bench's use)."""
+        def on_sigterm(signum, frame):
+            sys.exit(128 + signum)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
     def stop(self) -> None:
         for _name, process in reversed(self.children):
             if process.poll() is None:

@@ -285,6 +285,7 @@ def run_stack(args, records: list[dict], out: Path) -> dict:
         env.update(ARENA_COUNTED_VOTES_PER_CLIENT_DAY="0", ARENA_COUNTED_VOTES_PER_ADDRESS_DAY="0",
                    ARENA_RIGGING_ALPHA="0")  # no rigging tests before the recompute
     stack = Stack(state=args.state, env=env)
+    stack.stop_on_sigterm()  # a killed bench stops its services too
     try:
         stack.start_databases(pg_port=free_port(), redis_port=free_port())
         os.environ.update({k: v for k, v in stack.env.items() if k.startswith(("ARENA_", "DATABASE_URL", "REDIS_URL"))},

@@ -206,6 +206,7 @@ class WorkerPath:
         })
         self.stack = Stack(state=self.state,
                            env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")})
+        self.stack.stop_on_sigterm()  # a killed bench stops its services too
         self.stack.start_databases(pg_port=pg_port, redis_port=redis_port)
         self.stack.manage("migrate", "--noinput", "-v", "0")
 

@@ -172,6 +172,7 @@ def main() -> None:
 
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     stack = Stack(state=state, env=env)
+    stack.stop_on_sigterm()  # a killed bench stops its services too
     try:
         stack.start_databases(pg_port=free_port(), redis_port=free_port())
         os.environ.update(DATABASE_URL=stack.env["DATABASE_URL"], REDIS_URL=stack.env["REDIS_URL"],

@@ -204,6 +204,7 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
 
     stack = Stack(state=STATE, env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")})
+    stack.stop_on_sigterm()  # a killed bench stops its services too
     try:
         stack.start_databases(pg_port=PG_PORT, redis_port=REDIS_PORT)
         stack.manage("migrate", "--noinput", "-v", "0")

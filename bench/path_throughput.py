@@ -180,6 +180,7 @@ def main() -> None:
                 "ARENA_LIMITS": json.dumps({k: "1000000/m" for k in ("battles", "battles_ip", "turns", "turns_ip")}
                                            | {"votes": "1000000/d", "votes_ip": "1000000/d"})})
     stack = Stack(state=state, env=env)
+    stack.stop_on_sigterm()  # a killed bench stops its services too
     rows, search_times = [], {"search": [], "plain": []}
     try:
         stack.start_databases(pg_port=free_port(), redis_port=free_port())
