@@ -282,8 +282,9 @@ class PromptBoardIn(Schema):
     arena: str = "text"
 
 
-@api.post("/leaderboard/for-prompt", summary="Which model is best for prompts like this one? "
-          "Votes weighted by the similarity of their prompts (all-MiniLM embeddings).",
+@api.post("/leaderboard/for-prompt", summary="Which model is best for prompts like this one? The arena's "
+          "prompt-to-leaderboard head where it beat the global fit on held-out votes, else votes weighted by the "
+          "similarity of their prompts (all-MiniLM embeddings); `method` says which answered.",
           auth=session_with_csrf_on_loop, response={200: dict, 413: Detail, 422: Detail, 503: Detail})
 async def leaderboard_for_prompt(request, payload: PromptBoardIn):
     prompt = service.clean_prompt(payload.prompt)

@@ -279,6 +279,10 @@ ARENA = {
     "LEADERBOARD_PAIR_WEIGHTING": env_bool("ARENA_LEADERBOARD_PAIR_WEIGHTING", False),
     "PROMPT_LEADERBOARD_MIN_EFFECTIVE_VOTES": env_int("ARENA_PROMPT_LEADERBOARD_MIN_EFFECTIVE_VOTES", 10),
     "PROMPT_LEADERBOARD_PRIOR_TIES": env_int("ARENA_PROMPT_LEADERBOARD_PRIOR_TIES", 2),
+    # Prompt-to-leaderboard (ratings/prompt_heads.py): a head is trained once an arena has this many
+    # counted votes with an embedded prompt, on at most the newest P2L_MAX_VOTES of them.
+    "P2L_MIN_VOTES": env_int("ARENA_P2L_MIN_VOTES", 300),
+    "P2L_MAX_VOTES": env_int("ARENA_P2L_MAX_VOTES", 100_000),
     # Counted votes per day: past these a vote is kept but not counted (per browser, per address or IPv6 /64).
     "COUNTED_VOTES_PER_CLIENT_DAY": env_int("ARENA_COUNTED_VOTES_PER_CLIENT_DAY", 50),
     "COUNTED_VOTES_PER_ADDRESS_DAY": env_int("ARENA_COUNTED_VOTES_PER_ADDRESS_DAY", 100),
@@ -291,6 +295,9 @@ ARENA = {
     "RIGGING_ALPHA": env_float("ARENA_RIGGING_ALPHA", 1e-3),
     "RIGGING_WINDOW_DAYS": env_int("ARENA_RIGGING_WINDOW_DAYS", 30),
 }
+# Fewer than 100 votes leave some 20 held out: too few for the publishing test to mean anything.
+if not 100 <= ARENA["P2L_MIN_VOTES"] <= ARENA["P2L_MAX_VOTES"]:
+    raise ImproperlyConfigured("ARENA_P2L_MIN_VOTES must be at least 100 and at most ARENA_P2L_MAX_VOTES.")
 
 LOGGING = {
     "version": 1,

@@ -37,9 +37,12 @@ class PromptHead:
         x = np.asarray(embeddings, dtype=np.float64)
         return self.weights[:, 0] + x @ self.weights[:, 1:].T
 
-    def ratings(self, embedding: np.ndarray) -> np.ndarray:
-        """The leaderboard for one prompt on the 400-point scale, mean 1000 (K,)."""
+    def ratings(self, embedding: np.ndarray, models: np.ndarray | None = None) -> np.ndarray:
+        """The leaderboard for one prompt on the 400-point scale, mean 1000 over `models` (row indices;
+        all K if None), in their order."""
         theta = self.strengths(embedding)
+        if models is not None:
+            theta = theta[np.asarray(models, dtype=int)]
         return to_rating_scale(theta - theta.mean())
 
 

@@ -4,8 +4,8 @@ from celery import shared_task
 
 from arena import jobs, redis_keys
 from arena.redis_client import get_redis
+from ratings import prompt_heads
 from ratings.anomalous_voters import detect_anomalous_voters as detect
-from ratings.prompt_leaderboard import leaderboard_for_prompt
 from ratings.snapshots import recompute
 from workers.search.embeddings import get_encoder
 
@@ -37,7 +37,13 @@ def schedule_recompute() -> None:
 def prompt_leaderboard(request_id: str, prompt: str, arena: str = "text") -> None:
 
     try:
-        result = leaderboard_for_prompt(prompt, get_encoder(), arena=arena)
+        result = prompt_heads.board_for_prompt(prompt, get_encoder(), arena=arena)
     except Exception as exc:  # the web side is waiting: tell it, in a sentence
         result = {"error": f"The leaderboard for this prompt could not be computed ({type(exc).__name__})."}
     jobs.publish_result(redis_keys.prompt_leaderboard(request_id), result)
+
+
+@shared_task(ignore_result=True)
+def train_prompt_heads() -> None:
+    """Beat sends it to the maintenance queue, whose worker has the encoder; a head is trained only on new votes."""
+    prompt_heads.train_prompt_heads(get_encoder())

@@ -1,10 +1,12 @@
 from dataclasses import replace
 
+from django.conf import settings
 from django.shortcuts import render
 
 from arena.errors import Invalid
 from arena.models import DEFAULT_ARENA, Arena, ModelEndpoint
 from ratings.history import daily_history
+from ratings.models import PromptHeadFit
 from ratings.presenters import CATEGORY_LABELS, STYLE_ELEMENTS, BoardQuery, in_words, leaderboard_json
 
 
@@ -29,6 +31,7 @@ def leaderboard_page(request):
         "board": board, "history": history, "query": query, "error": error, "arenas": arenas, "arena": arena,
         "words": {name: in_words(query.moment(name)) for name in ("at", "since") if getattr(query, name)},
         "category": query.category, "min_votes": board["min_votes"], "style_elements": STYLE_ELEMENTS,
+        "prompt_head": PromptHeadFit.objects.newest(query.arena), "p2l_min_votes": settings.ARENA["P2L_MIN_VOTES"],
         "category_tabs": [(key, label, query.params(category=key)) for key, label in CATEGORY_LABELS.items()],
         "arena_tabs": [(a, query.params(arena=a.slug)) for a in arenas],
         "json_url": f"/api/leaderboard?{query.params()}",

@@ -70,7 +70,7 @@ def arena_db(stack, django_db_setup, django_db_blocker):
 def _truncate(connection):
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE arena_vote, arena_message, arena_turn, arena_battle, arena_modelendpoint, "
-                       "ratings_leaderboardsnapshot CASCADE")
+                       "ratings_leaderboardsnapshot, ratings_promptheadfit CASCADE")
         cursor.execute("DELETE FROM arena_arena WHERE slug <> 'text'")  # the migration's arena stays
 
 

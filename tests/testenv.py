@@ -22,6 +22,7 @@ os.environ["ARENA_REAPER_SECONDS"] = "1"
 os.environ.setdefault("ARENA_ANSWER_TOKEN_CAP", "1000")  # above the tiny endpoints' own caps, which then apply
 os.environ.setdefault("ARENA_PACING_CHARS_PER_SECOND", "300")  # the tiny model's short answers, shown quickly
 os.environ["ARENA_LEADERBOARD_SECONDS"] = "2"
+os.environ["ARENA_P2L_SECONDS"] = "86400"  # tests train prompt heads when they mean to (test_prompt_heads.py)
 os.environ["ARENA_LIMITS"] = ('{"battles_ip": "100000/m", "turns_ip": "100000/m", "votes_ip": "100000/d", '
                                '"regenerations_ip": "100000/m", "stops_ip": "100000/m", "completions_ip": "100000/m"}')
 V1_KEY = "test-v1-key-" + "0" * 40

@@ -11,6 +11,8 @@ app.conf.beat_schedule = {
                             "schedule": float(os.environ.get("ARENA_REAPER_SECONDS", "10"))},
     "recompute-leaderboard": {"task": "ratings.tasks.recompute_leaderboard",
                               "schedule": float(os.environ.get("ARENA_LEADERBOARD_SECONDS", "60"))},
+    "train-prompt-heads": {"task": "ratings.tasks.train_prompt_heads",
+                           "schedule": float(os.environ.get("ARENA_P2L_SECONDS", "600"))},
 }
 app.autodiscover_tasks(["workers", "ratings"])
 

@@ -2,7 +2,8 @@
 "use strict";
 
 (function () {
-  // "Which model is best for prompts like mine?": votes weighted by prompt similarity (server-side).
+  // "Which model is best for prompts like mine?": the arena's prompt-to-leaderboard head where it passed its
+  // held-out test, else votes weighted by prompt similarity (server-side; `method` says which).
   const form = document.getElementById("for-prompt-form");
   if (!form) return;
   const status = document.getElementById("for-prompt-status");
@@ -10,7 +11,7 @@
   const cookie = (name) => (document.cookie.split("; ").find((c) => c.startsWith(name + "=")) || "").split("=")[1] || "";
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    status.textContent = "Weighing the votes on similar prompts…";
+    status.textContent = "Ranking the models for this prompt…";
     table.hidden = true;
     try {
       if (!cookie("csrftoken")) await fetch("/api/session", { credentials: "same-origin" });
@@ -21,15 +22,23 @@
       });
       const data = await response.json();
       if (!response.ok) { status.textContent = data.detail || `The server answered ${response.status}.`; return; }
+      const fromHead = data.method === "p2l_head";
+      table.querySelector("thead th:last-child").textContent = fromHead ? "Votes (all prompts)" : "Weighted votes";
       const body = table.querySelector("tbody");
       body.replaceChildren();
       data.rows.forEach((row) => {
         const tr = document.createElement("tr");
-        [row.model, Math.round(row.rating), `+${Math.round(row.ci_upper - row.rating)} / −${Math.round(row.rating - row.ci_lower)}`,
-         row.weighted_votes].forEach((value) => { const td = document.createElement("td"); td.textContent = String(value); tr.append(td); });
+        // The head gives no intervals (its uncertainty is not estimated): a dash rather than a made-up one.
+        const interval = fromHead ? "–" : `+${Math.round(row.ci_upper - row.rating)} / −${Math.round(row.rating - row.ci_lower)}`;
+        [row.model, Math.round(row.rating), interval, fromHead ? row.votes : row.weighted_votes]
+          .forEach((value) => { const td = document.createElement("td"); td.textContent = String(value); tr.append(td); });
         body.append(tr);
       });
       table.hidden = data.rows.length === 0;
+      if (fromHead) {
+        status.textContent = `Ranked by the prompt-to-leaderboard head, trained on ${data.p2l.votes} votes. ${data.intervals}`;
+        return;
+      }
       status.textContent = data.rows.length
         ? `Based on about ${data.effective_votes} votes' worth of similar prompts (of ${data.votes_considered}).`
         : "Not enough votes on similar prompts to rate any model yet.";

@@ -108,3 +108,8 @@ def test_the_charts_page_allows_inline_styles_but_never_inline_script(api):
     csp = api.get("/leaderboard/").headers["Content-Security-Policy"]
     script = next(part for part in csp.split(";") if part.strip().startswith("script-src"))
     assert script.strip() == "script-src 'self'"
+
+
+def test_it_refuses_a_prompt_head_minimum_too_small_for_the_held_out_test():
+    result = manage("check", ARENA_P2L_MIN_VOTES="20")
+    assert result.returncode != 0 and "ARENA_P2L_MIN_VOTES must be at least 100" in result.stderr

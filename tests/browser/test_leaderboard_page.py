@@ -1,7 +1,7 @@
 """The leaderboard page of a new arena: preliminary badges on ratings from few votes, models without
 a win and a loss listed as not enough data; the history, every chart drawn offline with axis titles
 and whole labels in light and dark mode, sorting from the keyboard, deprecated models, and links
-that keep every setting (screenshots for the README)."""
+that keep every setting, the leaderboard for a prompt (screenshots for the README)."""
 
 import csv
 import io
@@ -14,7 +14,14 @@ from arena.models import ModelEndpoint
 from ratings.snapshots import recompute
 from tests.browser.conftest import DESKTOP
 from tests.browser.test_pages import SCREENSHOTS
-from tests.ratings.helpers import import_votes, publish_history, small_arena_votes
+from tests.ratings.helpers import (
+    TOPIC_STRENGTHS,
+    import_topic_votes,
+    import_votes,
+    publish_history,
+    small_arena_votes,
+    trained_head,
+)
 
 
 def test_it_marks_preliminary_ratings_and_models_without_enough_data(page, arena_db, tmp_path):
@@ -193,3 +200,23 @@ def test_style_control_says_what_it_controls_for_and_how_far_it_moved_each_model
         "(cells) => cells.findIndex((c) => c.textContent.includes('Style change'))")
     assert header.count() == 1
     assert dict(zip(_column(page, 2), map(float, _column(page, column)), strict=True)) == changes
+
+
+def test_the_leaderboard_for_a_prompt_comes_from_the_published_head_without_intervals(page, serving, arena_db,
+                                                                                      tmp_path):
+    import_topic_votes(tmp_path, TOPIC_STRENGTHS)
+    assert trained_head().published
+    page.goto("/leaderboard/")
+    expect(page.locator("#p2l-verdict")).to_contain_text("published, so it answers the leaderboard for a prompt")
+    page.get_by_label("Your prompt").fill("What is 314 times 27?")
+    page.get_by_role("button", name="Rank models for this prompt").click()
+    board = page.locator("#for-prompt-table")
+    expect(board.locator("tbody tr").first).to_contain_text("solver")
+    expect(board.locator("tbody tr")).to_have_count(3)
+    expect(board.locator("tbody tr").first.locator("td").nth(2)).to_have_text("–")
+    expect(page.locator("#for-prompt-status")).to_contain_text("prompt-to-leaderboard head")
+    expect(page.locator("#for-prompt-status")).to_contain_text("no intervals")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 640})
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # the box is the page's last section
+    page.screenshot(path=SCREENSHOTS / "leaderboard-for-prompt.png", full_page=False)

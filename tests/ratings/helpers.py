@@ -10,8 +10,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from arena.models import ModelEndpoint
-from ratings.models import LeaderboardSnapshot
+from ratings.models import LeaderboardSnapshot, PromptHeadFit
 from ratings.snapshots import recompute
+from ratings.tasks import train_prompt_heads
+from tests.conftest import wait_until
 
 # Four hand-written LMSYS records: three models, every outcome but one, one two-turn battle.
 RECORDS = [
@@ -146,3 +148,47 @@ def publish_history(tmp_path: Path, votes_per_day: int = 60) -> dict[str, int]:
         total += votes_per_day
         counted[day] = total
     return counted
+
+
+FORMS = ["a short poem", "a haiku", "a sonnet", "a limerick", "a few lines of verse"]
+SUBJECTS = ["the sea", "autumn leaves", "a lost cat", "the moon", "winter mornings", "a lighthouse", "first love",
+            "the city at night", "an old oak tree", "rain on the roof", "a mountain lake", "the last train home"]
+
+
+def arithmetic_prompt(rng: random.Random) -> str:
+    a, b = rng.randint(12, 999), rng.randint(12, 999)
+    return rng.choice([f"What is {a} times {b}?", f"Compute {a} + {b}.", f"What is {a} minus {b}?",
+                       f"Calculate {a} divided by {b} to two decimals."])
+
+
+def poetry_prompt(rng: random.Random) -> str:
+    return f"Write {rng.choice(FORMS)} about {rng.choice(SUBJECTS)}."
+
+
+def import_topic_votes(tmp_path, strengths: dict[str, dict[str, float]], n: int = 360, seed: int = 3) -> None:
+    """`n` counted votes, half on arithmetic prompts and half on poetry, won by each topic's strengths."""
+    rng = random.Random(seed)
+    records = []
+    for i in range(n):
+        topic = "arithmetic" if i % 2 else "poetry"
+        prompt = arithmetic_prompt(rng) if topic == "arithmetic" else poetry_prompt(rng)
+        a, b = rng.sample(sorted(strengths[topic]), 2)
+        p = 1 / (1 + math.exp(strengths[topic][b] - strengths[topic][a]))
+        conversation = [{"role": "user", "content": prompt}, {"role": "assistant", "content": "…"}]
+        records.append({"model_a": a, "model_b": b, "winner": "model_a" if rng.random() < p else "model_b",
+                        "conversation_a": conversation, "conversation_b": conversation})
+    path = tmp_path / "votes.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    call_command("import_battles", str(path))
+    recompute()
+
+
+# "solver" wins on arithmetic and loses on poetry, "poet" the other way round, "steady" in between.
+TOPIC_STRENGTHS = {"arithmetic": {"solver": 1.2, "steady": 0.0, "poet": -1.2},
+                   "poetry": {"solver": -1.2, "steady": 0.0, "poet": 1.2}}
+
+
+def trained_head() -> PromptHeadFit:
+    """What the worker's maintenance queue trains (beat sends the same task every ARENA_P2L_SECONDS)."""
+    train_prompt_heads.apply_async(queue="arena")
+    return wait_until(lambda: PromptHeadFit.objects.newest("text"), timeout=60, what="a trained prompt head")
