@@ -105,6 +105,9 @@ class PromptHeadFit(models.Model):
     prompt_log_loss = models.FloatField(help_text="Mean log-loss of the head on the held-out votes.")
     gain_standard_error = models.FloatField(help_text="Standard error of the mean per-vote gain.")
     published = models.BooleanField(help_text="It beat the global fit by more than two standard errors.")
+    categories = models.JSONField(default=dict, help_text=(
+        "Per leaderboard category with votes among these: their number, each model's, and the mean embedding "
+        "of their prompts."))
 
     objects = PromptHeadFitQuerySet.as_manager()
 

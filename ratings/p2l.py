@@ -46,6 +46,15 @@ class PromptHead:
         return to_rating_scale(theta - theta.mean())
 
 
+def mean_embeddings(embeddings: np.ndarray, members: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The mean embedding of each group of prompts (a boolean mask over the rows of `embeddings`); a group
+    with no prompt is left out. The head is linear in the embedding, so its strengths at a group's mean
+    embedding are the mean of its per-prompt strengths over the group: the head's leaderboard for a
+    category is `ratings(mean)` of the category's prompts, and needs only D numbers per category."""
+    x = np.asarray(embeddings, dtype=np.float64)
+    return {name: x[mask].mean(axis=0) for name, mask in members.items() if mask.any()}
+
+
 def fit_prompt_head(
     embeddings: np.ndarray, model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray, n_models: int,
     *, l2: float = 1.0, max_iter: int = 500,

@@ -3,8 +3,9 @@
 
 A head answers only while the newest one of its arena passed the held-out test (it predicted votes it
 never saw better than the global fit by more than two standard errors); otherwise the votes on similar
-prompts answer (ratings/prompt_leaderboard.py). The head's likelihood counts every vote once: it takes
-no vote weights, and it gives no intervals (its uncertainty is not estimated), so its rows carry none.
+prompts answer (ratings/prompt_leaderboard.py). With the head, the mean embedding of each leaderboard
+category's prompts among its votes is kept. The head's likelihood counts every vote once: it takes no vote
+weights, and it gives no intervals (its uncertainty is not estimated), so its rows carry none.
 """
 
 import logging
@@ -18,8 +19,8 @@ from arena.models import Arena, ModelEndpoint
 from ratings import prompt_leaderboard as similar_prompts
 from ratings.battle_arrays import CHOICE_CODE
 from ratings.models import PromptEmbedding, PromptHeadFit
-from ratings.p2l import held_out_comparison
-from ratings.queries import counted_votes
+from ratings.p2l import held_out_comparison, mean_embeddings
+from ratings.queries import category_members, counted_votes
 from ratings.snapshots import latest
 
 KEEP_FITS = 5  # per arena: the newest answers, a few before it show the admin how the test went
@@ -55,10 +56,14 @@ def train_prompt_head(arena: str) -> PromptHeadFit | None:
     outcome = np.array([CHOICE_CODE[r[3]] for r in rows])
     x = np.frombuffer(b"".join(bytes(r[4]) for r in rows), dtype=np.float32).reshape(len(rows), -1)
     head, result = held_out_comparison(x, a, b, outcome, len(ids))
+    members = category_members(np.array([r[0] for r in rows]), arena=arena)
+    categories = {name: {"votes": int(members[name].sum()), "mean": [round(v, 6) for v in mean.tolist()],
+                         "model_votes": _votes_per_model(a, b, len(ids), members[name])}
+                  for name, mean in mean_embeddings(x, members).items()}
     endpoints = ModelEndpoint.objects.in_bulk(ids)
     fit = PromptHeadFit.objects.create(
         arena=arena, endpoint_ids=ids, model_names=[endpoints[e].public_name for e in ids],
-        model_votes=(np.bincount(a, minlength=len(ids)) + np.bincount(b, minlength=len(ids))).tolist(),
+        model_votes=_votes_per_model(a, b, len(ids)), categories=categories,
         dimensions=x.shape[1], weights=head.weights.astype(np.float32).tobytes(), votes=len(rows),
         last_vote_id=rows[-1][0], held_out_votes=result.votes, global_log_loss=result.global_log_loss,
         prompt_log_loss=result.prompt_log_loss, gain_standard_error=result.gain_standard_error,
@@ -68,6 +73,12 @@ def train_prompt_head(arena: str) -> PromptHeadFit | None:
     log.info("prompt head of arena %s trained on %s votes in %.1f s: %s", arena, len(rows),
              time.monotonic() - started, fit.verdict())
     return fit
+
+
+def _votes_per_model(a: np.ndarray, b: np.ndarray, n_models: int, among: np.ndarray | None = None) -> list[int]:
+    if among is not None:
+        a, b = a[among], b[among]
+    return (np.bincount(a, minlength=n_models) + np.bincount(b, minlength=n_models)).tolist()
 
 
 def board_for_prompt(prompt: str, encoder, *, arena: str = "text") -> dict:

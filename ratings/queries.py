@@ -8,7 +8,7 @@ style control) reads them, weights included, as numpy arrays through a binary CO
 """
 
 import numpy as np
-from django.db.models import Avg, Count, FloatField, IntegerField, Q, Sum
+from django.db.models import Avg, BooleanField, Count, ExpressionWrapper, FloatField, IntegerField, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 
@@ -140,6 +140,26 @@ def arena_category_pair_counts(endpoint_ids: list[int], arenas: list[str]) -> di
     return {arena: dict(zip(conditions, _pair_counts_from_rows(endpoint_ids, [r[1:] for r in rows if r[0] == arena],
                                                                columns), strict=True))
             for arena in arenas}
+
+
+def category_members(vote_ids: np.ndarray, *, arena: str) -> dict[str, np.ndarray]:
+    """Which of the arena's counted votes `vote_ids` (ascending) each leaderboard category holds, as
+    boolean masks over them: one query over their id range, a flag per category, decided as the
+    category tables decide it (the de-duplication cap too). A vote no longer counted is in none."""
+    conditions = _category_conditions(counted_votes())
+    flags = {f"in_{name}": ExpressionWrapper(cond, output_field=BooleanField())
+             for name, cond in conditions.items() if cond is not None}
+    ids = np.asarray(vote_ids, dtype=np.int64)
+    rows = list(counted_votes().filter(arena_id=arena, id__range=(int(ids.min(initial=0)), int(ids.max(initial=0))))
+                .annotate(**flags).values_list("id", *flags).order_by("id")) if len(ids) else []
+    table = np.array(rows, dtype=np.int64).reshape(-1, 1 + len(flags))
+    at = np.searchsorted(table[:, 0], ids)
+    known = at < len(table)
+    known[known] = table[at[known], 0] == ids[known]
+    found = dict(zip(flags, np.zeros((len(flags), len(ids)), dtype=bool), strict=True))
+    for column, flag in enumerate(flags, start=1):
+        found[flag][known] = table[at[known], column].astype(bool)
+    return {name: known.copy() if cond is None else found[f"in_{name}"] for name, cond in conditions.items()}
 
 
 def _category_conditions(votes) -> dict[str, Q | None]:

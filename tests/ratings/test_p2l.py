@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ratings.p2l import held_out_comparison
+from ratings.p2l import held_out_comparison, mean_embeddings
 from ratings.synthetic import simulate_prompt_battles
 
 
@@ -29,3 +29,10 @@ def test_its_leaderboard_differs_between_topics_when_strengths_do():
 def test_it_is_not_published_when_strengths_do_not_depend_on_the_prompt():
     _, _, _, result = comparison(0.0)
     assert not result.publish, result
+
+
+def test_its_strengths_at_a_groups_mean_embedding_are_the_mean_of_its_strengths_over_the_group():
+    x, topic, head, _ = comparison(0.8)
+    means = mean_embeddings(x, {"first": topic == 0, "none": np.zeros(len(x), dtype=bool)})
+    assert list(means) == ["first"]
+    assert np.allclose(head.strengths(means["first"]), head.strengths(x[topic == 0]).mean(axis=0))
