@@ -27,6 +27,7 @@ from arena.streaming import battle_event_stream
 from arena.threads import off_thread
 from ratings.history import daily_history, parse_moment
 from ratings.presenters import BoardQuery, leaderboard_csv, leaderboard_json
+from ratings.prompt_heads import board_for_category
 from ratings.tasks import prompt_leaderboard
 from workers.heartbeat import live_queues
 
@@ -275,6 +276,15 @@ def leaderboard_history(request, category: str = "overall", arena: str = "text",
     BoardQuery(arena=arena, category=category)  # an unknown category is a 422
     service.get_arena(arena)
     return daily_history(category, arena=arena, until=None if until is None else parse_moment(until, name="until"))
+
+
+@api.get("/leaderboard/p2l", summary="A category's leaderboard in the view of the arena's published "
+         "prompt-to-leaderboard head: its ratings at the mean embedding of the category's prompts, without "
+         "intervals", response={200: dict, 404: Detail, 422: Detail})
+def leaderboard_p2l(request, category: str = "overall", arena: str = "text"):
+    BoardQuery(arena=arena, category=category)  # an unknown category is a 422
+    service.get_arena(arena)
+    return board_for_category(category, arena=arena)
 
 
 class PromptBoardIn(Schema):

@@ -1,11 +1,14 @@
 """The arena's prompt-to-leaderboard heads: trained on a worker over the stored prompt embeddings
-(ratings/p2l.py has the math), kept in PromptHeadFit, and asked for one prompt's leaderboard.
+(ratings/p2l.py has the math), kept in PromptHeadFit, and asked for one prompt's or one category's
+leaderboard.
 
 A head answers only while the newest one of its arena passed the held-out test (it predicted votes it
 never saw better than the global fit by more than two standard errors); otherwise the votes on similar
-prompts answer (ratings/prompt_leaderboard.py). With the head, the mean embedding of each leaderboard
-category's prompts among its votes is kept. The head's likelihood counts every vote once: it takes no vote
-weights, and it gives no intervals (its uncertainty is not estimated), so its rows carry none.
+prompts answer (ratings/prompt_leaderboard.py). A published head also gives each leaderboard category its
+view: its ratings at the mean embedding of the category's prompts, kept with the head when it is trained,
+so the web side reads them without an encoder or a pass over the votes. The head's likelihood counts every
+vote once: it takes no vote weights, and it gives no intervals (its uncertainty is not estimated), so its
+rows carry none.
 """
 
 import logging
@@ -15,6 +18,7 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max
 
+from arena.errors import NotFound
 from arena.models import Arena, ModelEndpoint
 from ratings import prompt_leaderboard as similar_prompts
 from ratings.battle_arrays import CHOICE_CODE
@@ -96,9 +100,32 @@ def board_for_prompt(prompt: str, encoder, *, arena: str = "text") -> dict:
             "method": "similar_prompts", "p2l": p2l}
 
 
-def head_rows(fit: PromptHeadFit, embedding: np.ndarray, *, arena: str) -> list[dict]:
-    """The head's ratings for one prompt, best first, of the models it covers that the arena's
-    leaderboard lists now (mean 1000 over those); `votes` are each model's votes the head saw."""
+def board_for_category(category: str, *, arena: str = "text") -> dict:
+    """A leaderboard category in the view of the arena's newest head, where it was published: its ratings
+    at the mean embedding of the category's prompts among the votes it was trained and tested on (stored
+    when it was trained), the mean of its per-prompt strengths over them. `votes` is how many those are, a
+    row's `votes` the model's among them. NotFound, with a sentence, where there is no such view."""
+    fit = PromptHeadFit.objects.newest(arena)
+    if fit is None:
+        raise NotFound("No prompt-to-leaderboard head has been trained for this arena yet.")
+    if not fit.published:
+        raise NotFound("This arena's newest prompt-to-leaderboard head is not published (it did not beat the "
+                       "global fit on held-out votes), so it gives no leaderboard for a category.")
+    entry = fit.categories.get(category)
+    if entry is None:
+        raise NotFound("None of the votes this arena's prompt-to-leaderboard head was trained on is in this category.")
+    rows = head_rows(fit, np.asarray(entry["mean"]), arena=arena, votes=entry["model_votes"])
+    if not rows:
+        raise NotFound("None of the models this arena's prompt-to-leaderboard head rates is on its leaderboard now.")
+    return {"arena": arena, "category": category, "method": "p2l_head", "votes": entry["votes"], "rows": rows,
+            "intervals": NO_INTERVALS, "p2l": fit.summary()}
+
+
+def head_rows(fit: PromptHeadFit, embedding: np.ndarray, *, arena: str, votes: list[int] | None = None) -> list[dict]:
+    """The head's ratings at one embedding, best first, of the models it covers that the arena's
+    leaderboard lists now (mean 1000 over those); `votes` are each model's votes the head saw (or those
+    given, in the head's order)."""
+    votes = fit.model_votes if votes is None else votes
     snapshot = latest("overall", arena=arena)
     listed = {row["model"] for row in snapshot.data.get("rows", [])} if snapshot else set()
     endpoints = ModelEndpoint.objects.in_bulk(fit.endpoint_ids)
@@ -107,5 +134,5 @@ def head_rows(fit: PromptHeadFit, embedding: np.ndarray, *, arena: str) -> list[
         return []
     ratings = fit.head().ratings(embedding, shown)
     rows = [{"model": endpoints[fit.endpoint_ids[i]].public_name, "rating": round(float(r), 1),
-             "votes": fit.model_votes[i]} for i, r in zip(shown, ratings, strict=True)]
+             "votes": votes[i]} for i, r in zip(shown, ratings, strict=True)]
     return sorted(rows, key=lambda row: -row["rating"])

@@ -3,11 +3,12 @@ from dataclasses import replace
 from django.conf import settings
 from django.shortcuts import render
 
-from arena.errors import Invalid
+from arena.errors import Invalid, NotFound
 from arena.models import DEFAULT_ARENA, Arena, ModelEndpoint
 from ratings.history import daily_history
 from ratings.models import PromptHeadFit
 from ratings.presenters import CATEGORY_LABELS, STYLE_ELEMENTS, BoardQuery, in_words, leaderboard_json
+from ratings.prompt_heads import board_for_category
 
 
 def leaderboard_page(request):
@@ -28,6 +29,7 @@ def leaderboard_page(request):
         for endpoint in ModelEndpoint.objects.filter(retired=True):
             history["models"].pop(endpoint.public_name, None)
     return render(request, "ratings/leaderboard.html", {
+        "p2l_category": _p2l_category(query),
         "board": board, "history": history, "query": query, "error": error, "arenas": arenas, "arena": arena,
         "words": {name: in_words(query.moment(name)) for name in ("at", "since") if getattr(query, name)},
         "category": query.category, "min_votes": board["min_votes"], "style_elements": STYLE_ELEMENTS,
@@ -37,3 +39,13 @@ def leaderboard_page(request):
         "json_url": f"/api/leaderboard?{query.params()}",
         "csv_url": "/api/leaderboard?" + "&".join(filter(None, [query.params(), "format=csv"])),
     }, status=status)
+
+
+def _p2l_category(query: BoardQuery) -> dict | None:
+    """The published head's view of the category shown now (stored numbers: nothing is computed)."""
+    if query.category == "overall" or query.at is not None:
+        return None
+    try:
+        return board_for_category(query.category, arena=query.arena)
+    except NotFound:
+        return None
