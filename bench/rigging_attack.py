@@ -5,16 +5,24 @@ Brings up the arena as `make run` does (PostgreSQL, Redis, the web server with n
 worker serving the demo's SmolLM2 contestants and the maintenance queue, beat), seeds an honest
 leaderboard of the text arena (votes by known strengths, from many browsers and addresses), then
 plays one machine that starts every battle with a fresh cookie and a made-up X-Forwarded-For,
-tells the target's answers apart by the best tell it has (the target, smollm2-concise, is told to
-answer in three sentences: answer length, learnt from the battles it has seen revealed), and
-votes for the side it takes for the target (a tie where it sees none, to learn from the reveal).
-It keeps at it for --minutes (default 10), with --parallel battles at once.
+tells the target's answers apart (--tell) and votes for the side it takes for the target (a tie
+where it sees none: a vote that looks honest, and one that reveals the models to learn from). It
+keeps at it for --minutes (default 10), with --parallel battles at once.
 
-Printed: battles played, votes for the target attempted, how many the arena counted when cast
-and how many still count after its rigging tests, and the target's rank before and after.
+--tell perfect (the default) is the upper bound of the published attacks, whose classifiers tell a
+model from its reply with over 95% accuracy (Huang et al. 2025): an oracle, in which this process
+reads the battle's models from the database once both answers are complete and before it votes.
+Nothing else goes around the public API. --tell length is the best tell learnt from the demo's
+answers themselves: answer length, fitted on the battles the attacker has seen revealed (the
+target, smollm2-concise, is told to answer in three sentences).
+
+Printed: battles played, how well the tell identified the target, votes for the target attempted,
+how many the arena counted when cast and how many still count after its rigging tests, the
+attacker's other votes counted, and the target's rank before and after.
 Targets: at most 10 rigged votes count, and the target moves by at most one rank.
 
     .venv/bin/python bench/rigging_attack.py [--minutes 10] [--parallel 2] [--honest-votes 3000]
+                                             [--tell perfect|length]
 """
 
 import argparse
@@ -111,12 +119,13 @@ class LengthTell:
     target: str
     seen: dict[bool, list[float]] = field(default_factory=lambda: {True: [], False: []})
     lock: threading.Lock = field(default_factory=threading.Lock)
+    description = "length (learnt from the battles revealed after each vote)"
 
     def learn(self, text: str, is_target: bool) -> None:
         with self.lock:
             self.seen[is_target].append(math.log1p(len(text)))
 
-    def guess(self, text_a: str, text_b: str) -> str | None:
+    def guess(self, battle_id: str, text_a: str, text_b: str) -> str | None:
         """The side it takes for the target, or None when it sees none (or has not learnt yet)."""
         with self.lock:
             if min(len(self.seen[True]), len(self.seen[False])) < 3:
@@ -135,9 +144,36 @@ class LengthTell:
 
 
 @dataclass
+class PerfectTell:
+    """A perfect identifier, the upper bound of the published classifiers (over 95% accurate,
+    Huang et al. 2025). It is an oracle: the bench's own process reads the battle's models from the
+    database, so it needs Django set up with the arena's database. The attacker asks it only once
+    both answers are complete, just before voting, as it would run a classifier on them."""
+
+    target: str
+    description = ("perfect: an ORACLE reading the battle's models from the database, standing in for "
+                   "a >95% classifier (Huang et al. 2025)")
+
+    def learn(self, text: str, is_target: bool) -> None:
+        pass
+
+    def guess(self, battle_id: str, text_a: str, text_b: str) -> str | None:
+        from arena.models import Battle  # noqa: PLC0415 (Django is set up by the caller)
+
+        names = Battle.objects.filter(uuid=battle_id).values_list("endpoint_a__name", "endpoint_b__name").get()
+        return next((side for side, name in zip("ab", names) if name == self.target), None)
+
+
+TELLS = {"perfect": PerfectTell, "length": LengthTell}
+Tell = PerfectTell | LengthTell
+
+
+@dataclass
 class AttackLog:
     battles: int = 0
     votes: int = 0
+    target_present: int = 0  # battles the target was in, as revealed after the vote
+    identified: int = 0  # battles where the tell's side (or none) was the target's
     for_target: int = 0
     right: int = 0
     voted: list[str] = field(default_factory=list)
@@ -145,7 +181,7 @@ class AttackLog:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def play_one(web: str, tell: LengthTell, log: AttackLog, rng: random.Random, *, timeout: float = 600) -> None:
+def play_one(web: str, tell: Tell, log: AttackLog, rng: random.Random, *, timeout: float = 600) -> None:
     """One battle from a fresh cookie and a made-up X-Forwarded-For; vote for the side taken for the target."""
     from tests.apiclient import ApiClient  # noqa: PLC0415 (after sys.path has the repository)
 
@@ -163,7 +199,7 @@ def play_one(web: str, tell: LengthTell, log: AttackLog, rng: random.Random, *, 
         battle = api.wait_finished(battle_id, timeout=timeout)
         turn = battle["turns"][-1]
         texts = {side: (turn.get(side) or {}).get("text", "") for side in "ab"}
-        side = tell.guess(texts["a"], texts["b"])
+        side = tell.guess(battle_id, texts["a"], texts["b"])
         response = api.post(f"/api/battles/{battle_id}/vote", {"choice": side or "tie"})
         with log.lock:
             log.battles += 1
@@ -174,19 +210,22 @@ def play_one(web: str, tell: LengthTell, log: AttackLog, rng: random.Random, *, 
         models = response.json()["models"]
         for s in "ab":
             tell.learn(texts[s], models[s] == tell.target)
+        truth = next((s for s in "ab" if models[s] == tell.target), None)
         with log.lock:
             log.votes += 1
             log.voted.append(battle_id)
+            log.target_present += truth is not None
+            log.identified += side == truth
             if side is not None:
                 log.for_target += 1
                 log.right += models[side] == tell.target
 
 
-def attack(web: str, target: str, *, seconds: float, parallel: int, votes_for_target: int | None = None,
+def attack(web: str, tell: Tell, *, seconds: float, parallel: int, votes_for_target: int | None = None,
            seed: int = 0) -> AttackLog:
     """Play the attacker for ``seconds`` with ``parallel`` battles at once, or until it has voted
-    ``votes_for_target`` times for the side it took for the target, if that comes first."""
-    tell, log = LengthTell(target), AttackLog()
+    ``votes_for_target`` times for the side ``tell`` took for its target, if that comes first."""
+    log = AttackLog()
     stop_at = time.monotonic() + seconds
 
     def loop(i: int) -> None:
@@ -207,17 +246,22 @@ def attack(web: str, target: str, *, seconds: float, parallel: int, votes_for_ta
 
 
 def rigged_votes_counted(battle_ids: list[str], target: str) -> dict[str, int]:
-    """Of the attacker's votes: how many the arena counted when cast, and how many votes for the
-    target still count (counted when cast and not flagged by the rigging tests)."""
+    """Of the attacker's votes: how many the arena counted when cast, how many votes for the
+    target were counted when cast and still count (not flagged by the rigging tests), and the same
+    for its other votes (ties, and any vote for a side that was not the target)."""
     from arena.models import Vote  # noqa: PLC0415 (Django is set up by the caller)
     from ratings.queries import counted_votes  # noqa: PLC0415 (Django is set up by the caller)
 
     mine = Vote.objects.filter(battle__uuid__in=battle_ids)
     for_target = (mine.filter(choice="a", endpoint_a__name=target) | mine.filter(choice="b", endpoint_b__name=target))
-    still = counted_votes().filter(id__in=for_target.values("id"))
+    others = mine.exclude(id__in=for_target.values("id"))
+    still = counted_votes().filter(battle__uuid__in=battle_ids)
     return {"counted when cast": mine.filter(counts=True).count(),
             "for the target, counted when cast": for_target.filter(counts=True).count(),
-            "for the target, still counted": still.count(),
+            "for the target, still counted": still.filter(id__in=for_target.values("id")).count(),
+            "other votes": others.count(),
+            "other votes, counted when cast": others.filter(counts=True).count(),
+            "other votes, still counted": still.filter(id__in=others.values("id")).count(),
             "flagged": mine.filter(flag__isnull=False).count()}
 
 
@@ -226,6 +270,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="how long the attacker votes")
     parser.add_argument("--parallel", type=int, default=2, help="battles at once")
     parser.add_argument("--honest-votes", type=int, default=3000)
+    parser.add_argument("--tell", choices=list(TELLS), default="perfect",
+                        help="how the attacker identifies the target: perfect (an oracle, the default) or length")
     args = parser.parse_args()
 
     state = Path(tempfile.mkdtemp(prefix="arena-rigging-"))
@@ -237,6 +283,7 @@ def main() -> None:
            if k not in ("DATABASE_URL", "REDIS_URL", "FORWARDED_ALLOW_IPS") and not k.startswith("ARENA_")
            or k == "ARENA_MODEL_CACHE"}
     stack = Stack(state=state, env=env)
+    tell = TELLS[args.tell](TARGET)
     try:
         stack.start_databases(pg_port=free_port(), redis_port=free_port())
         os.environ.update(DATABASE_URL=stack.env["DATABASE_URL"], REDIS_URL=stack.env["REDIS_URL"],
@@ -263,9 +310,9 @@ def main() -> None:
                 sys.exit(f"the worker did not come up; see {stack.logs / 'worker.log'}")
             time.sleep(0.5)
         print(f"[rigging] honest leaderboard seeded ({args.honest_votes} votes); {TARGET} is rank {before}; "
-              f"attacking for {args.minutes:g} min", flush=True)
+              f"attacking for {args.minutes:g} min with the {args.tell} tell", flush=True)
         started = time.monotonic()
-        log = attack(web, TARGET, seconds=args.minutes * 60, parallel=args.parallel)
+        log = attack(web, tell, seconds=args.minutes * 60, parallel=args.parallel)
         took = time.monotonic() - started
         wait_for_recomputes()
         after = target_rank(TARGET)
@@ -274,14 +321,24 @@ def main() -> None:
         stack.stop()
 
     print(f"\none machine, a fresh cookie and X-Forwarded-For for every battle, {took / 60:.1f} min, "
-          f"{args.parallel} battles at once (default settings)\n")
-    rows = [("battles played", log.battles), ("votes cast", log.votes), ("votes for the target attempted",
-            log.for_target), ("  of which the target was right", log.right),
-            *((f"attacker's votes {k}" if k != "flagged" else "attacker's votes flagged as rigging", v)
-              for k, v in counted.items()),
-            (f"{TARGET} rank before", before), (f"{TARGET} rank after", after), ("request errors", len(log.errors))]
+          f"{args.parallel} battles at once (default settings)")
+    print(f"tell: {tell.description}\n")
+    accuracy = f"{log.identified / log.votes:.0%}" if log.votes else "-"
+    rows = [("battles played (voted on)", f"{log.battles} ({log.votes})"),
+            ("battles with the target in them", log.target_present),
+            ("identification accuracy (target's side, or none)", f"{accuracy} of {log.votes}"),
+            ("votes for the target attempted", log.for_target),
+            ("  of which were really the target", log.right),
+            ("  counted when cast", counted["for the target, counted when cast"]),
+            ("  still counted after the rigging tests", counted["for the target, still counted"]),
+            ("other votes (ties to look honest; misidentified)", counted["other votes"]),
+            ("  counted when cast", counted["other votes, counted when cast"]),
+            ("  still counted after the rigging tests", counted["other votes, still counted"]),
+            ("attacker's votes flagged as rigging", counted["flagged"]),
+            (f"{TARGET} rank before", before), (f"{TARGET} rank after", after),
+            ("request errors", len(log.errors))]
     for label, value in rows:
-        print(f"  {label:48s} {value}")
+        print(f"  {label:52s} {value}")
     if log.errors:
         print(f"  first error: {log.errors[0]}")
     shift = (before or 0) - (after or 0)

@@ -10,6 +10,7 @@ from arena.redis_client import get_redis
 from bench.rigging_attack import (
     MAX_RANK_SHIFT,
     MAX_RIGGED_COUNTED,
+    LengthTell,
     attack,
     rigged_votes_counted,
     seed_honest_votes,
@@ -45,7 +46,7 @@ def test_thirty_rigged_votes_from_one_machine_move_nothing(default_web, tmp_path
     before = target_rank(TARGET)
     assert before == 3
 
-    log = attack(default_web, TARGET, seconds=ATTACK_DEADLINE, parallel=4, votes_for_target=RIGGED_VOTES)
+    log = attack(default_web, LengthTell(TARGET), seconds=ATTACK_DEADLINE, parallel=4, votes_for_target=RIGGED_VOTES)
     wait_for_recomputes()
     counted = rigged_votes_counted(log.voted, TARGET)
 
