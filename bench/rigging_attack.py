@@ -283,6 +283,7 @@ def main() -> None:
            if k not in ("DATABASE_URL", "REDIS_URL", "FORWARDED_ALLOW_IPS") and not k.startswith("ARENA_")
            or k == "ARENA_MODEL_CACHE"}
     stack = Stack(state=state, env=env)
+    stack.stop_on_sigterm()  # a killed bench stops its services too
     tell = TELLS[args.tell](TARGET)
     try:
         stack.start_databases(pg_port=free_port(), redis_port=free_port())
