@@ -188,11 +188,10 @@ def compute_leaderboard(
     anchor: tuple[str, float] | None = None,
     seed: int = 0,
     significance: float = 0.05,
-    with_elo: bool = True,
 ) -> list[dict[str, Any]]:
-    """The rows of `leaderboard_table` for these battles, each with elo (`elo_in_vote_order`; left
-    out with `with_elo=False`, for a caller that computes it meanwhile) and, with `style_control`,
-    style_rating, style_ci_lower, style_ci_upper, style_rank_ub (needs the `style_a`/`style_b` fields).
+    """The rows of `leaderboard_table` for these battles, each with elo (`elo_in_vote_order`) and, with
+    `style_control`, style_rating, style_ci_lower, style_ci_upper, style_rank_ub (needs the
+    `style_a`/`style_b` fields).
     """
     battles = _without_idle_models(battles)
     if len(battles) == 0:
@@ -200,10 +199,9 @@ def compute_leaderboard(
     rows = leaderboard_table(battles.models, aggregate(battles), bootstrap_rounds=bootstrap_rounds, seed=seed,
                              anchor=anchor, significance=significance)["rows"]
     index = {name: i for i, name in enumerate(battles.models)}
-    if with_elo:
-        elo = elo_in_vote_order(battles)
-        for row in rows:
-            row["elo"] = elo[row["model"]]
+    elo = elo_in_vote_order(battles)
+    for row in rows:
+        row["elo"] = elo[row["model"]]
     if style_control:
         anchor_index = None if anchor is None else battles.model_index(anchor[0])
         style_rating, style_lower, style_upper = _style_ratings(

@@ -1,12 +1,10 @@
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 
 from django.core.management.base import BaseCommand, CommandError
 
 from ratings.battle_files import read_battles
 from ratings.categories import CATEGORIES, category_mask
-from ratings.leaderboard import add_davidson_columns, compute_leaderboard, elo_in_vote_order
+from ratings.leaderboard import add_davidson_columns, compute_leaderboard
 from ratings.ties import compare_on_held_out
 
 
@@ -50,21 +48,15 @@ class Command(BaseCommand):
             raise CommandError(f"No such file: {o['battles']}") from None
         except (ValueError, KeyError) as exc:
             raise CommandError(f"{o['battles']} is not a battles file: {exc}") from None
+        if "anony" in battles.fields and not o["include_named"]:
+            battles = battles.select(battles.fields["anony"].astype(bool))
         try:
-            keep = category_mask(battles, o["category"])
-            if "anony" in battles.fields and not o["include_named"]:
-                keep &= battles.fields["anony"].astype(bool)
-            if not keep.all():
+            keep = category_mask(battles, o["category"])  # of the anonymous battles: deduplication counts those
+            if not keep.all():  # "overall" keeps every battle: no copy
                 battles = battles.select(keep)
             anchor = parse_anchor(o["anchor"])
-            # Online Elo is one long loop, vote after vote: a second process runs it while this one
-            # fits the ratings and their intervals (the machine's second core, half a second on 1.7M votes).
-            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
-                elo = pool.submit(elo_in_vote_order, battles)
-                rows = compute_leaderboard(battles, style_control=o["style_control"], with_elo=False,
-                                           bootstrap_rounds=o["bootstrap"], anchor=anchor, seed=o["seed"])
-                for row in rows:
-                    row["elo"] = elo.result()[row["model"]]
+            rows = compute_leaderboard(battles, style_control=o["style_control"], bootstrap_rounds=o["bootstrap"],
+                                       anchor=anchor, seed=o["seed"])
             davidson = held_out = None
             if o["ties"] == "davidson" and rows:
                 davidson = add_davidson_columns(battles, rows, anchor=anchor)
