@@ -285,7 +285,6 @@ def run_stack(args, records: list[dict], out: Path) -> dict:
         env.update(ARENA_COUNTED_VOTES_PER_CLIENT_DAY="0", ARENA_COUNTED_VOTES_PER_ADDRESS_DAY="0",
                    ARENA_RIGGING_ALPHA="0")  # no rigging tests before the recompute
     stack = Stack(state=args.state, env=env)
-    stack.stop_on_sigterm()  # a killed bench stops its services too
     try:
         stack.start_databases(pg_port=free_port(), redis_port=free_port())
         os.environ.update({k: v for k, v in stack.env.items() if k.startswith(("ARENA_", "DATABASE_URL", "REDIS_URL"))},
@@ -467,6 +466,10 @@ def text_arena_figures(args, counted: list[dict], rows: list[dict], names: list[
 
 
 def attack_figures(args, counted: list[dict], attack: list[dict], names: list[str]) -> dict:
+    if args.attack_target not in names:  # a short run may never have drawn it
+        print(f"\nAttacker: {len(attack)} battles; {args.attack_target} is in no counted battle yet, so it has no "
+              "rank to compare")
+        return {}
     target = names.index(args.attack_target)
     kept = [r for r in attack if r["counts"]]
     reasons = sorted({r["excluded_reason"] or "its client was flagged" for r in attack if not r["counts"]})
