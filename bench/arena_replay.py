@@ -34,7 +34,6 @@ import json
 import math
 import os
 import random
-import signal
 import sys
 import threading
 import time
@@ -285,6 +284,7 @@ def run_stack(args, records: list[dict], out: Path) -> dict:
         env.update(ARENA_COUNTED_VOTES_PER_CLIENT_DAY="0", ARENA_COUNTED_VOTES_PER_ADDRESS_DAY="0",
                    ARENA_RIGGING_ALPHA="0")  # no rigging tests before the recompute
     stack = Stack(state=args.state, env=env)
+    stack.stop_on_sigterm()  # a killed bench stops its services too
     try:
         stack.start_databases(pg_port=free_port(), redis_port=free_port())
         os.environ.update({k: v for k, v in stack.env.items() if k.startswith(("ARENA_", "DATABASE_URL", "REDIS_URL"))},
@@ -491,12 +491,7 @@ def attack_figures(args, counted: list[dict], attack: list[dict], names: list[st
     return figures
 
 
-def stop_on_sigterm(signum, frame) -> None:
-    raise KeyboardInterrupt  # so that the stack's `finally` stops every service it started
-
-
 def main(argv=None) -> None:
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
     args = parse_args(argv)
     args.state.mkdir(parents=True, exist_ok=True)
     args.state.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data folder
