@@ -32,6 +32,25 @@ def text(params: dict, key: str, default: str | None = None, *, max_length: int 
     return value
 
 
+def examples(params: dict, key: str = "examples", *, max_pairs: int = 8, max_length: int = 4_000) -> list[dict]:
+    """Worked examples an endpoint puts before every conversation: user and assistant turns in
+    turn, starting with the user's and ending with the assistant's (few-shot prompting)."""
+    value = params.get(key) or []
+    if not isinstance(value, list):
+        raise ValueError(f"{key} must be a list of {{\"role\", \"content\"}} turns, not {value!r}.")
+    if len(value) % 2 or len(value) > 2 * max_pairs:
+        raise ValueError(f"{key} must hold pairs of a user turn and an assistant turn, at most {max_pairs} pairs; "
+                         f"it has {len(value)} turns.")
+    turns = []
+    for i, turn in enumerate(value):
+        role = "user" if i % 2 == 0 else "assistant"
+        if not isinstance(turn, dict) or set(turn) != {"role", "content"} or turn["role"] != role:
+            raise ValueError(f"{key}[{i}] must be {{\"role\": \"{role}\", \"content\": \"...\"}}: "
+                             "user and assistant turns in turn, starting with the user's.")
+        turns.append({"role": role, "content": text(turn, "content", max_length=max_length) or ""})
+    return turns
+
+
 def refuse_unknown(params: dict, known: set[str], backend: str) -> None:
     unknown = sorted(set(params) - known)
     if unknown:

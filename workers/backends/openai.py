@@ -8,11 +8,12 @@ from urllib.parse import urlparse
 
 import httpx
 
-from workers.params import number, refuse_unknown, text
+from workers.params import examples, number, refuse_unknown, text
 
 from .base import BackendError, Delta, Usage
 
-KNOWN = {"base_url", "model", "temperature", "top_p", "max_tokens", "system_prompt", "extra_body", "timeout"}
+KNOWN = {"base_url", "model", "temperature", "top_p", "max_tokens", "system_prompt", "examples", "extra_body",
+         "timeout"}
 
 
 def clean_params(params: dict) -> dict:
@@ -36,6 +37,7 @@ def clean_params(params: dict) -> dict:
         "top_p": number(params, "top_p", 1.0, low=0, high=1),
         "max_tokens": number(params, "max_tokens", 512, low=1, high=32768, kind=int),
         "system_prompt": text(params, "system_prompt", ""),
+        "examples": examples(params),
         "extra_body": extra,
         "timeout": number(params, "timeout", 60, low=1, high=3600),
     }
@@ -48,7 +50,8 @@ class OpenAIBackend:
 
     def _body(self, conversation: list[dict]) -> dict:
         p = self.params
-        messages = ([{"role": "system", "content": p["system_prompt"]}] if p["system_prompt"] else []) + conversation
+        system = [{"role": "system", "content": p["system_prompt"]}] if p["system_prompt"] else []
+        messages = [*system, *p["examples"], *conversation]
         return {**p["extra_body"], "model": p["model"], "messages": messages, "stream": True,
                 "temperature": p["temperature"], "top_p": p["top_p"], "max_tokens": p["max_tokens"],
                 "stream_options": {"include_usage": True}}

@@ -10,8 +10,8 @@ from .transformers import clean_params as clean_local_params
 
 
 def clean_params(params: dict) -> dict:
-    """``base`` names a transformers endpoint to search over (its model, system prompt and template
-    are used), or gives such parameters inline as an object."""
+    """``base`` names a transformers endpoint to search over (its model, system prompt, examples and
+    template are used), or gives such parameters inline as an object."""
     params = dict(params)
     base = params.pop("base", None)
     if isinstance(base, str):
@@ -49,7 +49,8 @@ class SearchBackend:
         try:
             # The answer streams as the search commits to it (best-of-N once it has chosen, see
             # workers/search/strategies); the compute and trace come last, for the reveal after the vote.
-            for item in stream_search(self.config, engine=engine, loaded=engine.loaded, messages=conversation,
+            for item in stream_search(self.config, engine=engine, loaded=engine.loaded,
+                                      messages=[*base.get("examples", []), *conversation],
                                       should_stop=should_stop, system_prompt=base.get("system_prompt") or None,
                                       chat_template=base.get("chat_template")):
                 if isinstance(item, SearchResult):

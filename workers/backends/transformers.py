@@ -3,12 +3,12 @@
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from workers.params import number, refuse_unknown, text
+from workers.params import examples, number, refuse_unknown, text
 
 from .base import Delta, Usage
 
 KNOWN = {"model", "device", "dtype", "temperature", "top_p", "max_new_tokens", "repetition_penalty", "seed",
-         "system_prompt", "chat_template"}
+         "system_prompt", "examples", "chat_template"}
 DEVICES = ("auto", "cpu", "cuda")
 # auto: bfloat16 on CUDA (float16 where bf16 is missing), float32 on CPU. bfloat16 on a CPU with
 # AMX makes a batch step much cheaper relative to a single one (see bench/batching_bench.py).
@@ -44,6 +44,7 @@ def clean_params(params: dict) -> dict:
         "repetition_penalty": number(params, "repetition_penalty", 1.0, low=0.5, high=2),
         "seed": number(params, "seed", None, low=0, high=2**31, kind=int),
         "system_prompt": text(params, "system_prompt", ""),
+        "examples": examples(params),
         "chat_template": text(params, "chat_template", None),
     }
 
@@ -57,7 +58,7 @@ class TransformersBackend:
 
         p = self.params
         engine = get_engine(p["model"], device=p["device"], dtype=p["dtype"])
-        prompt_ids = render_prompt(engine.loaded.tokenizer, conversation,
+        prompt_ids = render_prompt(engine.loaded.tokenizer, [*p["examples"], *conversation],
                                    system_prompt=p["system_prompt"] or None, chat_template=p["chat_template"])
         sampling = SamplingParams(max_new_tokens=p["max_new_tokens"], temperature=p["temperature"],
                                   top_p=p["top_p"], repetition_penalty=p["repetition_penalty"], seed=p["seed"])
