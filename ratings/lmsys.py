@@ -76,21 +76,21 @@ def battles_from_columns(
     model_a, model_b, winner = (_typed(columns, name) for name in REQUIRED_COLUMNS)
     for name, values in (("model_a", model_a), ("model_b", model_b), ("winner", winner)):
         _reject_first(values.is_null(), lambda _row, name=name: f"{name} is missing")
-    winner_index = pc.index_in(winner, value_set=pa.array(list(WINNER_CODES)))
-    _reject_first(winner_index.is_null(), lambda row: (
+    winner_index = _positions(winner, list(WINNER_CODES))
+    _reject_first(winner_index < 0, lambda row: (
         f"unknown winner {winner[row].as_py()!r}; expected one of {sorted(WINNER_CODES)}"))
-    _reject_first(pc.equal(model_a, model_b), lambda row: (
+    models = sorted(_distinct(model_a) | _distinct(model_b))
+    index_a, index_b = _positions(model_a, models), _positions(model_b, models)
+    _reject_first(index_a == index_b, lambda row: (
         f"model_a and model_b are both {model_a[row].as_py()!r}; a battle needs two different models"))
-    models = sorted(pc.unique(pa.chunked_array([*_chunks(model_a), *_chunks(model_b)])).to_pylist())
-    value_set = pa.array(models, type=pa.string())
     codes = np.array(list(WINNER_CODES.values()), dtype=np.int8)
     kept = {name: values for name, values in _optional_fields(columns, n_rows, set(fields)).items()
             if name in fields}
     return Battles(
         models=tuple(models),
-        model_a=_numpy(pc.index_in(model_a, value_set=value_set)).astype(np.int32),
-        model_b=_numpy(pc.index_in(model_b, value_set=value_set)).astype(np.int32),
-        outcome=codes[_numpy(winner_index)],
+        model_a=index_a,
+        model_b=index_b,
+        outcome=codes[winner_index],
         fields=kept,
     )
 
@@ -111,13 +111,41 @@ def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
     return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
 
 
+def _distinct(values: pa.Array | pa.ChunkedArray) -> set[str]:
+    """The distinct strings of a column without nulls (a dictionary-encoded one: the entries its rows use)."""
+    found: set[str] = set()
+    for chunk in _chunks(values):
+        if pa.types.is_dictionary(chunk.type):
+            used = np.unique(_numpy(chunk.indices))
+            found.update(chunk.dictionary.take(pa.array(used)).to_pylist())
+        else:
+            found.update(pc.unique(chunk).to_pylist())
+    return found
+
+
+def _positions(values: pa.Array | pa.ChunkedArray, names: list[str]) -> np.ndarray:
+    """Each row's index in `names`, -1 where its value is not there (a column without nulls). A
+    dictionary-encoded column (Parquet read that way) is looked up once per dictionary entry, which
+    spares hashing a string per row."""
+    where = {name: i for i, name in enumerate(names)}
+    value_set = pa.array(names, type=pa.string())
+    parts = []
+    for chunk in _chunks(values):
+        if pa.types.is_dictionary(chunk.type):
+            lookup = np.array([where.get(name, -1) for name in chunk.dictionary.to_pylist()], dtype=np.int32)
+            parts.append(lookup[_numpy(chunk.indices)])
+        else:
+            parts.append(_numpy(pc.index_in(chunk, value_set=value_set).fill_null(-1)).astype(np.int32))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+
+
 def _numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return values.to_numpy(zero_copy_only=False) if isinstance(values, pa.Array) else values.to_numpy()
 
 
-def _reject_first(mask: pa.Array | pa.ChunkedArray, message: Any) -> None:
+def _reject_first(mask: pa.Array | pa.ChunkedArray | np.ndarray, message: Any) -> None:
     """Raise `BadRow` at the first row where `mask` is true (`message(row)` says why)."""
-    bad = np.flatnonzero(_numpy(mask.fill_null(False)))
+    bad = np.flatnonzero(mask if isinstance(mask, np.ndarray) else _numpy(mask.fill_null(False)))
     if len(bad):
         row = int(bad[0])
         raise BadRow(row, message(row))
@@ -127,8 +155,8 @@ def _typed(columns: Mapping[str, Column], name: str) -> pa.Array | pa.ChunkedArr
     """Column `name` as its Arrow type; a value of another type names its row."""
     values, kind = columns[name], COLUMN_TYPES[name]
     if isinstance(values, pa.Array | pa.ChunkedArray):
-        if values.type == kind:
-            return values
+        if values.type == kind or (pa.types.is_dictionary(values.type) and values.type.value_type == kind):
+            return values  # a dictionary-encoded string column stays encoded (see _positions)
         if pa.types.is_null(values.type) or (pa.types.is_integer(values.type) and kind == pa.float64()):
             return values.cast(kind)
         values = values.to_pylist()

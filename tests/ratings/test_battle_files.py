@@ -108,6 +108,30 @@ def test_it_names_the_record_of_a_json_list_and_the_row_of_a_parquet_file(tmp_pa
         read_battles(io.StringIO('[{"model_a": "a", "model_b": "b", "winner": "tie"},\n}'))
 
 
+def test_a_parquet_file_of_many_row_groups_reads_as_its_records(tmp_path):
+    """Its model and winner columns come back dictionary-encoded, one dictionary per row group, each
+    holding only that group's models; the rows must still map onto one sorted list of models."""
+    records = synthetic_records(200, seed=3)
+    path = tmp_path / "b.parquet"
+    pq.write_table(pa.Table.from_pylist(records), path, row_group_size=7)
+    assert pq.ParquetFile(path).num_row_groups > 20
+    assert as_lists(read_battles(path)) == as_lists(battles_from_records(records))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"winner": "model_c"}, "row 38: unknown winner 'model_c'"),
+    ({"model_b": "a"}, "row 38: model_a and model_b are both 'a'"),
+    ({"model_a": None}, "row 38: model_a is missing"),
+])
+def test_a_bad_row_deep_in_a_parquet_file_is_named(tmp_path, bad, message):
+    records = [{"model_a": "a", "model_b": f"b{i % 5}", "winner": "tie"} for i in range(60)]
+    records[37] = {**records[37], **bad}
+    path = tmp_path / "b.parquet"
+    pq.write_table(pa.Table.from_pylist(records), path, row_group_size=10)
+    with pytest.raises(ValueError, match=message):
+        read_battles(path)
+
+
 def test_the_leaderboard_command_reads_parquet_and_json_lines_alike(tmp_path):
     records = synthetic_records(400, seed=9)
     outputs = []
