@@ -61,7 +61,14 @@ from arena_replay_report import (  # noqa: E402
     votes_until_separated,
 )
 from blind_attack import watch_battle  # noqa: E402
-from search_eval_tasks import Task, arithmetic_tasks, conversion_tasks, corpus_tasks, is_correct  # noqa: E402
+from search_eval_tasks import (  # noqa: E402
+    FEW_SHOT,
+    Task,
+    arithmetic_tasks,
+    conversion_tasks,
+    corpus_tasks,
+    is_correct,
+)
 
 from arena.localservices import free_port  # noqa: E402
 from arena.proof_of_work import solve  # noqa: E402
@@ -75,6 +82,8 @@ HELD_OUT_SEED = 7  # the search eval tests on seed 0, chose on 1 and trained on 
 MATH_HINT = "Write the calculation as one equation, then the answer as 'Answer: <number>'."
 ATTACKER_ADDRESS = "127.0.0.250"
 ATTACKER_VOTES_PER_COOKIE = 40  # a fresh cookie before the per-browser cap (50 a day) would bite
+# The published attacks' share of the votes (see attack_figures): hundreds among ~1.7M, and "sub-1%".
+PUBLISHED_SHARES = {"Min et al. 2025, ~0.03%": 0.0003, "sub-1%, Oyarhoseini et al. 2026": 0.01}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -82,6 +91,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--battles", type=int, default=400, help="honest battles in the text arena")
     parser.add_argument("--search-battles", type=int, default=60, help="honest battles in the search arena")
+    parser.add_argument("--tiers", default="easy,medium",
+                        help="arithmetic tiers of the text arena's prompts, beside the conversions (the hard tier is "
+                             "right for almost no contestant, so its battles are decided by length alone)")
+    parser.add_argument("--examples", choices=["on", "off"], default="on",
+                        help="on: every demo text contestant gets the search eval's two worked examples as its "
+                             "endpoint's `examples` (the same for all; without them SmolLM2-135M is almost never "
+                             "right and accuracy hardly varies)")
     parser.add_argument("--arena", choices=["text", "search", "both"], default="both", help="arenas to play")
     parser.add_argument("--style-strength", type=float, default=0.3,
                         help="probability that a voter picks the longer of two equally right (or wrong) answers")
@@ -111,15 +127,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # --- tasks and voters -------------------------------------------------------------------------------
 
-def text_tasks(count: int, seed: int, stream: str = "honest") -> list:
-    """Arithmetic (three tiers) and conversions in turn, `count` of them, all distinct prompts."""
+def text_tasks(count: int, seed: int, tiers: str, stream: str = "honest") -> list:
+    """Arithmetic (the given tiers) and conversions in turn, `count` of them, all distinct prompts."""
     def rng(name):
         return random.Random(f"{seed}:{stream}:{name}")
 
-    per = math.ceil(count / 4)
-    groups = [arithmetic_tasks(per, rng(f"arith-{tier}"), tier=tier) for tier in ("easy", "medium", "hard")]
+    names = [tier for tier in tiers.split(",") if tier]
+    per = math.ceil(count / (len(names) + 1))
+    groups = [arithmetic_tasks(per, rng(f"arith-{tier}"), tier=tier) for tier in names]
     groups.append(conversion_tasks(per, rng("conversions")))
-    return [groups[i % 4][i // 4] for i in range(count)]
+    return [groups[i % len(groups)][i // len(groups)] for i in range(count)]
 
 
 def search_tasks(count: int, seed: int) -> list:
@@ -127,8 +144,10 @@ def search_tasks(count: int, seed: int) -> list:
     return [pool[i % len(pool)] for i in range(count)]
 
 
-def prompt_of(task) -> str:
-    return task.question if task.kind == "corpus" else f"{task.question}\n{MATH_HINT}"
+def prompt_of(task, examples: str) -> str:
+    """The voter's prompt: the question alone where the contestants have worked examples (they show the
+    answer's form), else the question and a line asking for that form."""
+    return task.question if task.kind == "corpus" or examples == "on" else f"{task.question}\n{MATH_HINT}"
 
 
 def schedule(args) -> list[tuple[str, str, int]]:
@@ -197,8 +216,9 @@ def vote(http: httpx.Client, battle: dict, choice: str, *, timeout: float = 120)
 def play_all(args, web: str, jobs: list[tuple[str, str, int]], records: list[dict], out: Path) -> None:
     from arena.models import Battle, ModelEndpoint  # noqa: PLC0415 (Django is set up by the caller)
 
-    tasks = {"text": text_tasks(args.battles, args.seed), "search": search_tasks(args.search_battles, args.seed),
-             "attack": text_tasks(args.attacker, args.seed, stream="attack")}
+    tasks = {"text": text_tasks(args.battles, args.seed, args.tiers),
+             "search": search_tasks(args.search_battles, args.seed),
+             "attack": text_tasks(args.attacker, args.seed, args.tiers, stream="attack")}
     target_public = ModelEndpoint.objects.get(name=args.attack_target).public_name
     voters = Voters(args.state / "voters.json", web, args)
     tell = LengthTell()
@@ -221,7 +241,7 @@ def play_all(args, web: str, jobs: list[tuple[str, str, int]], records: list[dic
             return
         http = voters.client(name, address)
         try:
-            seen = watch_battle(web, prompt=prompt_of(task), arena=arena, client=http, timeout=900)
+            seen = watch_battle(web, prompt=prompt_of(task, args.examples), arena=arena, client=http, timeout=900)
             battle = seen["battle"]
             texts = [battle["turns"][-1][side]["text"] for side in "ab"]
             correct = tuple(is_correct(task, text) for text in texts)
@@ -297,9 +317,14 @@ def run_stack(args, records: list[dict], out: Path) -> dict:
         import django  # noqa: PLC0415 (set up only once the databases run)
 
         django.setup()
+        from arena.models import Backend, ModelEndpoint  # noqa: PLC0415 (Django is set up just above)
         from ratings.snapshots import recompute  # noqa: PLC0415 (Django is set up just above)
         from workers.heartbeat import live_queues  # noqa: PLC0415 (Django is set up just above)
 
+        if args.examples == "on":  # the search contestants read them from their base endpoint
+            for endpoint in ModelEndpoint.objects.filter(backend=Backend.TRANSFORMERS, arenas__contains=["text"]):
+                endpoint.params = {**endpoint.params, "examples": FEW_SHOT}
+                endpoint.save(update_fields=["params"])
         done = {(r["arena"], r["role"], r["index"]) for r in records}
         jobs = [job for job in schedule(args) if job not in done]
         port = free_port()
@@ -406,9 +431,10 @@ def report(args, records: list[dict], stack_result: dict, took: float) -> dict:
         tau_all, pairs_all = kendall_tau(truth, ratings)
         tau, pairs = kendall_tau(truth, ratings, min_gap=0.10)
         tau_style, _ = kendall_tau(truth, {n: v for n, v in styled.items() if v is not None}, min_gap=0.10)
+        verdict = ("no pair to judge" if not pairs else
+                   "met" if tau >= 0.8 and board["total_votes"] >= 300 else "NOT MET")
         print(f"Kendall tau, leaderboard vs accuracy: {tau:.2f} over the {pairs} pairs whose accuracies differ by "
-              f"more than 10 points (target >= 0.8 with >= 300 counted votes: "
-              f"{'met' if tau >= 0.8 and board['total_votes'] >= 300 else 'NOT MET'}); "
+              f"more than 10 points (target >= 0.8 with >= 300 counted votes: {verdict}); "
               f"{tau_all:.2f} over all {pairs_all} pairs; style-controlled {tau_style:.2f}")
         result[arena] = {"accuracy": accuracy, "leaderboard": board["rows"], "unrated": board["unrated"],
                          "style_leaderboard": styled,
@@ -488,6 +514,29 @@ def attack_figures(args, counted: list[dict], attack: list[dict], names: list[st
         tau, _ = kendall_tau(dict(zip(names, honest.rating)), dict(zip(names, board.rating)))
         figures[label] = {"rank": rank, "rating": float(board.rating[target]), "tau_vs_honest": tau}
         print(f"| {label} | {rank} | {board.rating[target]:.0f} | {tau:.2f} |")
+    if honest is None:
+        return figures
+    # The published attacks are a small share of the votes: Min et al. (ICML 2025) move a model with
+    # hundreds of rigged votes among ~1.7M (about 0.03%), and sub-1% targeted changes can reorder a
+    # board (Oyarhoseini et al. 2026). Scaled here that is one vote, or a few at 1%; the attacker's
+    # first k votes are added with none removed, i.e. as if there were no defences at all.
+    published = {name: math.ceil(share * len(counted)) for name, share in PUBLISHED_SHARES.items()}
+    sizes = sorted({k for k in (*published.values(), 10, 20, len(attack)) if k <= len(attack)})
+    print(f"\nThe attacker's first k votes, all counted (no defences), against the honest board; the published "
+          f"shares scaled to {len(counted)} honest votes: "
+          + ", ".join(f"{name}: {votes} vote(s)" for name, votes in published.items()))
+    print(f"| attacker votes | share of all votes | {args.attack_target} rank | Kendall tau vs the honest board |")
+    print("|---|---|---|---|")
+    honest_rank = 1 + int((honest.rating > honest.rating[target]).sum())
+    figures["published sizes"], figures["by size, no defences"] = published, {}
+    for k in sizes:
+        board = fit_board(*arrays(counted + attack[:k], names)[:3], len(names))
+        if board is None:
+            continue
+        rank = 1 + int((board.rating > board.rating[target]).sum())
+        tau, _ = kendall_tau(dict(zip(names, honest.rating)), dict(zip(names, board.rating)))
+        figures["by size, no defences"][k] = {"rank": rank, "tau_vs_honest": tau}
+        print(f"| {k} | {k / (len(counted) + k):.1%} | {rank} (honest {honest_rank}) | {tau:.2f} |")
     return figures
 
 
@@ -495,11 +544,12 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     args.state.mkdir(parents=True, exist_ok=True)
     args.state.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data folder
-    config = {"sampling": args.sampling, "defences": args.defences, "seed": args.seed}
+    config = {"sampling": args.sampling, "defences": args.defences, "seed": args.seed, "tiers": args.tiers,
+              "examples": args.examples}
     config_path = args.state / "config.json"
     if config_path.exists() and json.loads(config_path.read_text()) != config:
         sys.exit(f"{args.state} holds a run with {config_path.read_text().strip()}; resume it with the same "
-                 f"--sampling, --defences and --seed, or give another --state.")
+                 f"--sampling, --defences, --seed, --tiers and --examples, or give another --state.")
     config_path.write_text(json.dumps(config))
     out = args.state / "battles.jsonl"
     records = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []

@@ -166,9 +166,9 @@ def main() -> None:
         if fmt == "jsonl":
             seconds = command(ROOT, "leaderboard", "--battles", str(path), "--style-control", repeat=o.repeat)
             rows.append(("manage.py leaderboard --style-control (jsonl)", size, seconds, ""))
-        if o.baseline is not None and fmt != "parquet":
+        if o.baseline is not None:
             rows.append((f"  baseline {o.baseline}: manage.py leaderboard ({fmt})", size,
-                         command(o.baseline, "leaderboard", "--battles", str(path)), ""))
+                         command(o.baseline, "leaderboard", "--battles", str(path), repeat=o.repeat), ""))
     for fmt in files:
         rows.append((f"write {fmt} (generated table, row writer / pyarrow)", "-", write_rows[fmt], ""))
     for fmt in ("jsonl", "parquet"):

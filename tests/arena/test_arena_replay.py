@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.arena_replay import prompt_of, text_tasks
 from bench.arena_replay_report import (
     LengthTell,
     VoterPolicy,
@@ -61,6 +62,15 @@ def check_smoke_run(state: Path) -> None:
     listed = [row["model"] for row in text["leaderboard"] + text["unrated"]]
     assert len(listed) >= 2
     assert "Kendall tau, leaderboard vs accuracy" in stdout
+
+
+def test_text_prompts_take_the_chosen_tiers_and_conversions_in_turn():
+    tasks = text_tasks(9, seed=7, tiers="easy,medium")
+    assert [t.kind for t in tasks] == ["arith-easy", "arith-medium", "conversion"] * 3
+    assert len({t.question for t in tasks}) == 9
+    # with worked examples on the endpoints the question stands alone; without, it asks for the form
+    assert prompt_of(tasks[0], "on") == tasks[0].question
+    assert prompt_of(tasks[0], "off").startswith(tasks[0].question + "\n") and "Answer:" in prompt_of(tasks[0], "off")
 
 
 def test_a_voter_prefers_the_correct_answer_whatever_its_length():
