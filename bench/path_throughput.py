@@ -227,8 +227,8 @@ def main() -> None:
                 f"x {args.plain_model} on {prompt!r}")
             jobs = [(args.search_model, prompt)] + [(args.plain_model, prompt)] * args.plain_beside
             chats = asyncio.run(together(base, jobs))
-            search_times["search"].append(chats[0].end - chats[0].sent)
-            search_times["plain"] += [c.end - c.sent for c in chats[1:]]
+            search_times["search"].append((chats[0].end - chats[0].sent, chats[0].tokens))
+            search_times["plain"] += [(c.end - c.sent, c.tokens) for c in chats[1:]]
         memory = rss_mb(worker.pid)
     finally:
         stack.stop()
@@ -252,12 +252,16 @@ def main() -> None:
               f"({eight['tok_s'] / alone:.2f}x, TTFT p50 {eight['ttft50']:.2f} s, p95 {eight['ttft95']:.2f} s)")
     if search_times["search"]:
         print(f"\nSearch beside plain chats ({args.search_rounds} rounds, each: 1 x {args.search_model} + "
-              f"{args.plain_beside} x {args.plain_model}, same prompt, sent together); seconds from request to end:")
-        print("| contestant | answers | median | p95 |")
-        print("|---|---|---|---|")
+              f"{args.plain_beside} x {args.plain_model}, same prompt, sent together); seconds from request to end, "
+              "and the answer's length (sampled answers differ in length from round to round):")
+        print("| contestant | answers | median | p95 | median answer tokens | median seconds per answer token |")
+        print("|---|---|---|---|---|---|")
         for kind, name in (("search", args.search_model), ("plain", args.plain_model)):
-            values = search_times[kind]
-            print(f"| {name} | {len(values)} | {statistics.median(values):.1f} s | {percentile(values, 95):.1f} s |")
+            seconds = [s for s, _ in search_times[kind]]
+            tokens = [t for _, t in search_times[kind]]
+            per_token = statistics.median(s / max(t, 1) for s, t in search_times[kind])
+            print(f"| {name} | {len(seconds)} | {statistics.median(seconds):.1f} s | {percentile(seconds, 95):.1f} s | "
+                  f"{statistics.median(tokens):.0f} | {per_token:.3f} s |")
     print(f"\nworker resident memory at the end: {memory.get('VmRSS', 0):.0f} MB "
           f"(peak {memory.get('VmHWM', 0):.0f} MB)")
     print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs")
