@@ -138,6 +138,10 @@ def _in_own_connection(function, *args):
 
 def recompute() -> list[LeaderboardSnapshot]:
     started = time.monotonic()
+    # The tables are stamped with the time this recompute began reading, not the time it finished:
+    # a slow recompute that read the votes before another one began must not publish over it
+    # (_publish keeps the later stamp), whichever of the two finishes last.
+    now = timezone.now()
     packed = vote_chunks.pack()
     if packed:
         log.info("packed %s chunks of %s votes for the refits", packed, vote_chunks.CHUNK_VOTES)
@@ -154,7 +158,6 @@ def recompute() -> list[LeaderboardSnapshot]:
             parts[arena] = per_vote_parts(ids, names, previous.data if previous else None, arena=arena)
         by_arena = grouped.result()
     excluded = exclusion_counts()
-    now = timezone.now()
     snapshots = []
     for arena in arenas:
         snapshots += _arena_snapshots(arena, by_arena[arena], parts[arena], endpoints, excluded, now)

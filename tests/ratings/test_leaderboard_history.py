@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from arena.models import Arena, ModelEndpoint
+from ratings import snapshots
 from ratings.history import rank_changes
 from ratings.models import LeaderboardSnapshot
-from ratings.snapshots import FULL_SNAPSHOTS, HEAVY_KEYS, recompute
+from ratings.snapshots import FULL_SNAPSHOTS, HEAVY_KEYS, latest, recompute
 from tests.ratings.helpers import import_votes, publish_history, votes_by_strength
 
 
@@ -165,3 +166,20 @@ def test_the_page_says_what_is_wrong_with_a_bad_date_and_still_shows_the_table(h
     assert "at: &#x27;yesterday&#x27; is not a date" in page.text and 'id="leaderboard-table"' in page.text
     past = http.get("/leaderboard/", params={"at": "2026-03-01"})
     assert past.status_code == 200 and "As it stood at 1 March 2026, 23:59 UTC" in past.text
+
+
+def test_a_recompute_that_read_before_another_began_never_publishes_over_it(arena_db, tmp_path, monkeypatch):
+    """A slow recompute reads the votes (none yet); meanwhile 40 votes arrive and a second recompute
+    publishes them. The slow one finishes last, and the table in force stays the second one's (CI
+    caught the slow one's empty table in force: the test session's worker recomputes on its own)."""
+    real = snapshots.exclusion_counts
+
+    def meanwhile():  # runs after the slow recompute has read the votes, before it publishes
+        monkeypatch.setattr(snapshots, "exclusion_counts", real)
+        import_votes(tmp_path / "votes.jsonl", votes_by_strength({"alpha": 1.0, "beta": 0.0}, 40))
+        recompute()
+        return real()
+
+    monkeypatch.setattr(snapshots, "exclusion_counts", meanwhile)
+    recompute()
+    assert latest("overall", arena="text").total_votes == 40
