@@ -542,6 +542,7 @@ def attack_figures(args, counted: list[dict], attack: list[dict], names: list[st
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    args.state = args.state.resolve()  # initdb runs as PostgreSQL's own user, from another folder
     args.state.mkdir(parents=True, exist_ok=True)
     args.state.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data folder
     config = {"sampling": args.sampling, "defences": args.defences, "seed": args.seed, "tiers": args.tiers,
