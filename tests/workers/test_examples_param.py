@@ -3,6 +3,7 @@ and a malformed list is refused with a sentence."""
 
 import pytest
 
+from workers.backends.base import Delta
 from workers.backends.openai import OpenAIBackend
 from workers.backends.transformers import TransformersBackend
 from workers.backends.transformers import clean_params as clean_local
@@ -42,7 +43,7 @@ def test_a_local_endpoint_answers_as_if_the_examples_were_earlier_turns(tiny_mod
     backend = TransformersBackend({"model": str(tiny_model_dir), "temperature": 0, "max_new_tokens": 12,
                                    "examples": EXAMPLES})
     streamed = "".join(item.text for item in backend.stream(question, should_stop=lambda: False)
-                       if hasattr(item, "text"))
+                       if isinstance(item, Delta))
     engine = get_engine(str(tiny_model_dir), device="auto", dtype="auto")
     direct = engine.generate([render_prompt(engine.loaded.tokenizer, [*EXAMPLES, *question])],
                              SamplingParams(max_new_tokens=12, temperature=0))[0].text

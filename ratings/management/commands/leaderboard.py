@@ -49,7 +49,9 @@ class Command(BaseCommand):
         except (ValueError, KeyError) as exc:
             raise CommandError(f"{o['battles']} is not a battles file: {exc}") from None
         if "anony" in battles.fields and not o["include_named"]:
-            battles = battles.select(battles.fields["anony"].astype(bool))
+            anonymous = battles.fields["anony"].astype(bool)
+            if not anonymous.all():  # a file of anonymous battles only: no copy
+                battles = battles.select(anonymous)
         try:
             keep = category_mask(battles, o["category"])  # of the anonymous battles: deduplication counts those
             if not keep.all():  # "overall" keeps every battle: no copy
