@@ -78,7 +78,7 @@ class BatchEngine:
         self.max_prefill_tokens = max_prefill_tokens
         # When idle, wait this long after the first arrival so requests sent together are prefilled together.
         self.gather_seconds = gather_seconds
-        self.vocab_size = loaded.model.get_output_embeddings().weight.shape[0]
+        self.vocab_size = loaded.model.get_output_embeddings().out_features
         self._pad_id = loaded.tokenizer.pad_token_id or 0
         new_cache(loaded.model.config)  # fail now, not on the first request, for unsupported models
         # Decoding steps of Llama models on the CPU skip transformers' forward (see llama_decode); None: they don't.

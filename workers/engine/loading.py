@@ -26,6 +26,8 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from workers.engine.packed_linear import pack_linears
+
 logger = logging.getLogger(__name__)
 
 SMOLLM2_ALIAS = "smollm2"
@@ -44,6 +46,7 @@ class LoadedModel:
     dtype: torch.dtype
     source: str
     stop_token_ids: frozenset[int] = field(default_factory=frozenset)
+    weight_bytes: int = 0  # the checkpoint's weights as loaded, before any packing
 
     @property
     def max_length(self) -> int:
@@ -146,9 +149,11 @@ def _load(
     started = time.monotonic()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True)
-    if device.type == "cpu":
-        _own_weights(model)
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     model.to(device).eval()
+    if device.type == "cpu":
+        pack_linears(model, device)  # reads the linear layers' weights out of the file's mapping
+        _own_weights(model)
     logger.info("Loaded %s on %s (%s) in %.1f s", source, device, dtype, time.monotonic() - started)
     return LoadedModel(
         model=model,
@@ -157,6 +162,7 @@ def _load(
         dtype=dtype,
         source=source,
         stop_token_ids=find_stop_token_ids(model, tokenizer),
+        weight_bytes=weight_bytes,
     )
 
 
@@ -206,9 +212,10 @@ def _own_weights(model: PreTrainedModel) -> None:
     """Copy the weights out of the safetensors file's mapping into the process's own memory.
 
     As long as any weight is a view of the mapping, every page of the file read so far stays
-    resident in the process, also the pages of weights that were replaced since: the decoding step
-    fuses q/k/v and gate/up into new tensors (llama_decode.py), which would leave the originals'
-    pages mapped beside their copies. Weight by weight, so the mapping goes once the last one is copied.
+    resident in the process, also the pages of weights that were replaced since: packing
+    (packed_linear.py) copies the linear layers' weights into oneDNN's layout, which would leave the
+    originals' pages mapped beside their copies. Weight by weight, so the mapping goes once the last
+    one is copied.
     """
     with torch.no_grad():
         for parameter in model.parameters():
