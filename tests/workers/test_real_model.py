@@ -23,8 +23,12 @@ def test_demo_endpoints_answer_with_the_real_model(api, stack, arena_db):
             answer = data["turns"][0][side]
             assert answer["status"] == "done", answer
             assert 0 < answer["tokens"] <= 200
-            words = answer["text"].split()
-            assert len(words) >= 3 and sum(w.isascii() for w in words) / len(words) > 0.8  # real English, not noise
+            # Words, not noise. Not "English": concise samples at temperature 0.5 and starts its answer in
+            # French ("La", "Le", "L'") about 9% of the time, which once failed an ASCII check with "à".
+            words = [w.strip(".,;:!?'\"()") for w in answer["text"].split()]
+            assert len(words) >= 3 and sum(w.isalpha() for w in words if w) / len(words) > 0.8, answer["text"]
+        # precise (temperature 0.2) starts "The" with p = 0.9994 and goes on to the answer.
+        assert "Paris" in data["turns"][0]["a"]["text"]
         deltas = [e for e in events if e["event"] == "delta"]
         assert len(deltas) >= 4  # streamed token by token
     finally:
