@@ -65,7 +65,7 @@ PACKING_SETTING = packing_setting(os.environ.get("ARENA_PACKED_WEIGHTS"))
 # (measured: the layout picked for 8 rows ran 1-256 rows as fast as one picked for each number).
 ROWS_HINT = 8
 
-# Every use of the private operators goes through these two names.
+# Every use of the private operators goes through these names.
 _reorder = getattr(torch.ops.mkldnn, "_reorder_linear_weight", None) if torch.backends.mkldnn.is_available() \
     else None
 _linear = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
@@ -124,7 +124,7 @@ class PackedLinear(torch.nn.Module):
         try:
             self.packed = _reorder(weight, ROWS_HINT)
             probe = torch.linspace(-1, 1, 3 * self.in_features, dtype=weight.dtype).view(3, -1)
-            ours, theirs = self._packed_product(probe), F.linear(probe, weight, self.bias)
+            ours, theirs = _linear(probe, self.packed, self.bias, "none", [], ""), F.linear(probe, weight, self.bias)
         except Exception as exc:
             raise PackingFailed(f"{type(exc).__name__}: {exc}") from exc
         if not torch.allclose(ours, theirs, rtol=1e-3, atol=1e-3):
@@ -135,13 +135,10 @@ class PackedLinear(torch.nn.Module):
         packed = self.packed
         if packed is not None:
             try:
-                return self._packed_product(x, packed)
+                return _linear(x, packed, self.bias, "none", [], "")
             except Exception as exc:  # nothing was written: the same product, densely, is the answer
                 self._model.fail_over(exc)
         return F.linear(x, self.weight, self.bias)
-
-    def _packed_product(self, x: torch.Tensor, packed: torch.Tensor | None = None) -> torch.Tensor:
-        return _linear(x, self.packed if packed is None else packed, self.bias, "none", [], "")
 
     def unpack(self) -> None:
         """Go back to the dense weight, recovered exactly from the packed copy, which is then freed."""
